@@ -1,0 +1,3 @@
+"""genrec: generative recommendation over semantic IDs."""
+
+__version__ = "0.1.0"

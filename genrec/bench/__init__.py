@@ -1,0 +1,1 @@
+"""Benchmarks that write machine-readable reports (JSON) and short Markdown tables under reports/."""

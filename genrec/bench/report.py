@@ -1,0 +1,53 @@
+"""Benchmark reports: rows merged into a JSON file by key, mirrored as a Markdown table.
+
+Merging lets runs on different machines (a GPU run for Beauty, a CPU run for the rest) fill one
+report without erasing each other; every row says which command and hardware produced it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+
+def merge_rows(path: Path, rows: list[dict], key: Sequence[str]) -> list[dict]:
+    """Replace rows of `path` that share `key` with `rows`, keep the rest, write and return all."""
+    existing = json.loads(path.read_text())["rows"] if path.exists() else []
+    fresh = {tuple(r[k] for k in key) for r in rows}
+    merged = [r for r in existing if tuple(r[k] for k in key) not in fresh] + rows
+    merged.sort(key=lambda r: tuple(str(r[k]) for k in key))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"rows": merged}, indent=2) + "\n")
+    return merged
+
+
+def markdown_table(rows: list[dict], columns: Sequence[str]) -> str:
+    def cell(value: object) -> str:
+        if isinstance(value, float):
+            return f"{value:.4f}" if abs(value) < 10 else f"{value:.1f}"
+        return str(value).replace("|", "\\|")
+
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(cell(r.get(c, "")) for c in columns) + " |" for r in rows]
+    return "\n".join(lines) + "\n"
+
+
+def plot_curves(history: list[dict], path: Path, title: str) -> None:
+    """Training loss and validation NDCG@10 per epoch, side by side."""
+    epochs = [h["epoch"] for h in history]
+    fig, (ax_loss, ax_ndcg) = plt.subplots(1, 2, figsize=(9, 3.2))
+    ax_loss.plot(epochs, [h["loss"] for h in history])
+    ax_loss.set(xlabel="epoch", ylabel="train cross-entropy", title="loss")
+    ax_ndcg.plot(epochs, [h["ndcg@10"] for h in history], color="tab:orange")
+    ax_ndcg.set(xlabel="epoch", ylabel="valid NDCG@10", title="validation")
+    fig.suptitle(title)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

@@ -1,0 +1,17 @@
+"""Datasets under one schema, and the leave-one-out protocol."""
+
+from genrec.data.registry import SPECS, default_data_dir, load_dataset
+from genrec.data.schema import Dataset, Item, User
+from genrec.data.split import EvalSet, Split, leave_one_out
+
+__all__ = [
+    "SPECS",
+    "Dataset",
+    "EvalSet",
+    "Item",
+    "Split",
+    "User",
+    "default_data_dir",
+    "leave_one_out",
+    "load_dataset",
+]
