@@ -23,11 +23,14 @@ app = typer.Typer(
     add_completion=False,
 )
 console = Console()
+ARTIFACTS = Path("artifacts")
 
 DataDir = Annotated[
     Path | None,
-    typer.Option(help="Folder holding the public datasets [env: GENREC_DATA_DIR; "
-                 "default: ../shared/data when present]"),
+    typer.Option(
+        help="Folder holding the public datasets [env: GENREC_DATA_DIR; "
+        "default: ../shared/data when present]"
+    ),
 ]
 
 
@@ -36,7 +39,9 @@ def _print_rows(title: str, rows: list[dict], columns: list[str]) -> None:
     for column in columns:
         table.add_column(column, justify="left" if column in ("dataset", "model") else "right")
     for row in rows:
-        table.add_row(*(f"{row[c]:.4f}" if isinstance(row[c], float) else str(row[c]) for c in columns))
+        table.add_row(
+            *(f"{row[c]:.4f}" if isinstance(row[c], float) else str(row[c]) for c in columns)
+        )
     console.print(table)
 
 
@@ -57,16 +62,17 @@ def datasets(data_dir: DataDir = None) -> None:
 
 @app.command()
 def baselines(
-    dataset: Annotated[list[str], typer.Option("--dataset", "-d", help="Dataset name; repeatable")] = [
+    dataset: Annotated[list[str], typer.Option("--dataset", "-d", help="Repeatable")] = [
         "synthetic"
-    ],  # noqa: B006 - typer reads the default
-    model: Annotated[list[str], typer.Option(help="popularity and/or sasrec; repeatable")] = [
-        "popularity", "sasrec"
-    ],  # noqa: B006
+    ],
+    model: Annotated[list[str], typer.Option(help="popularity / sasrec; repeatable")] = [
+        "popularity",
+        "sasrec",
+    ],
     data_dir: DataDir = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:1, ...")] = "auto",
     epochs: Annotated[int, typer.Option(help="Most SASRec epochs")] = 200,
-    patience: Annotated[int, typer.Option(help="Stop after this many epochs without a better valid NDCG@10")] = 20,
+    patience: Annotated[int, typer.Option(help="Epochs without a better valid NDCG@10")] = 20,
     batch_size: int = 256,
     lr: float = 1e-3,
     d_model: int = 64,
@@ -74,11 +80,11 @@ def baselines(
     heads: int = 2,
     dropout: float = 0.5,
     seed: int = 0,
-    report: Annotated[Path | None, typer.Option(help="Merge rows into this JSON report (+ .md)")] = None,
-    artifacts: Annotated[Path, typer.Option(help="Where SASRec embeddings are saved")] = Path("artifacts"),
+    report: Annotated[Path | None, typer.Option(help="Merge rows into this JSON (+ .md)")] = None,
+    artifacts: Annotated[Path, typer.Option(help="Where SASRec embeddings go")] = ARTIFACTS,
     progress: Annotated[bool, typer.Option(help="Show progress bars")] = True,
 ) -> None:
-    """Train and evaluate Popularity and SASRec (leave-one-out, full ranking) and print the metrics."""
+    """Train and evaluate Popularity and SASRec (leave-one-out, full ranking); print the metrics."""
     from genrec.baselines.sasrec_trainer import TrainConfig
     from genrec.bench.baselines import COLUMNS, MODELS, BaselineRun, run_dataset, write_report
     from genrec.device import resolve_device
@@ -89,7 +95,9 @@ def baselines(
     run = BaselineRun(
         models=tuple(model),
         sasrec={"d_model": d_model, "n_layers": layers, "n_heads": heads, "dropout": dropout},
-        train=TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, patience=patience, seed=seed),
+        train=TrainConfig(
+            epochs=epochs, batch_size=batch_size, lr=lr, patience=patience, seed=seed
+        ),
         artifacts_dir=artifacts,
         curves_dir=report.parent if report else None,
         progress=progress,
@@ -98,7 +106,9 @@ def baselines(
     rows = []
     for name in dataset:
         rows += run_dataset(name, data_dir, run, resolve_device(device), command)
-    _print_rows("baselines (test split)", rows, [c for c in COLUMNS if c not in ("command", "hardware")])
+    _print_rows(
+        "baselines (test split)", rows, [c for c in COLUMNS if c not in ("command", "hardware")]
+    )
     if report is not None:
         write_report(rows, report)
         console.print(f"report: {report} and {report.with_suffix('.md')}")

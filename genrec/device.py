@@ -15,7 +15,7 @@ def resolve_device(name: str = "auto") -> torch.device:
 
 
 def describe_hardware(device: torch.device) -> str:
-    """A short hardware label for reports, e.g. 'NVIDIA H100 80GB HBM3' or 'cpu: AMD EPYC ... (2 cores)'."""
+    """A hardware label for reports: 'NVIDIA H100 80GB HBM3' or 'cpu: <model> (2 cores)'."""
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
     return f"cpu: {_cpu_model()} ({os.cpu_count()} cores)"

@@ -22,15 +22,28 @@ from genrec.data.schema import Dataset
 def save_sasrec(out: Path, model: SASRec, dataset: Dataset, metrics: dict[str, float]) -> None:
     model.eval()
     histories = [u.items[:-1] for u in dataset.users]
-    users = torch.cat([model.encode_histories(histories[i : i + 2048])
-                       for i in range(0, len(histories), 2048)])
+    users = torch.cat(
+        [model.encode_histories(histories[i : i + 2048]) for i in range(0, len(histories), 2048)]
+    )
     out.mkdir(parents=True, exist_ok=True)
-    save_file({"item": model.item_embeddings().detach().cpu().contiguous(),
-               "user": users.cpu().contiguous()}, str(out / "embeddings.safetensors"))
-    save_file({k: v.cpu().contiguous() for k, v in model.state_dict().items()},
-              str(out / "model.safetensors"))
-    meta = {"dataset": dataset.name, "n_users": dataset.n_users, "n_items": dataset.n_items,
-            "config": model.cfg.__dict__, "test": metrics}
+    save_file(
+        {
+            "item": model.item_embeddings().detach().cpu().contiguous(),
+            "user": users.cpu().contiguous(),
+        },
+        str(out / "embeddings.safetensors"),
+    )
+    save_file(
+        {k: v.cpu().contiguous() for k, v in model.state_dict().items()},
+        str(out / "model.safetensors"),
+    )
+    meta = {
+        "dataset": dataset.name,
+        "n_users": dataset.n_users,
+        "n_items": dataset.n_items,
+        "config": model.cfg.__dict__,
+        "test": metrics,
+    }
     (out / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
 
 

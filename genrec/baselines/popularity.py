@@ -8,7 +8,9 @@ import torch
 
 class Popularity:
     def __init__(self, train: list[np.ndarray], n_items: int):
-        counts = np.bincount(np.concatenate(train), minlength=n_items) if train else np.zeros(n_items)
+        counts = (
+            np.bincount(np.concatenate(train), minlength=n_items) if train else np.zeros(n_items)
+        )
         self.counts = torch.as_tensor(counts, dtype=torch.float32)  # (n_items,)
 
     def score(self, users: np.ndarray, histories: list[np.ndarray]) -> torch.Tensor:

@@ -92,13 +92,15 @@ class SASRec(nn.Module):
 
     def forward(self, seq: torch.Tensor) -> torch.Tensor:
         """seq (B, T) shifted item ids, left-padded with 0 → hidden states (B, T, d)."""
-        B, T = seq.shape
+        T = seq.shape[1]
         pos = torch.arange(T, device=seq.device)
         x = self.item_emb(seq) * math.sqrt(self.cfg.d_model) + self.pos_emb(pos)[None]
         x = self.drop(x * (seq > 0)[..., None])
         # causal and not padding; every position keeps itself so padded rows stay finite
         causal = torch.ones(T, T, dtype=torch.bool, device=seq.device).tril()
-        mask = causal[None] & (seq > 0)[:, None, :] | torch.eye(T, dtype=torch.bool, device=seq.device)
+        mask = causal[None] & (seq > 0)[:, None, :] | torch.eye(
+            T, dtype=torch.bool, device=seq.device
+        )
         for block in self.blocks:
             x = block(x, mask[:, None])  # (B, 1, T, T) broadcasts over heads
         return self.ln_f(x)
@@ -120,7 +122,9 @@ class SASRec(nn.Module):
         return self.logits(self.encode_histories(histories))
 
 
-def pad_left(seqs: list[np.ndarray], length: int, device: torch.device | str = "cpu") -> torch.Tensor:
+def pad_left(
+    seqs: list[np.ndarray], length: int, device: torch.device | str = "cpu"
+) -> torch.Tensor:
     """Item indices → (B, length) shifted ids (index + 1), keeping the last `length`, 0-padded."""
     out = np.zeros((len(seqs), length), np.int64)
     for row, seq in enumerate(seqs):

@@ -1,4 +1,4 @@
-"""Training loop for SASRec: all-position next-item cross-entropy, early stopping on valid NDCG@10."""
+"""SASRec training: all-position next-item cross-entropy, early stopping on valid NDCG@10."""
 
 from __future__ import annotations
 
@@ -63,8 +63,13 @@ def train_sasrec(
     best_ndcg, best_epoch, best_state, bad_epochs = -1.0, 0, None, 0
     history: list[dict[str, float]] = []
     start = time.perf_counter()
-    columns = [TextColumn("SASRec"), BarColumn(), TextColumn("{task.completed}/{task.total} epochs"),
-               TextColumn("{task.fields[status]}"), TimeElapsedColumn()]
+    columns = [
+        TextColumn("SASRec"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} epochs"),
+        TextColumn("{task.fields[status]}"),
+        TimeElapsedColumn(),
+    ]
     with Progress(*columns, disable=not progress, transient=False) as bar:
         task = bar.add_task("train", total=cfg.epochs, status="")
         for epoch in range(1, cfg.epochs + 1):
@@ -88,8 +93,12 @@ def train_sasrec(
                 best_state = copy.deepcopy(model.state_dict())
             else:
                 bad_epochs += 1
-            bar.update(task, advance=1, status=f"loss {history[-1]['loss']:.3f} "
-                       f"valid ndcg@10 {valid['ndcg@10']:.4f} (best {best_ndcg:.4f} @ {best_epoch})")
+            bar.update(
+                task,
+                advance=1,
+                status=f"loss {history[-1]['loss']:.3f} "
+                f"valid ndcg@10 {valid['ndcg@10']:.4f} (best {best_ndcg:.4f} @ {best_epoch})",
+            )
             if bad_epochs >= cfg.patience:
                 break
     if best_state is not None:

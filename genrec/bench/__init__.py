@@ -1,1 +1,1 @@
-"""Benchmarks that write machine-readable reports (JSON) and short Markdown tables under reports/."""
+"""Benchmarks: machine-readable reports (JSON) plus short Markdown tables under reports/."""

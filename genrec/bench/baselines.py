@@ -7,7 +7,7 @@ dataset × model; SASRec also leaves its item/user embeddings for the tokenizer 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -30,8 +30,10 @@ COLUMNS = ("dataset", "model", *METRICS, "train_seconds", "hardware", "command")
 class BaselineRun:
     models: tuple[str, ...] = MODELS
     sasrec: dict | None = None  # SASRecConfig overrides (d_model, n_layers, ...)
-    train: TrainConfig = TrainConfig()
-    artifacts_dir: Path | None = Path("artifacts")  # SASRec embeddings land in <dir>/<dataset>/sasrec
+    train: TrainConfig = field(default_factory=TrainConfig)
+    artifacts_dir: Path | None = Path(
+        "artifacts"
+    )  # SASRec embeddings land in <dir>/<dataset>/sasrec
     curves_dir: Path | None = None  # training-curve PNGs
     progress: bool = True
 
@@ -42,28 +44,52 @@ def run_dataset(
     dataset = load_dataset(name, data_dir)
     split = leave_one_out(dataset)
     hardware = describe_hardware(device)
-    base = {"dataset": name, "users": dataset.n_users, "items": dataset.n_items,
-            "hardware": hardware, "command": command}
+    base = {
+        "dataset": name,
+        "users": dataset.n_users,
+        "items": dataset.n_items,
+        "hardware": hardware,
+        "command": command,
+    }
     rows = []
     for model_name in run.models:
         if model_name == "popularity":
             start = time.perf_counter()
             model = Popularity(split.train, split.n_items)
             seconds = time.perf_counter() - start
-            rows.append({**base, "model": "popularity", **evaluate_scorer(model, split.test),
-                         "train_seconds": round(seconds, 3)})
+            rows.append(
+                {
+                    **base,
+                    "model": "popularity",
+                    **evaluate_scorer(model, split.test),
+                    "train_seconds": round(seconds, 3),
+                }
+            )
         elif model_name == "sasrec":
-            cfg = SASRecConfig(n_items=split.n_items, max_len=split.max_history, **(run.sasrec or {}))
+            cfg = SASRecConfig(
+                n_items=split.n_items, max_len=split.max_history, **(run.sasrec or {})
+            )
             result = train_sasrec(split, cfg, run.train, device, progress=run.progress)
             test = evaluate_scorer(result.model, split.test)
-            rows.append({**base, "model": "sasrec", **test, "train_seconds": round(result.train_seconds, 1),
-                         "best_epoch": result.best_epoch, "valid_ndcg@10": result.valid["ndcg@10"],
-                         "config": {**cfg.__dict__, **run.train.__dict__}})
+            rows.append(
+                {
+                    **base,
+                    "model": "sasrec",
+                    **test,
+                    "train_seconds": round(result.train_seconds, 1),
+                    "best_epoch": result.best_epoch,
+                    "valid_ndcg@10": result.valid["ndcg@10"],
+                    "config": {**cfg.__dict__, **run.train.__dict__},
+                }
+            )
             if run.artifacts_dir is not None:
                 save_sasrec(run.artifacts_dir / name / "sasrec", result.model, dataset, test)
             if run.curves_dir is not None:
-                plot_curves(result.history, run.curves_dir / f"sasrec_{name}.png",
-                            f"SASRec on {name} ({hardware})")
+                plot_curves(
+                    result.history,
+                    run.curves_dir / f"sasrec_{name}.png",
+                    f"SASRec on {name} ({hardware})",
+                )
         else:
             raise ValueError(f"unknown baseline {model_name!r}")
     return rows
@@ -73,7 +99,9 @@ def write_report(rows: list[dict], json_path: Path) -> str:
     """Merge rows into the JSON report, rewrite its Markdown twin; return the Markdown table."""
     merged = merge_rows(json_path, rows, key=("dataset", "model"))
     table = markdown_table(merged, COLUMNS)
-    header = ("# Baselines (leave-one-out, full ranking, history ≤ 20)\n\n"
-              f"Generated from `{json_path.name}`; each row names the command and hardware.\n\n")
+    header = (
+        "# Baselines (leave-one-out, full ranking, history ≤ 20)\n\n"
+        f"Generated from `{json_path.name}`; each row names the command and hardware.\n\n"
+    )
     json_path.with_suffix(".md").write_text(header + table)
     return table

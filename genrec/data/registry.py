@@ -32,12 +32,24 @@ SPECS: dict[str, DatasetSpec] = {
     for spec in [
         DatasetSpec("synthetic", None, None, "embedded default: seeded synthetic catalogue"),
         DatasetSpec("beauty", beauty.FOLDER, beauty.load, "Amazon 2014 Beauty (P5 split), text"),
-        DatasetSpec("instruments", instruments.FOLDER, instruments.load,
-                    "Amazon 2018 Instruments (LC-Rec), ids only"),
-        DatasetSpec("scientific", scientific.FOLDER, scientific.load,
-                    "Amazon 2018 Scientific (UniSRec), text"),
-        DatasetSpec("ml-100k", movielens.FOLDER, movielens.load,
-                    "MovieLens-100k, ratings + timestamps, text"),
+        DatasetSpec(
+            "instruments",
+            instruments.FOLDER,
+            instruments.load,
+            "Amazon 2018 Instruments (LC-Rec), ids only",
+        ),
+        DatasetSpec(
+            "scientific",
+            scientific.FOLDER,
+            scientific.load,
+            "Amazon 2018 Scientific (UniSRec), text",
+        ),
+        DatasetSpec(
+            "ml-100k",
+            movielens.FOLDER,
+            movielens.load,
+            "MovieLens-100k, ratings + timestamps, text",
+        ),
     ]
 }
 

@@ -17,13 +17,48 @@ from genrec.data.schema import Dataset, Item, User
 
 DEPARTMENTS = ["Beauty", "Home", "Sports", "Garden", "Music", "Office", "Toys", "Kitchen"]
 KINDS = [
-    "Skin Care", "Hair Care", "Makeup", "Fragrance", "Bedding", "Lighting", "Running", "Cycling",
-    "Camping", "Tools", "Planters", "Guitars", "Drums", "Paper", "Desks", "Puzzles", "Blocks",
-    "Cookware", "Knives", "Coffee", "Bath", "Storage", "Yoga", "Audio",
+    "Skin Care",
+    "Hair Care",
+    "Makeup",
+    "Fragrance",
+    "Bedding",
+    "Lighting",
+    "Running",
+    "Cycling",
+    "Camping",
+    "Tools",
+    "Planters",
+    "Guitars",
+    "Drums",
+    "Paper",
+    "Desks",
+    "Puzzles",
+    "Blocks",
+    "Cookware",
+    "Knives",
+    "Coffee",
+    "Bath",
+    "Storage",
+    "Yoga",
+    "Audio",
 ]
 ADJECTIVES = [
-    "Classic", "Premium", "Compact", "Deluxe", "Natural", "Pro", "Ultra", "Essential", "Gentle",
-    "Vintage", "Smart", "Travel", "Organic", "Heavy-Duty", "Mini", "Signature",
+    "Classic",
+    "Premium",
+    "Compact",
+    "Deluxe",
+    "Natural",
+    "Pro",
+    "Ultra",
+    "Essential",
+    "Gentle",
+    "Vintage",
+    "Smart",
+    "Travel",
+    "Organic",
+    "Heavy-Duty",
+    "Mini",
+    "Signature",
 ]
 NOUNS = ["Set", "Kit", "Pack", "Bundle", "Edition", "Series", "Collection", "Model"]
 SYLLABLES = ["ka", "lo", "mi", "ra", "ve", "no", "zu", "ti", "sa", "be", "do", "xi"]
@@ -61,8 +96,13 @@ def _make_items(cfg: SyntheticConfig, rng: np.random.Generator) -> tuple[list[It
         title = f"{brand} {rng.choice(ADJECTIVES)} {kind} {rng.choice(NOUNS)} {i % 97 + 1}"
         price = round(float(price_level[c] * rng.lognormal(0, 0.3)), 2)
         items.append(
-            Item(id=f"SYN{i:05d}", title=title, brand=brand, categories=(department, kind),
-                 price=price)
+            Item(
+                id=f"SYN{i:05d}",
+                title=title,
+                brand=brand,
+                categories=(department, kind),
+                price=price,
+            )
         )
     return items, cluster_of
 
@@ -79,8 +119,10 @@ def generate(cfg: SyntheticConfig | None = None) -> Dataset:
     weight[cold] *= 0.02
     cluster_probs = [weight[m] / weight[m].sum() for m in members]
     successors = np.stack(
-        [rng.choice(members[cluster_of[i]], size=cfg.successors, p=cluster_probs[cluster_of[i]])
-         for i in range(cfg.n_items)]
+        [
+            rng.choice(members[cluster_of[i]], size=cfg.successors, p=cluster_probs[cluster_of[i]])
+            for i in range(cfg.n_items)
+        ]
     )
 
     def draw(c: int) -> int:
@@ -89,8 +131,9 @@ def generate(cfg: SyntheticConfig | None = None) -> Dataset:
     users = []
     for u in range(cfg.n_users):
         pref = rng.dirichlet(np.full(cfg.n_clusters, 0.15))
-        length = min(cfg.max_length,
-                     cfg.min_length + int(rng.geometric(1 / (1 + cfg.mean_extra_length))) - 1)
+        length = min(
+            cfg.max_length, cfg.min_length + int(rng.geometric(1 / (1 + cfg.mean_extra_length))) - 1
+        )
         seq = [draw(int(rng.choice(cfg.n_clusters, p=pref)))]
         while len(seq) < length:
             r = rng.random()
@@ -101,12 +144,23 @@ def generate(cfg: SyntheticConfig | None = None) -> Dataset:
             else:
                 seq.append(draw(int(rng.choice(cfg.n_clusters, p=pref))))
         affinity = pref[cluster_of[seq]] * cfg.n_clusters  # > 1: the user likes that cluster
-        ratings = np.clip(np.rint(3.2 + 0.9 * np.log(affinity + 1e-3) / 2
-                                  + rng.normal(0, 0.7, len(seq))), 1, 5)
+        ratings = np.clip(
+            np.rint(3.2 + 0.9 * np.log(affinity + 1e-3) / 2 + rng.normal(0, 0.7, len(seq))), 1, 5
+        )
         start = 1_600_000_000 + int(rng.integers(0, 30 * 86_400))
         gaps = rng.exponential(86_400, len(seq)).astype(np.int64) + 1
-        users.append(User(id=f"U{u:05d}", items=np.asarray(seq, np.int64),
-                          ratings=ratings.astype(np.float32),
-                          timestamps=start + np.cumsum(gaps)))
-    return Dataset(name="synthetic", items=items, users=users, source=f"generated (seed {cfg.seed})",
-                   meta={"config": cfg.__dict__}).validate()
+        users.append(
+            User(
+                id=f"U{u:05d}",
+                items=np.asarray(seq, np.int64),
+                ratings=ratings.astype(np.float32),
+                timestamps=start + np.cumsum(gaps),
+            )
+        )
+    return Dataset(
+        name="synthetic",
+        items=items,
+        users=users,
+        source=f"generated (seed {cfg.seed})",
+        meta={"config": cfg.__dict__},
+    ).validate()

@@ -8,7 +8,13 @@ import numpy as np
 import torch
 
 from genrec.data.split import EvalSet
-from genrec.eval.metrics import coverage, invalid_rate, ranks_from_scores, ranks_from_topk, summarize
+from genrec.eval.metrics import (
+    coverage,
+    invalid_rate,
+    ranks_from_scores,
+    ranks_from_topk,
+    summarize,
+)
 
 
 class Scorer(Protocol):

@@ -15,7 +15,10 @@ INVALID = -1  # marks a generated id that maps to no item
 
 
 def ranks_from_scores(scores: torch.Tensor, targets: torch.Tensor) -> np.ndarray:
-    """scores (B, n_items), targets (B,) → (B,) ranks: items scored higher, or equal with a lower index."""
+    """scores (B, n_items), targets (B,) → (B,) ranks.
+
+    A rank counts the items scored higher, plus those scored equal with a lower index.
+    """
     target_scores = scores.gather(1, targets[:, None])  # (B, 1)
     higher = (scores > target_scores).sum(1)
     index = torch.arange(scores.shape[1], device=scores.device)[None, :]

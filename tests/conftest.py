@@ -1,0 +1,38 @@
+"""Shared fixtures. Real-data tests read ../shared/data (or $GENREC_DATA_DIR) and are skipped,
+with the reason shown, on a machine that has neither; CI always has ../shared/data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from genrec.data import Dataset, default_data_dir, load_dataset
+from genrec.data.synthetic import SyntheticConfig, generate
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    root = default_data_dir()
+    if root is None:
+        pytest.skip("public data not found: set GENREC_DATA_DIR or place it at ../shared/data")
+    return root
+
+
+@pytest.fixture(scope="session")
+def real_dataset(data_dir: Path):
+    """load_dataset cached per name, so each real dataset is parsed once per session."""
+    cache: dict[str, Dataset] = {}
+
+    def get(name: str) -> Dataset:
+        if name not in cache:
+            cache[name] = load_dataset(name, data_dir)
+        return cache[name]
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def small_synthetic() -> Dataset:
+    """A smaller catalogue with the default generator, for fast model tests."""
+    return generate(SyntheticConfig(n_items=300, n_users=1200, n_clusters=12, seed=7))
