@@ -36,3 +36,19 @@ def real_dataset(data_dir: Path):
 def small_synthetic() -> Dataset:
     """A smaller catalogue with the default generator, for fast model tests."""
     return generate(SyntheticConfig(n_items=300, n_users=1200, n_clusters=12, seed=7))
+
+
+@pytest.fixture(scope="session")
+def synthetic_store(tmp_path_factory):
+    """RQ-KMeans over text on the embedded default, saved once: (store, its folder)."""
+    import torch
+
+    from genrec.tokenizer.pipeline import TokenizeConfig, tokenize
+    from genrec.tokenizer.store import TokenizerStore
+
+    root = tmp_path_factory.mktemp("store")
+    dataset = load_dataset("synthetic")
+    cfg = TokenizeConfig(method="rqkmeans", signals=("text",))
+    store, _ = tokenize(dataset, cfg, root / "artifacts", torch.device("cpu"), progress=False)
+    path = store.save(root / "tokenizer_store")
+    return TokenizerStore.load(path), path

@@ -6,6 +6,7 @@ id shift them themselves. Optional fields are None when the source does not have
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -80,6 +81,16 @@ class Dataset:
                 if extra is not None and len(extra) != len(u.items):
                     raise DataError(f"{self.name}: user {u.id} has misaligned ratings/timestamps")
         return self
+
+    def fingerprint(self) -> str:
+        """A hash of the item table's ids and every interaction sequence: artifacts built from
+        one version of a dataset refuse to load against another."""
+        digest = hashlib.sha256(self.name.encode())
+        for item in self.items:
+            digest.update(item.id.encode() + b"\x00")
+        for user in self.users:
+            digest.update(user.items.astype("<i8").tobytes() + b"\xff")
+        return digest.hexdigest()[:32]
 
     def stats(self) -> dict[str, int | bool | str]:
         return {

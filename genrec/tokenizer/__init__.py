@@ -1,0 +1,1 @@
+"""Semantic-ID tokenizer: item/user features → residual codes → a versioned, GPU-ready store."""

@@ -1,0 +1,138 @@
+"""`genrec tokenize`: features → quantizer (RQ-VAE or RQ-KMeans) → unique SIDs, user SCIDs, trie.
+
+RQ-KMeans (residual k-means on the concatenated features, nothing trained) is the baseline the
+learned RQ-VAE must beat.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from genrec.data.schema import Dataset
+from genrec.data.split import leave_one_out
+from genrec.errors import GenrecError
+from genrec.tokenizer.quantizer import ResidualQuantizer
+from genrec.tokenizer.rqvae import RQVAEConfig
+from genrec.tokenizer.sids import add_collision_level, code_stats
+from genrec.tokenizer.signals import build_features, interaction_pairs
+from genrec.tokenizer.store import TokenizerStore
+from genrec.tokenizer.train import TokenizerTrainConfig, train_dual_rqvae
+from genrec.tokenizer.trie import Trie
+
+METHODS = ("rqvae", "rqkmeans")
+
+
+@dataclass(frozen=True)
+class TokenizeConfig:
+    method: str = "rqvae"
+    signals: tuple[str, ...] = ("text", "collab")
+    model: RQVAEConfig = field(default_factory=RQVAEConfig)
+    train: TokenizerTrainConfig = field(default_factory=TokenizerTrainConfig)
+    dense_levels: int = 2  # trie depths kept as dense tables
+
+
+@dataclass
+class Quantized:
+    item_codes: np.ndarray  # (n_items, levels)
+    user_codes: np.ndarray  # (n_users, levels)
+    fallback_user: np.ndarray  # (levels,)
+    recon_mse: float  # item reconstruction error in feature space
+    codebooks: dict[str, torch.Tensor]
+    weights: dict[str, torch.Tensor]
+
+
+def _rqvae(item_x, user_x, pairs, next_pairs, cfg: TokenizeConfig, device, progress) -> Quantized:
+    models = train_dual_rqvae(
+        item_x, user_x, pairs, next_pairs, cfg.model, cfg.train, device, progress
+    )
+    item, user = models.item, models.user
+    item_x, user_x = item_x.to(device), user_x.to(device)
+    item_codes = item.encode(item_x)
+    with torch.no_grad():
+        recon = torch.nn.functional.mse_loss(item.reconstruct(item_codes), item_x).item()
+    weights = {f"item.{k}": v for k, v in item.state_dict().items()}
+    weights |= {f"user.{k}": v for k, v in user.state_dict().items()}
+    return Quantized(
+        item_codes.cpu().numpy(),
+        user.encode(user_x).cpu().numpy(),
+        user.encode(user_x.mean(0, keepdim=True))[0].cpu().numpy(),
+        recon,
+        {"item": item.quantizer.codebooks.detach(), "user": user.quantizer.codebooks.detach()},
+        weights,
+    )
+
+
+def _rqkmeans(item_x, user_x, cfg: TokenizeConfig, device) -> Quantized:
+    quantizers = {}
+    for name, x in (("item", item_x), ("user", user_x)):
+        q = ResidualQuantizer(cfg.model.levels, cfg.model.codebook_size, x.shape[1]).to(device)
+        q.init_kmeans(x.to(device), cfg.train.seed)
+        quantizers[name] = q
+    item_codes = quantizers["item"].encode(item_x.to(device))
+    recon = torch.nn.functional.mse_loss(
+        quantizers["item"].decode(item_codes), item_x.to(device)
+    ).item()
+    user = quantizers["user"]
+    return Quantized(
+        item_codes.cpu().numpy(),
+        user.encode(user_x.to(device)).cpu().numpy(),
+        user.encode(user_x.to(device).mean(0, keepdim=True))[0].cpu().numpy(),
+        recon,
+        {k: q.codebooks.detach() for k, q in quantizers.items()},
+        {},
+    )
+
+
+def tokenize(
+    dataset: Dataset,
+    cfg: TokenizeConfig,
+    artifacts: Path,
+    device: torch.device,
+    progress: bool = True,
+) -> tuple[TokenizerStore, dict]:
+    """→ the store (not yet saved) and its metrics."""
+    if cfg.method not in METHODS:
+        raise GenrecError(f"unknown method {cfg.method!r}; expected one of {', '.join(METHODS)}")
+    split = leave_one_out(dataset)
+    features = build_features(dataset, split, cfg.signals, artifacts, device, progress)
+    start = time.perf_counter()
+    if cfg.method == "rqvae":
+        pairs, next_pairs = interaction_pairs(split)
+        q = _rqvae(features.item, features.user, pairs, next_pairs, cfg, device, progress)
+    else:
+        q = _rqkmeans(features.item, features.user, cfg, device)
+    seconds = time.perf_counter() - start
+
+    sids = add_collision_level(q.item_codes, cfg.model.codebook_size)
+    metrics = {
+        **code_stats(q.item_codes, cfg.model.codebook_size),
+        "recon_mse": q.recon_mse,
+        "seconds": round(seconds, 1),
+    }
+    user_stats = code_stats(q.user_codes, cfg.model.codebook_size)
+    metrics["user_distinct_scids"] = user_stats["distinct_codes"]
+    manifest = {
+        "dataset": dataset.name,
+        "dataset_fingerprint": dataset.fingerprint(),
+        "method": cfg.method,
+        "signals": list(features.signals),
+        "config": asdict(cfg),
+        "metrics": metrics,
+    }
+    store = TokenizerStore(
+        manifest,
+        [i.id for i in dataset.items],
+        sids,
+        [u.id for u in dataset.users],
+        q.user_codes.astype(np.int64),
+        q.fallback_user.astype(np.int64),
+        q.codebooks,
+        Trie.build(sids, cfg.model.codebook_size, cfg.dense_levels),
+        q.weights,
+    )
+    return store, metrics
