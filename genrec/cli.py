@@ -173,6 +173,73 @@ def tokenize(
         console.print(f"report: {report} and {report.with_suffix('.md')}")
 
 
+@app.command("bench-decode")
+def bench_decode(
+    sizes: Annotated[
+        str, typer.Option(help="Comma list of decoder sizes (tiny, 26m, 200m)")
+    ] = "26m,200m",
+    batches: Annotated[str, typer.Option(help="Comma list of batch sizes")] = "1,16,64,256",
+    beam: int = 20,
+    k: Annotated[int, typer.Option(help="Items returned per request")] = 10,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda, ...")] = "auto",
+    engine_iters: int = 50,
+    hf_requests: Annotated[
+        int, typer.Option(help="Requests the HF reference decodes per point")
+    ] = 256,
+    exact_prompts: Annotated[
+        int, typer.Option(help="Prompts checked against HF (0 = skip)")
+    ] = 1000,
+    report: Annotated[Path, typer.Option(help="JSON report (+ .md, + .png)")] = Path(
+        "reports/decode_bench.json"
+    ),
+) -> None:
+    """Benchmark the constrained beam-search engine against HF generate in the same run."""
+    from genrec.bench.decode import DecodeBench, plot_decode, run_bench
+    from genrec.bench.report import markdown_table, merge_rows
+    from genrec.device import describe_hardware, resolve_device
+
+    torch_device = resolve_device(device)
+    cfg = DecodeBench(
+        sizes=tuple(sizes.split(",")),
+        batches=tuple(int(b) for b in batches.split(",")),
+        beam=beam,
+        k=k,
+        engine_iters=engine_iters,
+        hf_requests=hf_requests,
+        exact_prompts=exact_prompts,
+    )
+    gpu = describe_hardware(torch_device)
+    rows, exact = run_bench(cfg, torch_device, gpu, "genrec " + shlex.join(sys.argv[1:]))
+    merged = merge_rows(report, rows, key=("gpu", "model", "batch"))
+    columns = [
+        "gpu",
+        "model",
+        "model_params",
+        "batch",
+        "beam",
+        "engine_ms_p50",
+        "engine_ms_p99",
+        "engine_rps",
+        "hf_rps",
+        "speedup",
+        "mask_share",
+        "peak_gpu_gb",
+    ]
+    text = "# Constrained beam-search engine vs HF generate\n\n" + markdown_table(merged, columns)
+    if exact:
+        exact_rows = merge_rows(
+            report.with_name("decode_exactness.json"),
+            [{"gpu": gpu, "model": cfg.sizes[0], **exact}],
+            key=("gpu", "model"),
+        )
+        text += "\n## Exactness (float32, engine vs HF reference)\n\n" + markdown_table(
+            exact_rows, list(exact_rows[0])
+        )
+    report.with_suffix(".md").write_text(text)
+    plot_decode([r for r in merged if r["gpu"] == gpu], report.with_suffix(".png"))
+    console.print(text)
+
+
 def main() -> None:
     try:
         app()

@@ -10,21 +10,21 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
-
 
 def merge_rows(path: Path, rows: list[dict], key: Sequence[str]) -> list[dict]:
     """Replace rows of `path` that share `key` with `rows`, keep the rest, write and return all."""
     existing = json.loads(path.read_text())["rows"] if path.exists() else []
     fresh = {tuple(r[k] for k in key) for r in rows}
     merged = [r for r in existing if tuple(r[k] for k in key) not in fresh] + rows
-    merged.sort(key=lambda r: tuple(str(r[k]) for k in key))
+    merged.sort(key=lambda r: tuple(_sortable(r[k]) for k in key))
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"rows": merged}, indent=2) + "\n")
     return merged
+
+
+def _sortable(value: object) -> tuple:
+    """Numbers before strings, numbers by value (so batch 16 sorts before batch 256)."""
+    return (0, value, "") if isinstance(value, int | float) else (1, 0, str(value))
 
 
 def markdown_table(rows: list[dict], columns: Sequence[str]) -> str:
@@ -40,6 +40,11 @@ def markdown_table(rows: list[dict], columns: Sequence[str]) -> str:
 
 def plot_curves(history: list[dict], path: Path, title: str) -> None:
     """Training loss and validation NDCG@10 per epoch, side by side."""
+    import matplotlib  # imported here: only plotting needs it
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
     epochs = [h["epoch"] for h in history]
     fig, (ax_loss, ax_ndcg) = plt.subplots(1, 2, figsize=(9, 3.2))
     ax_loss.plot(epochs, [h["loss"] for h in history])

@@ -12,7 +12,7 @@ from genrec.bench.report import markdown_table, merge_rows
 from genrec.device import describe_hardware
 from genrec.tokenizer.store import TokenizerStore
 
-KEY = ("dataset", "method", "signals")
+KEY = ("dataset", "method", "signals", "variant")
 COLUMNS = (
     *KEY, "collision_rate", "max_items_per_code",
     "utilization_l1", "utilization_l2", "utilization_l3",
@@ -30,12 +30,19 @@ def tokenizer_row(store: TokenizerStore, path: Path, device: torch.device, comma
         "dataset": m["dataset"],
         "method": m["method"],
         "signals": "+".join(m["signals"]),
+        "variant": variant_name(m["config"]),
         **m["metrics"],
         "load_seconds": round(load_seconds, 3),
         "store": str(path),
         "hardware": describe_hardware(device),
         "command": command,
     }
+
+
+def variant_name(config: dict) -> str:
+    """What sets a run apart beyond method and signals (empty for the defaults)."""
+    weight = config["train"]["contrastive_weight"]
+    return f"contrastive {weight:g}" if config["method"] == "rqvae" and weight > 0 else ""
 
 
 def write_tokenizer_report(rows: list[dict], json_path: Path) -> None:

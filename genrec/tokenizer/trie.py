@@ -76,36 +76,34 @@ class Trie:
             list(self.max_degree),
         )
 
-    def _csr_children(self, level: int, nodes: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        """Padded child lists of `nodes` at a CSR depth → (tokens, children, valid), each (B, D)."""
+    def children(self, level: int, nodes: torch.Tensor) -> torch.Tensor:
+        """Child of every node (B,) under every token at depth `level` → (B, K) long, -1 where the
+        token leaves the trie (item indices after the last depth). Dense depths: one gather;
+        CSR depths: one padded gather of the child lists plus one scatter."""
+        if level < self.dense_levels:
+            return self.dense[level][nodes].long()
         c = level - self.dense_levels
         start, stop = self.indptr[c][nodes], self.indptr[c][nodes + 1]
         pos = start[:, None] + torch.arange(self.max_degree[c], device=nodes.device)[None]
         valid = pos < stop[:, None]
         pos = pos.clamp(max=max(len(self.token[c]) - 1, 0))
-        return self.token[c][pos], self.child[c][pos], valid
+        slot = torch.where(valid, self.token[c][pos], self.codebook_size)  # invalid → spare column
+        out = torch.full(
+            (len(nodes), self.codebook_size + 1), -1, dtype=torch.long, device=nodes.device
+        )
+        out.scatter_(1, slot, self.child[c][pos])
+        return out[:, : self.codebook_size]
 
     def allowed(self, level: int, nodes: torch.Tensor) -> torch.Tensor:
         """Tokens that continue a valid SID from `nodes` (B,) at depth `level` → (B, K) bool."""
-        if level < self.dense_levels:
-            return self.dense[level][nodes] >= 0
-        tokens, _, valid = self._csr_children(level, nodes)
-        mask = torch.zeros(
-            len(nodes), self.codebook_size + 1, dtype=torch.bool, device=nodes.device
-        )
-        mask.scatter_(1, torch.where(valid, tokens, self.codebook_size), True)
-        return mask[:, : self.codebook_size]
+        return self.children(level, nodes) >= 0
 
     def advance(self, level: int, nodes: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
         """Follow `tokens` (B,) from `nodes` (B,) → next node ids (item ids after the last
         depth), or -1 where the token leaves the trie."""
         if level < self.dense_levels:
             return self.dense[level][nodes, tokens].long()
-        child_tokens, children, valid = self._csr_children(level, nodes)
-        hit = valid & (child_tokens == tokens[:, None])
-        return torch.where(
-            hit.any(1), children.gather(1, hit.long().argmax(1, keepdim=True))[:, 0], -1
-        )
+        return self.children(level, nodes).gather(1, tokens[:, None])[:, 0]
 
     def arrays(self) -> dict[str, torch.Tensor]:
         out = {f"dense_{d}": t for d, t in enumerate(self.dense)}

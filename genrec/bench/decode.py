@@ -1,0 +1,219 @@
+"""`genrec bench-decode`: the engine against Hugging Face `generate` + a trie callback, same run.
+
+Setting of the issue: Qwen2 decoders with random weights, 12,101 items with random unique
+4-level SIDs, prompt = BOS + 20 history items x 4 tokens (81 tokens), beam 20, top 10.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from genrec.engine.beam_search import select
+from genrec.engine.engine import DecodeEngine
+from genrec.engine.reference import PrefixTrie, hf_beam_search
+from genrec.model.config import build_decoder
+from genrec.model.vocab import SIDVocab
+from genrec.tokenizer.store import TokenizerStore
+from genrec.tokenizer.trie import Trie
+
+
+@dataclass(frozen=True)
+class DecodeBench:
+    sizes: tuple[str, ...] = ("26m", "200m")
+    batches: tuple[int, ...] = (1, 16, 64, 256)
+    beam: int = 20
+    k: int = 10
+    n_items: int = 12_101
+    history: int = 20
+    engine_iters: int = 50  # timed calls per (model, batch)
+    hf_requests: int = 256  # requests the reference decodes per (model, batch), at least one batch
+    exact_prompts: int = 1000  # prompts compared against the reference (float32, first size)
+    seed: int = 0
+
+
+def random_store(n_items: int, vocab: SIDVocab, seed: int) -> TokenizerStore:
+    """A store of `n_items` random unique SIDs: enough for speed, with no training behind it."""
+    rng = np.random.default_rng(seed)
+    sids = np.unique(rng.integers(0, vocab.codebook_size, (2 * n_items, vocab.sid_depth)), axis=0)
+    sids = sids[rng.permutation(len(sids))[:n_items]]
+    manifest = {
+        "dataset": "random",
+        "version": "bench",
+        "sid_depth": vocab.sid_depth,
+        "codebook_size": vocab.codebook_size,
+    }
+    return TokenizerStore(
+        manifest,
+        [str(i) for i in range(n_items)],
+        sids,
+        [],
+        np.zeros((0, 3), np.int64),
+        np.zeros(3, np.int64),
+        {},
+        Trie.build(sids, vocab.codebook_size),
+    )
+
+
+def random_prompts(
+    store: TokenizerStore, vocab: SIDVocab, n: int, history: int, seed: int
+) -> list[list[int]]:
+    rng = np.random.default_rng(seed)
+    picks = rng.integers(0, len(store.item_ids), (n, history))
+    return [vocab.history_prompt(torch.from_numpy(store.item_sids[p])) for p in picks]
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def exactness(model, store, vocab, prompts, beam, k, device) -> dict:
+    """Engine (float32) vs the reference on the same prompts: item and score agreement."""
+    engine = DecodeEngine(
+        model, store, vocab, device, dtype=torch.float32, beam=beam, cuda_graphs=False
+    )
+    trie = PrefixTrie(store.item_sids, vocab)
+    ours_items, ours_scores, ref_items, ref_scores = [], [], [], []
+    for start in range(0, len(prompts), 100):
+        batch = prompts[start : start + 100]
+        rec = engine.recommend(batch, k)
+        items, scores = hf_beam_search(model, trie, vocab, batch, beam, k)
+        ours_items.append(rec.items.numpy()), ours_scores.append(rec.scores.numpy())
+        ref_items.append(items), ref_scores.append(scores)
+    a, b = np.concatenate(ours_items), np.concatenate(ref_items)
+    sa, sb = np.concatenate(ours_scores), np.concatenate(ref_scores)
+    same_set = np.mean([set(x) == set(y) for x, y in zip(a, b, strict=True)])
+    return {
+        "prompts": len(prompts),
+        "exact_lists": float(np.mean((a == b).all(1))),
+        "same_item_sets": float(same_set),
+        "max_score_diff": float(np.abs(sa - sb).max()),
+        "invalid_ids": int((a < 0).sum()),
+    }
+
+
+def mask_share(engine: DecodeEngine, batch: int, seconds_per_call: float) -> float:
+    """Share of one search call spent in trie masking + log-softmax + top-k: the four `select`
+    steps alone, on logits of the same shapes, timed the way the engine runs (graphed on CUDA)."""
+    vocab, W, device = engine.vocab, engine.beam, engine.device
+    first = torch.randn(batch, 1, vocab.size, device=device)
+    rest = torch.randn(batch, W, vocab.size, device=device)
+
+    def run() -> torch.Tensor:
+        scores = torch.zeros(batch, 1, device=device)
+        nodes = torch.zeros(batch, 1, dtype=torch.long, device=device)
+        for level in range(vocab.sid_depth):
+            scores, nodes, _, _ = select(
+                first if level == 0 else rest, scores, nodes, level, engine.trie, vocab, W, None
+            )
+        return scores
+
+    call = run
+    if device.type == "cuda":
+        run(), torch.cuda.synchronize()
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            run()
+        call = graph.replay
+    times = time_calls(call, 20, device)
+    return float(np.median(times) / seconds_per_call)
+
+
+def time_calls(fn, iters: int, device: torch.device) -> np.ndarray:
+    times = []
+    for _ in range(iters):
+        _sync(device)
+        start = time.perf_counter()
+        fn()
+        _sync(device)
+        times.append(time.perf_counter() - start)
+    return np.array(times)
+
+
+def _bench_model(
+    model, store, vocab, prompts, cfg: DecodeBench, device, gpu, command
+) -> list[dict]:
+    params = sum(p.numel() for p in model.parameters())
+    if device.type == "cuda":
+        model = model.to(torch.bfloat16)  # the reference runs in bf16 like the engine
+    engine = DecodeEngine(model, store, vocab, device, beam=cfg.beam, prompt_multiple=1)
+    trie = PrefixTrie(store.item_sids, vocab)
+    rows = []
+    for batch in cfg.batches:
+        batch_prompts = prompts[:batch]
+
+        def engine_call(p=batch_prompts):
+            return engine.recommend(p, cfg.k)
+
+        def hf_call(p=batch_prompts):
+            return hf_beam_search(model, trie, vocab, p, cfg.beam, cfg.k)
+
+        engine_call()  # captures the CUDA graph
+        if device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(device)
+        times = time_calls(engine_call, cfg.engine_iters, device)
+        peak = torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else 0.0
+        hf_call()  # warm-up
+        hf_times = time_calls(hf_call, max(1, cfg.hf_requests // batch), device)
+        engine_rps, hf_rps = batch / float(np.median(times)), batch / float(np.median(hf_times))
+        rows.append({
+            "model_params": params, "batch": batch, "beam": cfg.beam,
+            "engine_ms_p50": float(np.percentile(times, 50) * 1e3),
+            "engine_ms_p99": float(np.percentile(times, 99) * 1e3),
+            "engine_rps": engine_rps, "hf_ms_p50": float(np.median(hf_times) * 1e3),
+            "hf_rps": hf_rps, "speedup": engine_rps / hf_rps,
+            "mask_share": mask_share(engine, batch, float(np.median(times))),
+            "peak_gpu_gb": peak, "gpu": gpu, "command": command,
+        })  # fmt: skip
+    return rows
+
+
+def run_bench(
+    cfg: DecodeBench, device: torch.device, gpu: str, command: str
+) -> tuple[list[dict], dict]:
+    """→ one row per (model size, batch) and the exactness check (float32, first size)."""
+    vocab = SIDVocab()
+    store = random_store(cfg.n_items, vocab, cfg.seed)
+    n_prompts = max(max(cfg.batches), cfg.exact_prompts)
+    prompts = random_prompts(store, vocab, n_prompts, cfg.history, cfg.seed)
+    rows, exact = [], {}
+    for n, size in enumerate(cfg.sizes):
+        model = build_decoder(size, vocab, cfg.seed).to(device)
+        if n == 0 and cfg.exact_prompts:
+            exact = exactness(
+                model, store, vocab, prompts[: cfg.exact_prompts], cfg.beam, cfg.k, device
+            )
+        rows += [
+            {"model": size, **row}
+            for row in _bench_model(model, store, vocab, prompts, cfg, device, gpu, command)
+        ]
+    return rows, exact
+
+
+def plot_decode(rows: list[dict], path) -> None:
+    """Throughput and p50 latency vs batch size, engine vs reference, one line per model."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax_rps, ax_ms) = plt.subplots(1, 2, figsize=(10, 3.6))
+    for model in sorted({r["model"] for r in rows}):
+        sel = sorted((r for r in rows if r["model"] == model), key=lambda r: r["batch"])
+        batches = [r["batch"] for r in sel]
+        ax_rps.plot(batches, [r["engine_rps"] for r in sel], marker="o", label=f"engine {model}")
+        ax_rps.plot(batches, [r["hf_rps"] for r in sel], marker="x", ls="--", label=f"HF {model}")
+        ax_ms.plot(batches, [r["engine_ms_p50"] for r in sel], marker="o", label=f"engine {model}")
+        ax_ms.plot(batches, [r["hf_ms_p50"] for r in sel], marker="x", ls="--", label=f"HF {model}")
+    for ax, label in ((ax_rps, "requests / s"), (ax_ms, "p50 ms per batch call")):
+        ax.set(xscale="log", yscale="log", xlabel="batch size", ylabel=label)
+        ax.grid(True, which="both", alpha=0.3)
+    ax_rps.legend(fontsize=7)
+    fig.suptitle(f"constrained beam search (beam {rows[0]['beam']}) on {rows[0]['gpu']}")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

@@ -1,0 +1,1 @@
+"""Constrained beam search over the SID trie: engine → beam search → model runner."""

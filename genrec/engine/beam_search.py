@@ -1,0 +1,109 @@
+"""Width-W beam search constrained to the SID trie, as one static sequence of tensor ops.
+
+Per level: log-softmax over the full vocabulary (as Hugging Face does before its logits
+processors), keep the level's token block, mask tokens whose trie child is -1 (and, at the last
+level, excluded items), add the beam scores and take the top W over all (beam, token) pairs.
+The trie child of the chosen pair is the beam's next node, so no separate lookup is needed.
+Nothing reads a value back to the host, so the whole search can be one CUDA graph.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from genrec.engine.runner import Qwen2Runner, additive_mask
+from genrec.model.vocab import SIDVocab
+from genrec.tokenizer.trie import Trie
+
+NEG_INF = float("-inf")
+
+
+@dataclass
+class BeamResult:
+    scores: torch.Tensor  # (B, W) summed log-probs, best first; -inf where no valid SID was left
+    items: torch.Tensor  # (B, W) item indices; -1 where the score is -inf
+    sids: torch.Tensor  # (B, W, depth) per-level codes
+
+
+def excluded_bitmap(exclude: torch.Tensor, n_items: int) -> torch.Tensor:
+    """exclude (B, E) item ids padded with -1 → (B, n_items) bool."""
+    bitmap = torch.zeros(len(exclude), n_items + 1, dtype=torch.bool, device=exclude.device)
+    bitmap.scatter_(1, torch.where(exclude < 0, n_items, exclude), True)
+    return bitmap[:, :n_items]
+
+
+def beam_search(
+    runner: Qwen2Runner,
+    trie: Trie,
+    vocab: SIDVocab,
+    embeds: torch.Tensor,
+    valid: torch.Tensor,
+    beam: int,
+    excluded: torch.Tensor | None = None,
+) -> BeamResult:
+    """embeds (B, P, C) left-padded prompt embeddings, valid (B, P) bool,
+    excluded (B, n_items) bool or None → the W best valid SIDs per prompt."""
+    B, depth = len(embeds), vocab.sid_depth
+    P, T = embeds.shape[1], depth - 1  # T generated tokens are fed back (the last is not)
+    cache = runner.new_cache(B, P, beam * T)
+    last_logits, pos = runner.prefill(embeds, valid, cache)
+    beams = torch.arange(beam, device=embeds.device)
+    slot_beam = torch.arange(beam * T, device=embeds.device) // T  # owner of each generated slot
+    slot_step = torch.arange(beam * T, device=embeds.device) % T
+    scores = torch.zeros(B, 1, device=embeds.device)
+    nodes = torch.zeros(B, 1, dtype=torch.long, device=embeds.device)
+    codes: list[torch.Tensor] = []
+    for level in range(depth):
+        if level == 0:
+            logits = last_logits[:, None]  # (B, 1, V): one root beam
+        else:
+            step = level - 1
+            own = (slot_beam[None] == beams[:, None]) & (slot_step[None] <= step)  # (W, W*T)
+            mask = torch.cat([valid[:, None, :].expand(B, beam, P), own.expand(B, -1, -1)], -1)
+            logits = runner.decode(
+                codes[-1] + vocab.level_offset(step),
+                (pos + step)[:, None].expand(B, beam),
+                P + beams * T + step,
+                additive_mask(mask[:, None], runner.dtype),
+                cache,
+            )  # (B, W, V)
+        last = excluded if level == depth - 1 else None
+        scores, nodes, parent, token = select(logits, scores, nodes, level, trie, vocab, beam, last)
+        codes = [c.gather(1, parent) for c in codes] + [token]
+        if 0 < level < depth - 1:  # each beam's generated keys/values follow it to its children
+            idx = parent[:, None, :, None, None].expand(-1, runner.n_kv, -1, T, runner.head_dim)
+            for k_cache, v_cache in cache:
+                for buf in (k_cache, v_cache):
+                    gen = buf[:, :, P:].unflatten(2, (beam, T))  # (B, Hkv, W, T, hd) view
+                    gen.copy_(gen.gather(2, idx))
+    found = scores > NEG_INF
+    return BeamResult(scores, torch.where(found, nodes, -1), torch.stack(codes, -1))
+
+
+def select(
+    logits: torch.Tensor,
+    scores: torch.Tensor,
+    nodes: torch.Tensor,
+    level: int,
+    trie: Trie,
+    vocab: SIDVocab,
+    beam: int,
+    excluded: torch.Tensor | None,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One level: logits (B, w, V), beam scores (B, w), trie nodes (B, w) → the best `beam`
+    (scores, child nodes, parent beam, token), each (B, beam)."""
+    B, K = len(logits), vocab.codebook_size
+    offset = vocab.level_offset(level)
+    logprobs = logits.log_softmax(-1)[..., offset : offset + K]  # (B, w, K)
+    w = logprobs.shape[1]
+    children = trie.children(level, nodes.reshape(-1)).reshape(B, w, K)
+    allowed = children >= 0
+    if excluded is not None:
+        allowed &= ~excluded.gather(1, children.clamp_min(0).reshape(B, w * K)).view(B, w, K)
+    candidates = torch.where(allowed, logprobs + scores[..., None], NEG_INF).view(B, w * K)
+    scores, index = candidates.topk(beam, dim=1)  # (B, W), sorted best first
+    parent, token = index // K, index % K
+    nodes = children.reshape(B, w * K).gather(1, index).clamp_min(0)
+    return scores, nodes, parent, token

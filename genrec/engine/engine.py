@@ -1,0 +1,187 @@
+"""The decode engine: prompts in, top-K items out.
+
+It pads requests into static (batch, prompt length, exclusion) buckets, embeds them, and runs
+`beam_search` — on CUDA as a captured graph per bucket (replayed with no Python per step and
+no host sync until the results are read), elsewhere eagerly, with the same code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from transformers import Qwen2ForCausalLM
+
+from genrec.engine.beam_search import BeamResult, beam_search, excluded_bitmap
+from genrec.engine.runner import Qwen2Runner
+from genrec.errors import GenrecError
+from genrec.model.vocab import SIDVocab
+from genrec.tokenizer.store import TokenizerStore
+
+BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
+
+
+class EngineError(GenrecError):
+    """The model, the tokenizer store and the vocabulary do not fit together."""
+
+
+@dataclass
+class Recommendations:
+    items: torch.Tensor  # (B, k) item indices, best first; -1 where fewer than k exist
+    scores: torch.Tensor  # (B, k) summed log-probabilities; -inf where no item
+    sids: torch.Tensor  # (B, k, depth)
+
+
+def _bucket(n: int, buckets: Sequence[int]) -> int:
+    return next((b for b in buckets if b >= n), buckets[-1])
+
+
+def _round_up(n: int, multiple: int) -> int:
+    return max(multiple, -(-n // multiple) * multiple)
+
+
+class _Graph:
+    """One captured beam search for a fixed (batch, prompt length, exclusions) shape."""
+
+    def __init__(
+        self, run, embeds: torch.Tensor, valid: torch.Tensor, excluded: torch.Tensor | None
+    ):
+        self.embeds, self.valid, self.excluded = embeds, valid, excluded
+        stream = torch.cuda.Stream()
+        stream.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(stream):
+            for _ in range(2):  # warm up allocator and kernels outside the capture
+                run(embeds, valid, excluded)
+        torch.cuda.current_stream().wait_stream(stream)
+        self.graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(self.graph):
+            self.out: BeamResult = run(embeds, valid, excluded)
+
+    def __call__(self, embeds, valid, excluded) -> BeamResult:
+        self.embeds.copy_(embeds)
+        self.valid.copy_(valid)
+        if self.excluded is not None:
+            self.excluded.copy_(excluded)
+        self.graph.replay()
+        return self.out
+
+
+class DecodeEngine:
+    def __init__(
+        self,
+        model: Qwen2ForCausalLM,
+        store: TokenizerStore,
+        vocab: SIDVocab,
+        device: torch.device | str = "cpu",
+        dtype: torch.dtype | None = None,
+        beam: int = 20,
+        cuda_graphs: bool = True,
+        prompt_multiple: int = 16,
+    ):
+        self.device = torch.device(device)
+        self.vocab, self.beam, self.prompt_multiple = vocab, beam, prompt_multiple
+        self._check(model, store, vocab, beam)
+        dtype = dtype or (torch.bfloat16 if self.device.type == "cuda" else torch.float32)
+        self.runner = Qwen2Runner(model, dtype, self.device)
+        self.trie = store.trie.to(self.device)
+        self.n_items = len(store.item_ids)
+        self.use_graphs = cuda_graphs and self.device.type == "cuda"
+        self._graphs: dict[tuple[int, int, bool], _Graph] = {}
+
+    @staticmethod
+    def _check(model: Qwen2ForCausalLM, store: TokenizerStore, vocab: SIDVocab, beam: int) -> None:
+        m = store.manifest
+        store_shape = (m["sid_depth"], m["codebook_size"])
+        if store_shape != (vocab.sid_depth, vocab.codebook_size):
+            raise EngineError(
+                f"tokenizer store {m.get('dataset')}/{m.get('version')}: SIDs of {store_shape[0]} "
+                f"levels x {store_shape[1]} codes, the vocabulary has "
+                f"{vocab.sid_depth} x {vocab.codebook_size}"
+            )
+        if model.config.vocab_size != vocab.size:
+            raise EngineError(
+                f"model vocabulary has {model.config.vocab_size} tokens, the SID "
+                f"vocabulary {vocab.size}: this checkpoint was not built for this store"
+            )
+        if not 1 <= beam <= vocab.codebook_size:
+            raise EngineError(f"beam width {beam} must be in 1..{vocab.codebook_size}")
+
+    def _search(self, embeds, valid, excluded) -> BeamResult:
+        return beam_search(self.runner, self.trie, self.vocab, embeds, valid, self.beam, excluded)
+
+    def _run(
+        self, embeds: torch.Tensor, valid: torch.Tensor, excluded: torch.Tensor | None
+    ) -> BeamResult:
+        if not self.use_graphs:
+            return self._search(embeds, valid, excluded)
+        key = (*embeds.shape[:2], excluded is not None)
+        if key not in self._graphs:
+            self._graphs[key] = _Graph(
+                self._search,
+                embeds.clone(),
+                valid.clone(),
+                None if excluded is None else excluded.clone(),
+            )
+        return self._graphs[key](embeds, valid, excluded)
+
+    @torch.no_grad()
+    def recommend(
+        self,
+        prompts: Sequence[Sequence[int]],
+        k: int = 10,
+        exclude: Sequence[Sequence[int]] | None = None,
+    ) -> Recommendations:
+        """prompts: token ids per request (any lengths); exclude: item ids per request that
+        must not be returned (e.g. shown on earlier pages) → the k best items of each."""
+        P = _round_up(max(len(p) for p in prompts), self.prompt_multiple)
+        ids = torch.full((len(prompts), P), self.vocab.pad, dtype=torch.long)
+        for row, prompt in enumerate(prompts):
+            ids[row, P - len(prompt) :] = torch.as_tensor(prompt, dtype=torch.long)
+        ids = ids.to(self.device)
+        valid = (
+            torch.arange(P, device=self.device)[None]
+            >= (P - torch.tensor([len(p) for p in prompts], device=self.device))[:, None]
+        )
+        return self.recommend_embeds(self.runner.embed_tokens(ids), valid, k, exclude)
+
+    @torch.no_grad()
+    def recommend_embeds(
+        self,
+        embeds: torch.Tensor,
+        valid: torch.Tensor,
+        k: int = 10,
+        exclude: Sequence[Sequence[int]] | None = None,
+    ) -> Recommendations:
+        """The same from prompt embeddings (B, P, C), e.g. a token merger's output, left-padded
+        with `valid` (B, P) marking real positions."""
+        if k > self.beam:
+            raise EngineError(f"k={k} exceeds the beam width {self.beam}")
+        outs = []
+        for start in range(0, len(embeds), BATCH_BUCKETS[-1]):
+            chunk_e, chunk_v = (
+                embeds[start : start + BATCH_BUCKETS[-1]],
+                valid[start : start + BATCH_BUCKETS[-1]],
+            )
+            n = len(chunk_e)
+            size = _bucket(n, BATCH_BUCKETS)
+            pad = size - n
+            chunk_e = torch.cat([chunk_e, chunk_e[-1:].expand(pad, -1, -1)]).to(self.runner.dtype)
+            chunk_v = torch.cat([chunk_v, chunk_v[-1:].expand(pad, -1)])
+            excluded = None
+            if exclude is not None:
+                rows = list(exclude[start : start + n]) + [[]] * pad
+                width = _round_up(max((len(r) for r in rows), default=1), 16)
+                ex = torch.full((size, width), -1, dtype=torch.long)
+                for row, items in enumerate(rows):
+                    ex[row, : len(items)] = torch.as_tensor(list(items), dtype=torch.long)
+                excluded = excluded_bitmap(ex.to(self.device), self.n_items)
+            out = self._run(chunk_e, chunk_v, excluded)
+            outs.append(
+                Recommendations(
+                    out.items[:n, :k].clone(), out.scores[:n, :k].clone(), out.sids[:n, :k].clone()
+                )
+            )
+        return Recommendations(
+            *(torch.cat([getattr(o, f) for o in outs]).cpu() for f in ("items", "scores", "sids"))
+        )

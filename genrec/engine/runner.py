@@ -1,0 +1,183 @@
+"""Model runner: the Qwen2 forward pass written for beam search over short SIDs.
+
+It reads the weights of a Hugging Face `Qwen2ForCausalLM` and runs two kinds of pass:
+- `prefill`: the (left-padded) prompts once per request → last-position logits and the
+  prompt's key/value cache, (B, Hkv, P, hd) per layer;
+- `decode`: one token for each of W beams → logits. Keys and values live in one buffer per
+  request, (B, Hkv, P + W*T, hd): the prompt once, then T slots per beam. A beam's query attends
+  to the prompt and its own slots through a mask, so beams share the prompt's cache (no
+  per-beam copy) and each step is one fused attention call per layer.
+All shapes are static for a given (batch, prompt length), so the whole search can be captured
+in one CUDA graph.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch.nn.attention import SDPBackend, sdpa_kernel
+from transformers import Qwen2ForCausalLM
+
+
+@dataclass
+class Layer:
+    ln_attn: torch.Tensor  # (C,)
+    qkv_w: torch.Tensor  # (Hq*hd + 2*Hkv*hd, C), q, k, v projections fused
+    qkv_b: torch.Tensor
+    o_w: torch.Tensor  # (C, Hq*hd)
+    ln_mlp: torch.Tensor
+    gate_up_w: torch.Tensor  # (2*I, C)
+    down_w: torch.Tensor  # (C, I)
+
+
+# Measured on an H100 (B=256, 20 queries x 141 keys, additive mask): memory-efficient attention
+# 85 us, cuDNN 181 us, math 435 us. On the CPU the flash kernel serves.
+BACKENDS = [SDPBackend.EFFICIENT_ATTENTION, SDPBackend.FLASH_ATTENTION, SDPBackend.MATH]
+
+
+def additive_mask(allowed: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """bool mask → 0 / -inf bias, built once and shared by every layer."""
+    return torch.zeros(allowed.shape, dtype=dtype, device=allowed.device).masked_fill(
+        ~allowed, float("-inf")
+    )
+
+
+def _rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
+    """Qwen2's RMSNorm: normalise in float32, scale in the weight's dtype."""
+    x32 = x.float()
+    return weight * (x32 * torch.rsqrt(x32.square().mean(-1, keepdim=True) + eps)).to(x.dtype)
+
+
+def _rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    half = x.shape[-1] // 2
+    rotated = torch.cat((-x[..., half:], x[..., :half]), -1)
+    return x * cos + rotated * sin
+
+
+class Qwen2Runner:
+    def __init__(
+        self,
+        model: Qwen2ForCausalLM,
+        dtype: torch.dtype,
+        device: torch.device,
+        max_positions: int = 1024,
+    ):
+        cfg = model.config
+        self.n_heads, self.n_kv = cfg.num_attention_heads, cfg.num_key_value_heads
+        self.head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // cfg.num_attention_heads
+        self.eps, self.vocab_size = cfg.rms_norm_eps, cfg.vocab_size
+        self.dtype, self.device = dtype, device
+
+        def w(t: torch.Tensor) -> torch.Tensor:
+            return t.detach().to(device=device, dtype=dtype).contiguous()
+
+        self.layers = []
+        for layer in model.model.layers:
+            a, m = layer.self_attn, layer.mlp
+            self.layers.append(Layer(
+                ln_attn=w(layer.input_layernorm.weight),
+                qkv_w=w(torch.cat([a.q_proj.weight, a.k_proj.weight, a.v_proj.weight])),
+                qkv_b=w(torch.cat([a.q_proj.bias, a.k_proj.bias, a.v_proj.bias])),
+                o_w=w(a.o_proj.weight),
+                ln_mlp=w(layer.post_attention_layernorm.weight),
+                gate_up_w=w(torch.cat([m.gate_proj.weight, m.up_proj.weight])),
+                down_w=w(m.down_proj.weight),
+            ))  # fmt: skip
+        self.embed = w(model.model.embed_tokens.weight)
+        self.norm = w(model.model.norm.weight)
+        self.lm_head = w(model.lm_head.weight)
+        rope = getattr(cfg, "rope_parameters", None) or {
+            "rope_theta": getattr(cfg, "rope_theta", 1e4)
+        }
+        inv_freq = 1.0 / rope["rope_theta"] ** (
+            torch.arange(0, self.head_dim, 2, dtype=torch.float32, device=device) / self.head_dim
+        )
+        freqs = torch.arange(max_positions, device=device, dtype=torch.float32)[:, None] * inv_freq
+        emb = torch.cat([freqs, freqs], -1)
+        self.cos, self.sin = emb.cos().to(dtype), emb.sin().to(dtype)  # (max_positions, hd)
+
+    def embed_tokens(self, ids: torch.Tensor) -> torch.Tensor:
+        return F.embedding(ids, self.embed)
+
+    def _qkv(self, layer: Layer, x: torch.Tensor, pos: torch.Tensor):
+        """x (..., C), pos (...) → q (..., Hq, hd), k and v (..., Hkv, hd), rotary applied to q
+        and k in one pass."""
+        qkv = F.linear(_rms_norm(x, layer.ln_attn, self.eps), layer.qkv_w, layer.qkv_b)
+        qkv = qkv.unflatten(-1, (self.n_heads + 2 * self.n_kv, self.head_dim))
+        qk, v = qkv.split([self.n_heads + self.n_kv, self.n_kv], -2)
+        qk = _rotate(qk, self.cos[pos][..., None, :], self.sin[pos][..., None, :])
+        q, k = qk.split([self.n_heads, self.n_kv], -2)
+        return q, k, v
+
+    def _mlp(self, layer: Layer, x: torch.Tensor) -> torch.Tensor:
+        gate, up = F.linear(_rms_norm(x, layer.ln_mlp, self.eps), layer.gate_up_w).chunk(2, -1)
+        return F.linear(F.silu(gate) * up, layer.down_w)
+
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        return F.linear(_rms_norm(x, self.norm, self.eps), self.lm_head).float()
+
+    def new_cache(
+        self, batch: int, prompt_len: int, extra: int
+    ) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """Per layer (K, V) buffers (B, Hkv, prompt_len + extra, hd): the prompt's keys first,
+        then `extra` slots for generated tokens."""
+        shape = (batch, self.n_kv, prompt_len + extra, self.head_dim)
+        return [
+            (
+                torch.zeros(shape, dtype=self.dtype, device=self.device),
+                torch.zeros(shape, dtype=self.dtype, device=self.device),
+            )
+            for _ in self.layers
+        ]
+
+    def prefill(self, embeds: torch.Tensor, valid: torch.Tensor, cache: list) -> tuple:
+        """embeds (B, P, C) left-padded prompts, valid (B, P) bool; writes the prompt keys and
+        values into cache[:, :, :P] → last logits (B, V) float32, next positions (B,)."""
+        P = embeds.shape[1]
+        pos = (valid.long().cumsum(1) - 1).clamp_min(0)
+        causal = torch.ones(P, P, dtype=torch.bool, device=embeds.device).tril()
+        eye = torch.eye(P, dtype=torch.bool, device=embeds.device)
+        allowed = (causal[None] & valid[:, None, :]) | eye  # padded rows keep themselves: no NaN
+        mask = additive_mask(allowed[:, None], self.dtype)
+        x = embeds
+        for layer, (k_cache, v_cache) in zip(self.layers, cache, strict=True):
+            q, k, v = (t.transpose(1, 2) for t in self._qkv(layer, x, pos))  # (B, H, P, hd)
+            k_cache[:, :, :P] = k
+            v_cache[:, :, :P] = v
+            with sdpa_kernel(BACKENDS):
+                attn = F.scaled_dot_product_attention(
+                    q, k, v, attn_mask=mask, enable_gqa=self.n_kv != self.n_heads
+                )
+            x = x + F.linear(attn.transpose(1, 2).flatten(2), layer.o_w)
+            x = x + self._mlp(layer, x)
+        return self.logits(x[:, -1]), pos[:, -1] + 1
+
+    def decode(
+        self,
+        tokens: torch.Tensor,
+        positions: torch.Tensor,
+        slots: torch.Tensor,
+        mask: torch.Tensor,
+        cache: list,
+    ) -> torch.Tensor:
+        """tokens (B, W) at positions (B, W). Writes their keys/values into cache slots
+        `slots` (W,) (one per beam) and attends, under the additive `mask` (B, 1, W, L), to the
+        request's prompt plus the beam's own earlier tokens → logits (B, W, V)."""
+        x = self.embed_tokens(tokens)  # (B, W, C)
+        for layer, (k_cache, v_cache) in zip(self.layers, cache, strict=True):
+            q, k, v = self._qkv(layer, x, positions)  # q (B, W, Hq, hd), k/v (B, W, Hkv, hd)
+            k_cache[:, :, slots] = k.transpose(1, 2)
+            v_cache[:, :, slots] = v.transpose(1, 2)
+            with sdpa_kernel(BACKENDS):
+                attn = F.scaled_dot_product_attention(
+                    q.transpose(1, 2),
+                    k_cache,
+                    v_cache,
+                    attn_mask=mask,
+                    enable_gqa=self.n_kv != self.n_heads,
+                )
+            x = x + F.linear(attn.transpose(1, 2).flatten(2), layer.o_w)
+            x = x + self._mlp(layer, x)
+        return self.logits(x)

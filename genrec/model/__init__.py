@@ -1,0 +1,1 @@
+"""The generative decoder: a Qwen2-architecture causal LM over semantic-ID tokens."""

@@ -1,0 +1,36 @@
+"""Token layout of the decoder: a few special tokens, then one block of `codebook_size` tokens
+per SID level, so level l's token t is `n_special + l * codebook_size + t`. Keeping each level
+in its own contiguous block lets a decode step slice exactly the tokens it may emit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass(frozen=True)
+class SIDVocab:
+    sid_depth: int = 4  # tokens per item (3 semantic levels + the collision level)
+    codebook_size: int = 256  # tokens per level
+    pad: int = 0
+    bos: int = 1
+    eos: int = 2  # never emitted by constrained decoding: every SID has exactly sid_depth tokens
+    sep: int = 3
+    n_special: int = 4
+
+    @property
+    def size(self) -> int:
+        return self.n_special + self.sid_depth * self.codebook_size
+
+    def level_offset(self, level: int) -> int:
+        return self.n_special + level * self.codebook_size
+
+    def sid_tokens(self, sids: torch.Tensor) -> torch.Tensor:
+        """SIDs (..., depth) of per-level codes → token ids (..., depth)."""
+        offsets = torch.arange(self.sid_depth, device=sids.device) * self.codebook_size
+        return sids + self.n_special + offsets
+
+    def history_prompt(self, sids: torch.Tensor) -> list[int]:
+        """A user's history as [BOS, SID tokens of each item, oldest first] (no merger)."""
+        return [self.bos, *self.sid_tokens(sids).reshape(-1).tolist()]
