@@ -77,13 +77,15 @@ class DecodeEngine:
         dtype: torch.dtype | None = None,
         beam: int = 20,
         cuda_graphs: bool = True,
+        fuse: bool | None = None,
         prompt_multiple: int = 16,
     ):
         self.device = torch.device(device)
         self.vocab, self.beam, self.prompt_multiple = vocab, beam, prompt_multiple
         self._check(model, store, vocab, beam)
         dtype = dtype or (torch.bfloat16 if self.device.type == "cuda" else torch.float32)
-        self.runner = Qwen2Runner(model, dtype, self.device)
+        fuse = self.device.type == "cuda" if fuse is None else fuse  # Inductor: Triton on GPUs
+        self.runner = Qwen2Runner(model, dtype, self.device, fuse=fuse)
         self.trie = store.trie.to(self.device)
         self.n_items = len(store.item_ids)
         self.use_graphs = cuda_graphs and self.device.type == "cuda"
