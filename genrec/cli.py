@@ -185,7 +185,7 @@ def bench_decode(
     engine_iters: int = 50,
     hf_requests: Annotated[
         int, typer.Option(help="Requests the HF reference decodes per point")
-    ] = 256,
+    ] = 512,
     exact_prompts: Annotated[
         int, typer.Option(help="Prompts checked against HF (0 = skip)")
     ] = 1000,

@@ -30,7 +30,7 @@ class DecodeBench:
     n_items: int = 12_101
     history: int = 20
     engine_iters: int = 50  # timed calls per (model, batch)
-    hf_requests: int = 256  # requests the reference decodes per (model, batch), at least one batch
+    hf_requests: int = 512  # requests the reference decodes per (model, batch), at least one batch
     exact_prompts: int = 1000  # prompts compared against the reference (float32, first size)
     seed: int = 0
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from transformers import Qwen2ForCausalLM
 
@@ -109,23 +110,25 @@ class DecodeEngine:
         if not 1 <= beam <= vocab.codebook_size:
             raise EngineError(f"beam width {beam} must be in 1..{vocab.codebook_size}")
 
-    def _search(self, embeds, valid, excluded) -> BeamResult:
+    def _search(self, inputs, valid, excluded) -> BeamResult:
+        """inputs: token ids (B, P) or embeddings (B, P, C); ids are embedded inside the graph."""
+        embeds = self.runner.embed_tokens(inputs) if inputs.dim() == 2 else inputs
         return beam_search(self.runner, self.trie, self.vocab, embeds, valid, self.beam, excluded)
 
     def _run(
-        self, embeds: torch.Tensor, valid: torch.Tensor, excluded: torch.Tensor | None
+        self, inputs: torch.Tensor, valid: torch.Tensor, excluded: torch.Tensor | None
     ) -> BeamResult:
         if not self.use_graphs:
-            return self._search(embeds, valid, excluded)
-        key = (*embeds.shape[:2], excluded is not None)
+            return self._search(inputs, valid, excluded)
+        key = (*inputs.shape, excluded is not None)
         if key not in self._graphs:
             self._graphs[key] = _Graph(
                 self._search,
-                embeds.clone(),
+                inputs.clone(),
                 valid.clone(),
                 None if excluded is None else excluded.clone(),
             )
-        return self._graphs[key](embeds, valid, excluded)
+        return self._graphs[key](inputs, valid, excluded)
 
     @torch.no_grad()
     def recommend(
@@ -136,16 +139,16 @@ class DecodeEngine:
     ) -> Recommendations:
         """prompts: token ids per request (any lengths); exclude: item ids per request that
         must not be returned (e.g. shown on earlier pages) → the k best items of each."""
-        P = _round_up(max(len(p) for p in prompts), self.prompt_multiple)
-        ids = torch.full((len(prompts), P), self.vocab.pad, dtype=torch.long)
-        for row, prompt in enumerate(prompts):
-            ids[row, P - len(prompt) :] = torch.as_tensor(prompt, dtype=torch.long)
-        ids = ids.to(self.device)
-        valid = (
-            torch.arange(P, device=self.device)[None]
-            >= (P - torch.tensor([len(p) for p in prompts], device=self.device))[:, None]
-        )
-        return self.recommend_embeds(self.runner.embed_tokens(ids), valid, k, exclude)
+        lengths = np.fromiter((len(p) for p in prompts), dtype=np.int64, count=len(prompts))
+        P = _round_up(int(lengths.max()), self.prompt_multiple)
+        if (lengths == P).all():  # the common serving case: one array copy, no Python loop
+            ids = np.asarray(prompts, dtype=np.int64)
+        else:
+            ids = np.full((len(prompts), P), self.vocab.pad, dtype=np.int64)
+            for row, prompt in enumerate(prompts):
+                ids[row, P - len(prompt) :] = prompt
+        valid = np.arange(P)[None] >= (P - lengths)[:, None]
+        return self._recommend(torch.from_numpy(ids), torch.from_numpy(valid), k, exclude)
 
     @torch.no_grad()
     def recommend_embeds(
@@ -157,28 +160,35 @@ class DecodeEngine:
     ) -> Recommendations:
         """The same from prompt embeddings (B, P, C), e.g. a token merger's output, left-padded
         with `valid` (B, P) marking real positions."""
+        return self._recommend(embeds.to(self.runner.dtype), valid, k, exclude)
+
+    def _recommend(
+        self,
+        inputs: torch.Tensor,
+        valid: torch.Tensor,
+        k: int,
+        exclude: Sequence[Sequence[int]] | None,
+    ) -> Recommendations:
         if k > self.beam:
             raise EngineError(f"k={k} exceeds the beam width {self.beam}")
         outs = []
-        for start in range(0, len(embeds), BATCH_BUCKETS[-1]):
-            chunk_e, chunk_v = (
-                embeds[start : start + BATCH_BUCKETS[-1]],
-                valid[start : start + BATCH_BUCKETS[-1]],
-            )
-            n = len(chunk_e)
+        for start in range(0, len(inputs), BATCH_BUCKETS[-1]):
+            chunk = inputs[start : start + BATCH_BUCKETS[-1]].to(self.device)
+            chunk_valid = valid[start : start + BATCH_BUCKETS[-1]].to(self.device)
+            n = len(chunk)
             size = _bucket(n, BATCH_BUCKETS)
-            pad = size - n
-            chunk_e = torch.cat([chunk_e, chunk_e[-1:].expand(pad, -1, -1)]).to(self.runner.dtype)
-            chunk_v = torch.cat([chunk_v, chunk_v[-1:].expand(pad, -1)])
+            if size > n:  # fill the bucket with copies of the last request
+                chunk = torch.cat([chunk, chunk[-1:].expand(size - n, *chunk.shape[1:])])
+                chunk_valid = torch.cat([chunk_valid, chunk_valid[-1:].expand(size - n, -1)])
             excluded = None
             if exclude is not None:
-                rows = list(exclude[start : start + n]) + [[]] * pad
+                rows = list(exclude[start : start + n]) + [[]] * (size - n)
                 width = _round_up(max((len(r) for r in rows), default=1), 16)
-                ex = torch.full((size, width), -1, dtype=torch.long)
+                ex = np.full((size, width), -1, dtype=np.int64)
                 for row, items in enumerate(rows):
-                    ex[row, : len(items)] = torch.as_tensor(list(items), dtype=torch.long)
-                excluded = excluded_bitmap(ex.to(self.device), self.n_items)
-            out = self._run(chunk_e, chunk_v, excluded)
+                    ex[row, : len(items)] = list(items)
+                excluded = excluded_bitmap(torch.from_numpy(ex).to(self.device), self.n_items)
+            out = self._run(chunk, chunk_valid, excluded)
             outs.append(
                 Recommendations(
                     out.items[:n, :k].clone(), out.scores[:n, :k].clone(), out.sids[:n, :k].clone()
