@@ -16,8 +16,10 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# Baselines (and SASRec's embeddings), then semantic IDs for every item and user.
 demo: $(STAMP)
 	$(BIN)/genrec baselines --dataset synthetic --epochs 40
+	$(BIN)/genrec tokenize --dataset synthetic
 
 test: $(STAMP)
 	$(BIN)/pytest -q

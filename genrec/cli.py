@@ -35,6 +35,11 @@ DataDir = Annotated[
 ]
 
 
+def _command() -> str:
+    """The command line as typed, for the `command` column of every report row."""
+    return "genrec " + shlex.join(sys.argv[1:])
+
+
 def _print_rows(title: str, rows: list[dict], columns: list[str]) -> None:
     table = Table(title=title)
     for column in columns:
@@ -103,7 +108,7 @@ def baselines(
         curves_dir=report.parent if report else None,
         progress=progress,
     )
-    command = "genrec " + shlex.join(sys.argv[1:])
+    command = _command()
     rows = []
     for name in dataset:
         rows += run_dataset(name, data_dir, run, resolve_device(device), command)
@@ -159,7 +164,7 @@ def tokenize(
     torch_device = resolve_device(device)
     built, _ = run_tokenize(data, cfg, artifacts, torch_device, progress)
     path = built.save(store)
-    row = tokenizer_row(built, path, torch_device, "genrec " + shlex.join(sys.argv[1:]))
+    row = tokenizer_row(built, path, torch_device, _command())
     table = Table(title=f"tokenizer: {dataset} / {method} / {'+'.join(chosen)}")
     table.add_column("metric")
     table.add_column("value", justify="right")
@@ -194,8 +199,7 @@ def bench_decode(
     ),
 ) -> None:
     """Benchmark the constrained beam-search engine against HF generate in the same run."""
-    from genrec.bench.decode import DecodeBench, plot_decode, run_bench
-    from genrec.bench.report import markdown_table, merge_rows
+    from genrec.bench.decode import DecodeBench, run_bench, write_decode_report
     from genrec.device import describe_hardware, resolve_device
 
     torch_device = resolve_device(device)
@@ -209,34 +213,8 @@ def bench_decode(
         exact_prompts=exact_prompts,
     )
     gpu = describe_hardware(torch_device)
-    rows, exact = run_bench(cfg, torch_device, gpu, "genrec " + shlex.join(sys.argv[1:]))
-    merged = merge_rows(report, rows, key=("gpu", "model", "batch"))
-    columns = [
-        "gpu",
-        "model",
-        "model_params",
-        "batch",
-        "beam",
-        "engine_ms_p50",
-        "engine_ms_p99",
-        "engine_rps",
-        "hf_rps",
-        "speedup",
-        "mask_share",
-        "peak_gpu_gb",
-    ]
-    text = "# Constrained beam-search engine vs HF generate\n\n" + markdown_table(merged, columns)
-    if exact:
-        exact_rows = merge_rows(
-            report.with_name("decode_exactness.json"),
-            [{"gpu": gpu, "model": cfg.sizes[0], **exact}],
-            key=("gpu", "model"),
-        )
-        text += "\n## Exactness (float32, engine vs HF reference)\n\n" + markdown_table(
-            exact_rows, list(exact_rows[0])
-        )
-    report.with_suffix(".md").write_text(text)
-    plot_decode([r for r in merged if r["gpu"] == gpu], report.with_suffix(".png"))
+    rows, exact = run_bench(cfg, torch_device, gpu, _command())
+    text = write_decode_report(rows, exact, report, gpu, exact_model=cfg.sizes[0])
     console.print(text)
 
 

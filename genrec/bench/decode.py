@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 
+from genrec.bench.report import markdown_table, merge_rows
 from genrec.engine.beam_search import select
 from genrec.engine.engine import DecodeEngine
 from genrec.engine.reference import PrefixTrie, hf_beam_search
@@ -194,7 +196,34 @@ def run_bench(
     return rows, exact
 
 
-def plot_decode(rows: list[dict], path) -> None:
+COLUMNS = (
+    "gpu", "model", "model_params", "batch", "beam", "engine_ms_p50", "engine_ms_p99",
+    "engine_rps", "hf_rps", "speedup", "mask_share", "peak_gpu_gb",
+)  # fmt: skip
+
+
+def write_decode_report(
+    rows: list[dict], exact: dict, report: Path, gpu: str, exact_model: str
+) -> str:
+    """Merge into `report` (+ decode_exactness.json), rewrite the Markdown and the plot → the
+    Markdown text."""
+    merged = merge_rows(report, rows, key=("gpu", "model", "batch"))
+    text = "# Constrained beam-search engine vs HF generate\n\n" + markdown_table(merged, COLUMNS)
+    if exact:
+        exact_rows = merge_rows(
+            report.with_name("decode_exactness.json"),
+            [{"gpu": gpu, "model": exact_model, **exact}],
+            key=("gpu", "model"),
+        )
+        text += "\n## Exactness (float32, engine vs HF reference)\n\n" + markdown_table(
+            exact_rows, list(exact_rows[0])
+        )
+    report.with_suffix(".md").write_text(text)
+    plot_decode([r for r in merged if r["gpu"] == gpu], report.with_suffix(".png"))
+    return text
+
+
+def plot_decode(rows: list[dict], path: Path) -> None:
     """Throughput and p50 latency vs batch size, engine vs reference, one line per model."""
     import matplotlib
 
