@@ -169,7 +169,10 @@ def tokenize(
     table.add_column("metric")
     table.add_column("value", justify="right")
     for key, value in row.items():
-        if key not in ("dataset", "method", "signals", "command", "hardware", "store"):
+        if (
+            key not in ("dataset", "method", "signals", "command", "hardware", "store")
+            and value != ""
+        ):
             table.add_row(key, f"{value:.4f}" if isinstance(value, float) else str(value))
     console.print(table)
     console.print(f"store: {path}")
