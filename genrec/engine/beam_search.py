@@ -42,16 +42,20 @@ def beam_search(
     valid: torch.Tensor,
     beam: int,
     excluded: torch.Tensor | None = None,
+    padded: bool = True,
 ) -> BeamResult:
     """embeds (B, P, C) left-padded prompt embeddings, valid (B, P) bool,
-    excluded (B, n_items) bool or None → the W best valid SIDs per prompt."""
+    excluded (B, n_items) bool or None → the W best valid SIDs per prompt.
+    padded=False: no prompt has padding (lets the prefill use plain causal attention)."""
     B, depth = len(embeds), vocab.sid_depth
     P, T = embeds.shape[1], depth - 1  # T generated tokens are fed back (the last is not)
     cache = runner.new_cache(B, P, beam * T)
-    last_logits, pos = runner.prefill(embeds, valid, cache)
+    last_logits, pos = runner.prefill(embeds, valid, cache, padded)
     beams = torch.arange(beam, device=embeds.device)
-    slot_beam = torch.arange(beam * T, device=embeds.device) // T  # owner of each generated slot
-    slot_step = torch.arange(beam * T, device=embeds.device) % T
+    # lineage[b, w, j]: which slot column holds the step-j token of beam w's ancestor. Beams never
+    # move their keys/values when they are reordered; the attention mask follows the lineage.
+    lineage = torch.zeros(B, beam, T, dtype=torch.long, device=embeds.device)
+    steps = torch.arange(T, device=embeds.device)
     scores = torch.zeros(B, 1, device=embeds.device)
     nodes = torch.zeros(B, 1, dtype=torch.long, device=embeds.device)
     codes: list[torch.Tensor] = []
@@ -60,8 +64,10 @@ def beam_search(
             logits = last_logits[:, None]  # (B, 1, V): one root beam
         else:
             step = level - 1
-            own = (slot_beam[None] == beams[:, None]) & (slot_step[None] <= step)  # (W, W*T)
-            mask = torch.cat([valid[:, None, :].expand(B, beam, P), own.expand(B, -1, -1)], -1)
+            lineage[:, :, step] = beams  # this step's token goes into the beam's own column
+            own = (lineage[:, :, None, :] == beams[None, None, :, None]) & (steps <= step)
+            own = own.reshape(B, beam, beam * T)  # slot w' * T + j, as laid out in the cache
+            mask = torch.cat([valid[:, None, :].expand(B, beam, P), own], -1)
             logits = runner.decode(
                 codes[-1] + vocab.level_offset(step),
                 (pos + step)[:, None].expand(B, beam),
@@ -72,12 +78,8 @@ def beam_search(
         last = excluded if level == depth - 1 else None
         scores, nodes, parent, token = select(logits, scores, nodes, level, trie, vocab, beam, last)
         codes = [c.gather(1, parent) for c in codes] + [token]
-        if 0 < level < depth - 1:  # each beam's generated keys/values follow it to its children
-            idx = parent[:, None, :, None, None].expand(-1, runner.n_kv, -1, T, runner.head_dim)
-            for k_cache, v_cache in cache:
-                for buf in (k_cache, v_cache):
-                    gen = buf[:, :, P:].unflatten(2, (beam, T))  # (B, Hkv, W, T, hd) view
-                    gen.copy_(gen.gather(2, idx))
+        if level > 0:  # children inherit their parent's lineage
+            lineage = lineage.gather(1, parent[..., None].expand(-1, -1, T))
     found = scores > NEG_INF
     return BeamResult(scores, torch.where(found, nodes, -1), torch.stack(codes, -1))
 

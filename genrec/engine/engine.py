@@ -7,6 +7,7 @@ no host sync until the results are read), elsewhere eagerly, with the same code.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -110,20 +111,23 @@ class DecodeEngine:
         if not 1 <= beam <= vocab.codebook_size:
             raise EngineError(f"beam width {beam} must be in 1..{vocab.codebook_size}")
 
-    def _search(self, inputs, valid, excluded) -> BeamResult:
+    def _search(self, inputs, valid, excluded, padded: bool) -> BeamResult:
         """inputs: token ids (B, P) or embeddings (B, P, C); ids are embedded inside the graph."""
         embeds = self.runner.embed_tokens(inputs) if inputs.dim() == 2 else inputs
-        return beam_search(self.runner, self.trie, self.vocab, embeds, valid, self.beam, excluded)
+        return beam_search(
+            self.runner, self.trie, self.vocab, embeds, valid, self.beam, excluded, padded
+        )
 
     def _run(
-        self, inputs: torch.Tensor, valid: torch.Tensor, excluded: torch.Tensor | None
-    ) -> BeamResult:
+        self, inputs: torch.Tensor, valid: torch.Tensor, excluded: torch.Tensor | None,
+        padded: bool,
+    ) -> BeamResult:  # fmt: skip
         if not self.use_graphs:
-            return self._search(inputs, valid, excluded)
-        key = (*inputs.shape, excluded is not None)
+            return self._search(inputs, valid, excluded, padded)
+        key = (*inputs.shape, excluded is not None, padded)
         if key not in self._graphs:
             self._graphs[key] = _Graph(
-                self._search,
+                functools.partial(self._search, padded=padded),
                 inputs.clone(),
                 valid.clone(),
                 None if excluded is None else excluded.clone(),
@@ -174,7 +178,9 @@ class DecodeEngine:
         outs = []
         for start in range(0, len(inputs), BATCH_BUCKETS[-1]):
             chunk = inputs[start : start + BATCH_BUCKETS[-1]].to(self.device)
-            chunk_valid = valid[start : start + BATCH_BUCKETS[-1]].to(self.device)
+            chunk_valid = valid[start : start + BATCH_BUCKETS[-1]]
+            padded = not bool(chunk_valid.all())  # host-side for token prompts
+            chunk_valid = chunk_valid.to(self.device)
             n = len(chunk)
             size = _bucket(n, BATCH_BUCKETS)
             if size > n:  # fill the bucket with copies of the last request
@@ -188,7 +194,7 @@ class DecodeEngine:
                 for row, items in enumerate(rows):
                     ex[row, : len(items)] = list(items)
                 excluded = excluded_bitmap(torch.from_numpy(ex).to(self.device), self.n_items)
-            out = self._run(chunk, chunk_valid, excluded)
+            out = self._run(chunk, chunk_valid, excluded, padded)
             outs.append(
                 Recommendations(
                     out.items[:n, :k].clone(), out.scores[:n, :k].clone(), out.sids[:n, :k].clone()

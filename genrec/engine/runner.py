@@ -139,15 +139,20 @@ class Qwen2Runner:
             for _ in self.layers
         ]
 
-    def prefill(self, embeds: torch.Tensor, valid: torch.Tensor, cache: list) -> tuple:
+    def prefill(
+        self, embeds: torch.Tensor, valid: torch.Tensor, cache: list, padded: bool = True
+    ) -> tuple:
         """embeds (B, P, C) left-padded prompts, valid (B, P) bool; writes the prompt keys and
-        values into cache[:, :, :P] → last logits (B, V) float32, next positions (B,)."""
+        values into cache[:, :, :P] → last logits (B, V) float32, next positions (B,).
+        padded=False promises every position is valid: plain causal (flash) attention."""
         P = embeds.shape[1]
         pos = (valid.long().cumsum(1) - 1).clamp_min(0)
-        causal = torch.ones(P, P, dtype=torch.bool, device=embeds.device).tril()
-        eye = torch.eye(P, dtype=torch.bool, device=embeds.device)
-        allowed = (causal[None] & valid[:, None, :]) | eye  # padded rows keep themselves: no NaN
-        mask = additive_mask(allowed[:, None], self.dtype)
+        mask = None
+        if padded:
+            causal = torch.ones(P, P, dtype=torch.bool, device=embeds.device).tril()
+            eye = torch.eye(P, dtype=torch.bool, device=embeds.device)
+            allowed = (causal[None] & valid[:, None, :]) | eye  # padded rows keep themselves
+            mask = additive_mask(allowed[:, None], self.dtype)
         x = embeds
         for layer, (k_cache, v_cache) in zip(self.layers, cache, strict=True):
             q, k, v = (t.transpose(1, 2) for t in self._qkv(layer, x, pos))  # (B, H, P, hd)
@@ -155,8 +160,9 @@ class Qwen2Runner:
             v_cache[:, :, :P] = v
             with sdpa_kernel(BACKENDS):
                 attn = F.scaled_dot_product_attention(
-                    q, k, v, attn_mask=mask, enable_gqa=self.n_kv != self.n_heads
-                )
+                    q, k, v, attn_mask=mask, is_causal=mask is None,
+                    enable_gqa=self.n_kv != self.n_heads,
+                )  # fmt: skip
             x = x + F.linear(attn.transpose(1, 2).flatten(2), layer.o_w)
             x = x + self._mlp(layer, x)
         return self.logits(x[:, -1]), pos[:, -1] + 1
