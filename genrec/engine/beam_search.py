@@ -4,7 +4,9 @@ Per level: log-softmax over the full vocabulary (as Hugging Face does before its
 processors), keep the level's token block, mask tokens whose trie child is -1 (and, at the last
 level, excluded items), add the beam scores and take the top W over all (beam, token) pairs.
 The trie child of the chosen pair is the beam's next node, so no separate lookup is needed.
-Nothing reads a value back to the host, so the whole search can be one CUDA graph.
+Reordered beams leave their keys/values where they are; each beam's lineage says which
+generated slots its attention may read. Nothing reads a value back to the host, so the whole
+search can be one CUDA graph.
 """
 
 from __future__ import annotations

@@ -5,8 +5,9 @@ It reads the weights of a Hugging Face `Qwen2ForCausalLM` and runs two kinds of 
   prompt's key/value cache, (B, Hkv, P, hd) per layer;
 - `decode`: one token for each of W beams → logits. Keys and values live in one buffer per
   request, (B, Hkv, P + W*T, hd): the prompt once, then T slots per beam. A beam's query attends
-  to the prompt and its own slots through a mask, so beams share the prompt's cache (no
-  per-beam copy) and each step is one fused attention call per layer.
+  to the prompt and to its ancestors' slots through a mask (the caller tracks lineage), so beams
+  share the prompt's cache, nothing is copied when beams are reordered, and each step is one
+  fused attention call per layer.
 All shapes are static for a given (batch, prompt length), so the whole search can be captured
 in one CUDA graph.
 """
