@@ -46,7 +46,15 @@ class Quantized:
     weights: dict[str, torch.Tensor]
 
 
-def _rqvae(item_x, user_x, pairs, next_pairs, cfg: TokenizeConfig, device, progress) -> Quantized:
+def _rqvae(
+    item_x: torch.Tensor,
+    user_x: torch.Tensor,
+    pairs: torch.Tensor,
+    next_pairs: torch.Tensor,
+    cfg: TokenizeConfig,
+    device: torch.device,
+    progress: bool,
+) -> Quantized:
     models = train_dual_rqvae(
         item_x, user_x, pairs, next_pairs, cfg.model, cfg.train, device, progress
     )
@@ -67,7 +75,9 @@ def _rqvae(item_x, user_x, pairs, next_pairs, cfg: TokenizeConfig, device, progr
     )
 
 
-def _rqkmeans(item_x, user_x, cfg: TokenizeConfig, device) -> Quantized:
+def _rqkmeans(
+    item_x: torch.Tensor, user_x: torch.Tensor, cfg: TokenizeConfig, device: torch.device
+) -> Quantized:
     quantizers = {}
     for name, x in (("item", item_x), ("user", user_x)):
         q = ResidualQuantizer(cfg.model.levels, cfg.model.codebook_size, x.shape[1]).to(device)
