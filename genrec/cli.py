@@ -181,6 +181,75 @@ def tokenize(
         console.print(f"report: {report} and {report.with_suffix('.md')}")
 
 
+@app.command()
+def train(
+    dataset: Annotated[str, typer.Option("--dataset", "-d")] = "synthetic",
+    size: Annotated[str, typer.Option(help="Decoder size: tiny, 26m, 200m")] = "tiny",
+    store: Annotated[
+        Path | None, typer.Option(help="Tokenizer store version folder [default: latest]")
+    ] = None,
+    data_dir: DataDir = None,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda, ...")] = "auto",
+    epochs: int = 50,
+    batch_size: int = 256,
+    lr: float = 1e-3,
+    patience: Annotated[int, typer.Option(help="Epochs without a better valid Recall@10")] = 5,
+    eval_users: Annotated[int, typer.Option(help="Validation users decoded per epoch")] = 2000,
+    seed: int = 0,
+    out: Annotated[Path | None, typer.Option(help="Checkpoint folder (must not exist)")] = None,
+    progress: Annotated[bool, typer.Option(help="Show progress bars")] = True,
+) -> None:
+    """Train the decoder on next-item SIDs; report test metrics from constrained beam search."""
+    from genrec.data import leave_one_out, load_dataset
+    from genrec.device import resolve_device
+    from genrec.model.config import SIZES, build_decoder
+    from genrec.model.vocab import SIDVocab
+    from genrec.tokenizer.store import TokenizerStore, latest
+    from genrec.train.checkpoint import save_checkpoint
+    from genrec.train.evaluation import evaluate_decoder
+    from genrec.train.trainer import DecoderTrainConfig, train_decoder
+
+    if size not in SIZES:
+        raise GenrecError(f"unknown size {size!r}; expected one of {', '.join(SIZES)}")
+    data = load_dataset(dataset, data_dir)
+    store_path = store or latest(STORE, dataset)
+    tokenizer = TokenizerStore.load(store_path, data.fingerprint())
+    out = out or Path("checkpoints") / dataset / f"{size}-{tokenizer.manifest['version']}-s{seed}"
+    if out.exists():
+        raise GenrecError(f"{out}: already exists; choose another --out")
+    vocab, torch_device = SIDVocab(), resolve_device(device)
+    split = leave_one_out(data)
+    cfg = DecoderTrainConfig(
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        patience=patience,
+        eval_users=eval_users,
+        seed=seed,
+    )
+    result = train_decoder(
+        build_decoder(size, vocab, seed), split, tokenizer, vocab, cfg, torch_device, progress
+    )
+    test = evaluate_decoder(result.model, tokenizer, vocab, split.test, torch_device)
+    save_checkpoint(
+        result.model,
+        tokenizer,
+        store_path,
+        vocab,
+        out,
+        {
+            "size": size,
+            "best_epoch": result.best_epoch,
+            "valid": result.valid,
+            "test": test,
+            "train_seconds": round(result.train_seconds, 1),
+            "command": _command(),
+        },
+    )
+    _print_rows(f"decoder {size} on {dataset} (test split, beam 20)", [test], list(test))
+    console.print(f"checkpoint: {out}")
+
+
 @app.command("bench-decode")
 def bench_decode(
     sizes: Annotated[

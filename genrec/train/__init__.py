@@ -1,0 +1,1 @@
+"""Decoder training: next-item prediction over semantic-ID tokens."""
