@@ -188,36 +188,80 @@ def train(
     store: Annotated[
         Path | None, typer.Option(help="Tokenizer store version folder [default: latest]")
     ] = None,
+    page_size: Annotated[int, typer.Option(help="k of page-wise NTP (1 = next-item NTP)")] = 1,
+    merge_to: Annotated[
+        int, typer.Option(help="Token merger: embeddings per history item (0 = no merger)")
+    ] = 0,
+    user_scid: Annotated[bool, typer.Option(help="Prefix prompts with the user's SCID")] = False,
     data_dir: DataDir = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda, ...")] = "auto",
     epochs: int = 50,
-    batch_size: int = 256,
+    batch_size: Annotated[int, typer.Option(help="Examples per step, over all processes")] = 256,
     lr: float = 1e-3,
     patience: Annotated[int, typer.Option(help="Epochs without a better valid Recall@10")] = 5,
     eval_users: Annotated[int, typer.Option(help="Validation users decoded per epoch")] = 2000,
     seed: int = 0,
     out: Annotated[Path | None, typer.Option(help="Checkpoint folder (must not exist)")] = None,
+    resume: Annotated[bool, typer.Option(help="Continue a paused run of the same --out")] = False,
+    time_budget: Annotated[
+        float | None, typer.Option(help="Minutes; then pause with state saved (see --resume)")
+    ] = None,
+    report: Annotated[
+        Path | None, typer.Option(help="Merge the test row into this JSON (+ .md, + PNG)")
+    ] = None,
+    hallucination_users: Annotated[
+        int, typer.Option(help="Test users for the unconstrained-decode hallucination rate")
+    ] = 500,
     progress: Annotated[bool, typer.Option(help="Show progress bars")] = True,
 ) -> None:
-    """Train the decoder on next-item SIDs; report test metrics from constrained beam search."""
+    """Train the decoder (page-wise NTP, optional token merger and user SCIDs); under
+    `torchrun --nproc_per_node N -m genrec train` data-parallel. Prints test metrics of beam-20
+    constrained decoding and writes a checkpoint."""
+    import numpy as np
+
     from genrec.data import leave_one_out, load_dataset
-    from genrec.device import resolve_device
+    from genrec.device import describe_hardware, resolve_device
     from genrec.model.config import SIZES, build_decoder
+    from genrec.model.decoder import PromptConfig, SIDDecoder
     from genrec.model.vocab import SIDVocab
     from genrec.tokenizer.store import TokenizerStore, latest
     from genrec.train.checkpoint import save_checkpoint
-    from genrec.train.evaluation import evaluate_decoder
+    from genrec.train.distributed import close_world, init_world
+    from genrec.train.evaluation import evaluate_decoder, hallucination_rate
     from genrec.train.trainer import DecoderTrainConfig, train_decoder
 
     if size not in SIZES:
         raise GenrecError(f"unknown size {size!r}; expected one of {', '.join(SIZES)}")
+    if page_size < 1:
+        raise GenrecError(f"--page-size must be ≥ 1, got {page_size}")
     data = load_dataset(dataset, data_dir)
     store_path = store or latest(STORE, dataset)
     tokenizer = TokenizerStore.load(store_path, data.fingerprint())
-    out = out or Path("checkpoints") / dataset / f"{size}-{tokenizer.manifest['version']}-s{seed}"
+    manifest = tokenizer.manifest
+    if not 0 <= merge_to < manifest["sid_depth"]:
+        raise GenrecError(f"--merge-to must be in 0..{manifest['sid_depth'] - 1}, got {merge_to}")
+    variant = f"decoder-{size}" + "".join(
+        part
+        for part, on in (
+            (f" page{page_size}", page_size > 1),
+            (f" merge{merge_to}", merge_to > 0),
+            (" uscid", user_scid),
+        )
+        if on
+    )
+    ids = f"{manifest['method']}:{'+'.join(manifest['signals'])}"
+    out = out or Path("checkpoints") / dataset / (
+        f"{variant.replace(' ', '-')}-{manifest['version']}-s{seed}"
+    )
+    state_path = out.with_name(out.name + ".state.pt")
     if out.exists():
         raise GenrecError(f"{out}: already exists; choose another --out")
-    vocab, torch_device = SIDVocab(), resolve_device(device)
+    if state_path.exists() and not resume:
+        raise GenrecError(f"{state_path}: a paused run; pass --resume or delete it")
+    world = init_world(resolve_device(device))
+    vocab = SIDVocab(user_levels=tokenizer.user_scids.shape[1] if user_scid else 0)
+    prompt = PromptConfig(user_scid=user_scid, merge_to=merge_to)
+    decoder = SIDDecoder(build_decoder(size, vocab, seed), vocab, prompt, tokenizer.item_sids)
     split = leave_one_out(data)
     cfg = DecoderTrainConfig(
         epochs=epochs,
@@ -226,28 +270,51 @@ def train(
         patience=patience,
         eval_users=eval_users,
         seed=seed,
+        page_size=page_size,
+        time_budget_s=None if time_budget is None else time_budget * 60,
     )
-    result = train_decoder(
-        build_decoder(size, vocab, seed), split, tokenizer, vocab, cfg, torch_device, progress
-    )
-    test = evaluate_decoder(result.model, tokenizer, vocab, split.test, torch_device)
-    save_checkpoint(
-        result.model,
-        tokenizer,
-        store_path,
-        vocab,
-        out,
-        {
-            "size": size,
+    result = train_decoder(decoder, split, tokenizer, cfg, world, progress, state_path)
+    if not result.finished:
+        if world.main:
+            console.print(f"paused after epoch {len(result.history)}: rerun with --resume")
+        close_world(world)
+        return
+    if world.main:
+        test = evaluate_decoder(result.decoder, tokenizer, split.test, world.device)
+        first = split.test.take(np.arange(min(hallucination_users, len(split.test))))
+        test["hallucination_rate"] = hallucination_rate(
+            result.decoder, tokenizer, first, world.device
+        )
+        row = {
+            "dataset": dataset,
+            "model": variant,
+            "ids": ids,
+            **test,
+            "params": sum(p.numel() for p in result.decoder.parameters()),
+            "prompt_tokens": prompt.length(vocab, split.max_history),
             "best_epoch": result.best_epoch,
-            "valid": result.valid,
-            "test": test,
             "train_seconds": round(result.train_seconds, 1),
+            "hardware": describe_hardware(world.device)
+            + (f" x{world.size}" if world.size > 1 else ""),
             "command": _command(),
-        },
-    )
-    _print_rows(f"decoder {size} on {dataset} (test split, beam 20)", [test], list(test))
-    console.print(f"checkpoint: {out}")
+        }
+        save_checkpoint(
+            result.decoder, tokenizer, store_path, out,
+            {"size": size, "valid": result.valid, "test": row, "history": result.history},
+        )  # fmt: skip
+        state_path.unlink(missing_ok=True)
+        _print_rows(
+            f"{variant} on {dataset} ({ids}; test split, beam 20)",
+            [test],
+            list(test),
+        )
+        console.print(f"checkpoint: {out}")
+        if report is not None:
+            from genrec.bench.offline import write_offline_report
+
+            write_offline_report(row, result.history, report)
+            console.print(f"report: {report} and {report.with_suffix('.md')}")
+    close_world(world)
 
 
 @app.command("bench-decode")

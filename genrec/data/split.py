@@ -25,6 +25,10 @@ class EvalSet:
     def __len__(self) -> int:
         return len(self.targets)
 
+    def take(self, index: np.ndarray) -> EvalSet:
+        """The users at `index` (e.g. a fixed random subset for per-epoch validation)."""
+        return EvalSet(self.users[index], [self.histories[i] for i in index], self.targets[index])
+
 
 @dataclass(frozen=True)
 class Split:

@@ -1,6 +1,8 @@
-"""Decoder checkpoints: a Hugging Face folder (`save_pretrained`) plus `genrec.json`, which pins
-the tokenizer-store version and dataset fingerprint the model was trained against. Written to a
-temporary folder and renamed into place, so an interrupted save leaves nothing half-written."""
+"""Decoder checkpoints: a Hugging Face folder (`save_pretrained`, so standard tools load the
+Qwen2 model), the token merger's weights when there is one, and `genrec.json`, which pins the
+prompt layout and the tokenizer-store version and dataset fingerprint the model was trained
+against. Written to a temporary folder and renamed into place, so an interrupted save leaves
+nothing half-written."""
 
 from __future__ import annotations
 
@@ -11,35 +13,39 @@ import tempfile
 from dataclasses import asdict
 from pathlib import Path
 
+from safetensors.torch import load_file, save_file
 from transformers import Qwen2ForCausalLM
 
 from genrec.errors import GenrecError
+from genrec.model.decoder import PromptConfig, SIDDecoder
 from genrec.model.vocab import SIDVocab
 from genrec.tokenizer.store import TokenizerStore
 
 META = "genrec.json"
+MERGER = "merger.safetensors"
 
 
 def save_checkpoint(
-    model: Qwen2ForCausalLM,
-    store: TokenizerStore,
-    store_path: Path,
-    vocab: SIDVocab,
-    out: Path,
-    extra: dict,
+    decoder: SIDDecoder, store: TokenizerStore, store_path: Path, out: Path, extra: dict
 ) -> Path:
     if out.exists():
         raise GenrecError(f"{out}: already exists; choose another --out")
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
     try:
-        model.save_pretrained(tmp)
+        decoder.lm.save_pretrained(tmp)
+        if decoder.merger is not None:
+            save_file(
+                {k: v.contiguous() for k, v in decoder.merger.state_dict().items()}, tmp / MERGER
+            )
         meta = {
             "tokenizer_store": str(store_path),
             "store_version": store.manifest["version"],
             "dataset": store.manifest["dataset"],
             "dataset_fingerprint": store.manifest["dataset_fingerprint"],
-            "vocab": asdict(vocab),
+            "store_sha256": _store_digest(store),
+            "vocab": asdict(decoder.vocab),
+            "prompt": asdict(decoder.prompt),
             **extra,
         }
         (tmp / META).write_text(json.dumps(meta, indent=2) + "\n")
@@ -50,9 +56,35 @@ def save_checkpoint(
     return out
 
 
-def load_checkpoint(path: Path) -> tuple[Qwen2ForCausalLM, dict]:
-    """→ the model (eval mode) and its genrec.json."""
+def _store_digest(store: TokenizerStore) -> dict[str, str]:
+    """The checksums of the store files a decoder depends on: its item SIDs and user SCIDs."""
+    files = store.manifest["files"]
+    return {
+        name: files[name]["sha256"] for name in ("item_sids.safetensors", "user_scids.safetensors")
+    }
+
+
+def read_meta(path: Path) -> dict:
     if not (path / META).is_file():
         raise GenrecError(f"{path}: not a genrec checkpoint ({META} missing)")
-    meta = json.loads((path / META).read_text())
-    return Qwen2ForCausalLM.from_pretrained(path).eval(), meta
+    return json.loads((path / META).read_text())
+
+
+def load_checkpoint(path: Path, store: TokenizerStore) -> tuple[SIDDecoder, dict]:
+    """→ the decoder (eval mode) and its genrec.json; refuses a store it was not trained on."""
+    meta = read_meta(path)
+    m = store.manifest
+    if (meta["dataset_fingerprint"], meta["store_sha256"]) != (
+        m["dataset_fingerprint"], _store_digest(store)
+    ):  # fmt: skip
+        raise GenrecError(
+            f"{path}: trained against tokenizer store {meta['dataset']}/{meta['store_version']}, "
+            f"given {m['dataset']}/{m['version']}"
+        )
+    lm = Qwen2ForCausalLM.from_pretrained(path)
+    decoder = SIDDecoder(
+        lm, SIDVocab(**meta["vocab"]), PromptConfig(**meta["prompt"]), store.item_sids
+    )
+    if decoder.merger is not None:
+        decoder.merger.load_state_dict(load_file(str(path / MERGER)))
+    return decoder.eval(), meta

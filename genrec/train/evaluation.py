@@ -1,40 +1,95 @@
-"""The decoder in the shared harness: histories → prompts → constrained beam search → items."""
+"""The decoder in the shared harness: histories → prompts → constrained beam search → items,
+and the unconstrained decode's hallucination rate (how often free decoding leaves the trie)."""
 
 from __future__ import annotations
 
 import numpy as np
 import torch
-from transformers import Qwen2ForCausalLM
 
 from genrec.data.split import EvalSet
 from genrec.engine.engine import DecodeEngine
 from genrec.eval import evaluate_topk
-from genrec.model.vocab import SIDVocab
+from genrec.model.decoder import SIDDecoder
 from genrec.tokenizer.store import TokenizerStore
 
 
-class EngineRecommender:
-    """Adapts the decode engine to `genrec.eval`'s TopKRecommender protocol."""
+def _pad_histories(histories: list[np.ndarray], length: int) -> torch.Tensor:
+    out = np.full((len(histories), length), -1, dtype=np.int64)
+    for row, h in enumerate(histories):
+        if len(h):
+            out[row, length - len(h) :] = h[-length:]
+    return torch.from_numpy(out)
 
-    def __init__(self, engine: DecodeEngine, sids: np.ndarray, vocab: SIDVocab):
-        self.engine, self.sids, self.vocab = engine, torch.from_numpy(sids), vocab
+
+@torch.no_grad()
+def batch_prompts(
+    decoder: SIDDecoder,
+    store: TokenizerStore,
+    users: np.ndarray,
+    histories: list[np.ndarray],
+    device: torch.device,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Users' histories (and SCIDs, if the decoder reads them) → prompt embeddings and mask."""
+    history = _pad_histories(histories, max(1, max(map(len, histories), default=1)))
+    scids = None
+    if decoder.prompt.user_scid:
+        scids = torch.from_numpy(store.user_scids[users]).to(device)
+    return decoder.prompt_embeds(history.to(device), scids)
+
+
+class EngineRecommender:
+    """Adapts decoder + engine to `genrec.eval`'s TopKRecommender protocol."""
+
+    def __init__(self, decoder: SIDDecoder, engine: DecodeEngine, store: TokenizerStore):
+        self.decoder, self.engine, self.store = decoder, engine, store
 
     def recommend(self, users: np.ndarray, histories: list[np.ndarray], k: int) -> np.ndarray:
-        prompts = [self.vocab.history_prompt(self.sids[h]) for h in histories]
-        return self.engine.recommend(prompts, k).items.numpy()
+        embeds, valid = batch_prompts(
+            self.decoder, self.store, users, histories, self.engine.device
+        )
+        return self.engine.recommend_embeds(embeds, valid, k).items.numpy()
 
 
 def evaluate_decoder(
-    model: Qwen2ForCausalLM,
+    decoder: SIDDecoder,
     store: TokenizerStore,
-    vocab: SIDVocab,
     data: EvalSet,
     device: torch.device,
     beam: int = 20,
 ) -> dict[str, float]:
-    """Recall / NDCG @5 / @10, invalid rate and coverage of beam-20 constrained decoding."""
+    """Recall / NDCG @5 / @10, invalid rate and coverage of beam-`beam` constrained decoding."""
     engine = DecodeEngine(
-        model, store, vocab, device, dtype=torch.float32, beam=beam, cuda_graphs=False, fuse=False
-    )
-    recommender = EngineRecommender(engine, store.item_sids, vocab)
+        decoder.lm, store, decoder.vocab, device, dtype=torch.float32, beam=beam,
+        cuda_graphs=False, fuse=False,
+    )  # fmt: skip
+    recommender = EngineRecommender(decoder, engine, store)
     return evaluate_topk(recommender, data, len(store.item_ids), batch_size=256)
+
+
+@torch.no_grad()
+def hallucination_rate(
+    decoder: SIDDecoder,
+    store: TokenizerStore,
+    data: EvalSet,
+    device: torch.device,
+    beam: int = 20,
+    k: int = 10,
+    batch_size: int = 64,
+) -> float:
+    """Share of the top-k sequences of *unconstrained* beam search (Hugging Face `generate`, no
+    trie) that name no item: the rate the trie constraint brings to zero."""
+    known = {tuple(t) for t in decoder.item_tokens.tolist()}
+    invalid = total = 0
+    for s in range(0, len(data), batch_size):
+        users, histories = data.users[s : s + batch_size], data.histories[s : s + batch_size]
+        embeds, valid = batch_prompts(decoder, store, users, histories, device)
+        out = decoder.lm.generate(
+            inputs_embeds=embeds, attention_mask=valid.long(),
+            num_beams=beam, num_return_sequences=k, do_sample=False,
+            max_new_tokens=decoder.vocab.sid_depth, min_new_tokens=decoder.vocab.sid_depth,
+            pad_token_id=decoder.vocab.pad, bos_token_id=decoder.vocab.bos, eos_token_id=None,
+        )  # fmt: skip
+        generated = out[:, -decoder.vocab.sid_depth :].tolist()
+        invalid += sum(tuple(g) not in known for g in generated)
+        total += len(generated)
+    return invalid / max(1, total)

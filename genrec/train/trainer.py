@@ -1,29 +1,33 @@
-"""Next-item NTP training of the decoder: AdamW, warm-up + cosine schedule, bf16 autocast on
-CUDA, early stopping on validation Recall@10 measured with the constrained-decoding engine."""
+"""Decoder training: page-wise NTP with AdamW, warm-up + cosine schedule, bf16 autocast on CUDA,
+data-parallel under torchrun, early stopping on validation Recall@10 of the constrained-decoding
+engine, and a resumable state file so long runs can go in chunks (`time_budget_s`)."""
 
 from __future__ import annotations
 
 import copy
 import math
+import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-from transformers import Qwen2ForCausalLM
+from torch.nn.parallel import DistributedDataParallel
 
 from genrec.data.split import EvalSet, Split
-from genrec.model.vocab import SIDVocab
+from genrec.model.decoder import SIDDecoder
 from genrec.tokenizer.store import TokenizerStore
+from genrec.train.distributed import World, all_sum, from_main
 from genrec.train.evaluation import evaluate_decoder
-from genrec.train.examples import next_item_examples
+from genrec.train.examples import page_examples
 
 
 @dataclass(frozen=True)
 class DecoderTrainConfig:
     epochs: int = 50  # upper bound; early stopping usually ends sooner
-    batch_size: int = 256  # examples per step
+    batch_size: int = 256  # examples per optimizer step, over all processes
     lr: float = 1e-3  # peak AdamW learning rate
     weight_decay: float = 0.01
     warmup_steps: int = 200  # linear warm-up, then cosine decay to 10 % of the peak
@@ -31,53 +35,74 @@ class DecoderTrainConfig:
     eval_users: int = 2000  # validation users decoded per epoch (a fixed random subset)
     beam: int = 20
     seed: int = 0
+    page_size: int = 1  # k of page-wise NTP (1 = next-item NTP)
+    time_budget_s: float | None = None  # pause (state saved) after the epoch that passes it
 
 
 @dataclass
 class DecoderTrainResult:
-    model: Qwen2ForCausalLM
+    decoder: SIDDecoder
     best_epoch: int
     valid: dict[str, float]
     train_seconds: float
     history: list[dict[str, float]] = field(default_factory=list)
+    finished: bool = True  # False: paused by the time budget; resume from the state file
 
 
 def _subset(data: EvalSet, n: int, seed: int) -> EvalSet:
     if n >= len(data):
         return data
     pick = np.sort(np.random.default_rng(seed).choice(len(data), n, replace=False))
-    return EvalSet(data.users[pick], [data.histories[i] for i in pick], data.targets[pick])
+    return data.take(pick)
+
+
+def _save_state(path: Path, state: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
 
 
 def train_decoder(
-    model: Qwen2ForCausalLM,
+    decoder: SIDDecoder,
     split: Split,
     store: TokenizerStore,
-    vocab: SIDVocab,
     cfg: DecoderTrainConfig,
-    device: torch.device,
+    world: World,
     progress: bool = True,
+    state_path: Path | None = None,
 ) -> DecoderTrainResult:
+    device = world.device
     torch.manual_seed(cfg.seed)
-    model.to(device).train()
-    examples = next_item_examples(split, store.item_sids, vocab)
+    decoder.to(device).train()
+    model = DistributedDataParallel(decoder) if world.size > 1 else decoder
+    examples = page_examples(split, cfg.page_size)
+    user_scids = torch.from_numpy(store.user_scids).to(device) if decoder.prompt.user_scid else None
     valid = _subset(split.valid, cfg.eval_users, cfg.seed)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    opt = torch.optim.AdamW(decoder.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     steps_per_epoch = math.ceil(len(examples) / cfg.batch_size)
     total = steps_per_epoch * cfg.epochs
 
     def lr_at(step: int) -> float:
         if step < cfg.warmup_steps:
             return (step + 1) / cfg.warmup_steps
-        progress_ = (step - cfg.warmup_steps) / max(1, total - cfg.warmup_steps)
-        return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress_)))
+        done = (step - cfg.warmup_steps) / max(1, total - cfg.warmup_steps)
+        return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, done)))
 
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_at)
+    state = {"epoch": 0, "best": -1.0, "best_epoch": 0, "bad": 0, "history": [], "seconds": 0.0}
+    best_state = None
+    if state_path is not None and state_path.exists():
+        saved = torch.load(state_path, map_location=device, weights_only=False)
+        if saved["config"] != asdict(cfg) | {"time_budget_s": None}:
+            raise ValueError(f"{state_path}: saved by a run with another configuration")
+        decoder.load_state_dict(saved["model"])
+        opt.load_state_dict(saved["optimizer"])
+        sched.load_state_dict(saved["scheduler"])
+        best_state, state = saved["best_model"], saved["progress"]
     autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
-    gen = torch.Generator().manual_seed(cfg.seed)
-    best, best_epoch, best_state, bad = -1.0, 0, None, 0
-    history: list[dict[str, float]] = []
-    start = time.perf_counter()
+    start = time.perf_counter() - state["seconds"]
+    session_start = time.perf_counter()
     columns = [
         TextColumn("decoder"),
         BarColumn(),
@@ -85,46 +110,76 @@ def train_decoder(
         TextColumn("{task.fields[status]}"),
         TimeElapsedColumn(),
     ]
-    with Progress(*columns, disable=not progress) as bar:
-        task = bar.add_task("train", total=cfg.epochs, status="")
-        for epoch in range(1, cfg.epochs + 1):
-            model.train()
-            order = torch.randperm(len(examples), generator=gen)
+    finished = True
+    with Progress(*columns, disable=not (progress and world.main)) as bar:
+        task = bar.add_task("train", total=cfg.epochs, completed=state["epoch"], status="")
+        for epoch in range(state["epoch"] + 1, cfg.epochs + 1):
+            decoder.train()
+            order = torch.randperm(
+                len(examples), generator=torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)
+            )
             loss_sum = 0.0
             for i in range(0, len(order), cfg.batch_size):
-                idx = order[i : i + cfg.batch_size]
+                mine = order[i : i + cfg.batch_size][world.rank :: world.size]
                 with autocast:
-                    out = model(
-                        input_ids=examples.input_ids[idx].to(device),
-                        attention_mask=examples.attention_mask[idx].to(device),
-                        position_ids=examples.position_ids(idx).to(device),
-                        labels=examples.labels[idx].to(device),
+                    loss = model(
+                        examples.history[mine].to(device),
+                        examples.page[mine].to(device),
+                        None if user_scids is None else user_scids[examples.users[mine].to(device)],
                     )
                 opt.zero_grad(set_to_none=True)
-                out.loss.backward()
-                torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(decoder.parameters(), 1.0)
                 opt.step()
                 sched.step()
-                loss_sum += out.loss.item() * len(idx)
-            model.eval()
-            metrics = evaluate_decoder(model, store, vocab, valid, device, cfg.beam)
-            history.append({"epoch": epoch, "loss": loss_sum / len(examples), **metrics})
-            if metrics["recall@10"] > best:
-                best, best_epoch, bad = metrics["recall@10"], epoch, 0
-                best_state = copy.deepcopy(model.state_dict())
+                loss_sum += loss.item() * len(mine)
+            loss_mean = all_sum(world, loss_sum) / len(examples)
+            decoder.eval()
+            metrics = {}
+            if world.main:
+                metrics = evaluate_decoder(decoder, store, valid, device, cfg.beam)
+            recall = from_main(world, metrics.get("recall@10", 0.0))
+            state["history"].append({"epoch": epoch, "loss": loss_mean, **metrics})
+            state["epoch"] = epoch
+            if recall > state["best"]:
+                state.update(best=recall, best_epoch=epoch, bad=0)
+                best_state = copy.deepcopy(decoder.state_dict())
             else:
-                bad += 1
+                state["bad"] += 1
+            state["seconds"] = time.perf_counter() - start
             bar.update(
                 task,
                 advance=1,
-                status=f"loss {history[-1]['loss']:.3f} valid R@10 "
-                f"{metrics['recall@10']:.4f} (best {best:.4f} @ {best_epoch})",
+                status=f"loss {loss_mean:.3f} valid R@10 {recall:.4f} "
+                f"(best {state['best']:.4f} @ {state['best_epoch']})",
             )
-            if bad >= cfg.patience:
+            if state["bad"] >= cfg.patience:
                 break
-    if best_state is not None:
-        model.load_state_dict(best_state)
-    model.eval()
-    seconds = time.perf_counter() - start
-    valid_best = {k: v for k, v in history[best_epoch - 1].items() if k not in ("epoch", "loss")}
-    return DecoderTrainResult(model, best_epoch, valid_best, seconds, history)
+            out_of_time = (
+                cfg.time_budget_s is not None
+                and from_main(world, time.perf_counter() - session_start) > cfg.time_budget_s
+            )  # rank 0's clock decides for all
+            if state_path is not None and world.main:
+                _save_state(
+                    state_path,
+                    {
+                        "config": asdict(cfg) | {"time_budget_s": None},
+                        "model": decoder.state_dict(),
+                        "optimizer": opt.state_dict(),
+                        "scheduler": sched.state_dict(),
+                        "best_model": best_state,
+                        "progress": state,
+                    },
+                )
+            if out_of_time and epoch < cfg.epochs:
+                finished = False
+                break
+    if finished and best_state is not None:
+        decoder.load_state_dict(best_state)
+    decoder.eval()
+    history = state["history"]
+    best = history[state["best_epoch"] - 1] if state["best_epoch"] else {}
+    valid_best = {k: v for k, v in best.items() if k not in ("epoch", "loss")}
+    return DecoderTrainResult(
+        decoder, state["best_epoch"], valid_best, state["seconds"], history, finished
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -14,33 +15,27 @@ from genrec.data import Dataset, Item, User, leave_one_out
 from genrec.errors import GenrecError
 from genrec.eval import evaluate_scorer
 from genrec.model.config import build_decoder
+from genrec.model.decoder import PromptConfig, SIDDecoder
 from genrec.model.vocab import SIDVocab
 from genrec.tokenizer.pipeline import TokenizeConfig, tokenize
 from genrec.train.checkpoint import load_checkpoint, save_checkpoint
-from genrec.train.examples import IGNORE, next_item_examples
+from genrec.train.distributed import World
+from genrec.train.examples import page_examples
 from genrec.train.trainer import DecoderTrainConfig, train_decoder
 
-VOCAB = SIDVocab()
+CPU = World(device=torch.device("cpu"))
 
 
-def test_examples_layout():
-    items = [Item(id=str(i)) for i in range(4)]
-    users = [User(id="u", items=np.array([0, 1, 2, 3, 0]))]
-    split = leave_one_out(Dataset(name="toy", items=items, users=users))  # train = [0, 1, 2]
-    sids = np.array([[0, 0, 0, 0], [1, 0, 0, 0], [2, 0, 0, 0], [3, 0, 0, 0]])
-    ex = next_item_examples(split, sids, VOCAB)
-    assert len(ex) == 2  # targets 1 and 2
-    L = 1 + 21 * 4
-    assert ex.input_ids.shape == (2, L)
-    first = ex.input_ids[0][ex.attention_mask[0].bool()].tolist()
-    assert first == [
-        VOCAB.bos,
-        *VOCAB.sid_tokens(torch.tensor([0, 0, 0, 0])).tolist(),
-        *VOCAB.sid_tokens(torch.tensor([1, 0, 0, 0])).tolist(),
-    ]
-    assert (ex.labels[0, :-4] == IGNORE).all()
-    assert ex.labels[0, -4:].tolist() == VOCAB.sid_tokens(torch.tensor([1, 0, 0, 0])).tolist()
-    assert ex.position_ids(torch.tensor([0]))[0, -9:].tolist() == list(range(9))
+def test_page_examples_layout():
+    items = [Item(id=str(i)) for i in range(5)]
+    users = [User(id="u", items=np.array([0, 1, 2, 3, 4, 0]))]
+    split = leave_one_out(Dataset(name="toy", items=items, users=users))  # train = [0, 1, 2, 3]
+    ex = page_examples(split, page_size=2)
+    assert len(ex) == 3  # one example per position after the first
+    assert ex.history.shape == (3, 20) and (ex.history[:, :-3] == -1).all()
+    assert ex.history[2, -3:].tolist() == [0, 1, 2]
+    assert ex.page.tolist() == [[1, 2], [2, 3], [3, -1]]  # the last page runs out
+    assert ex.users.tolist() == [0, 0, 0]
 
 
 @pytest.fixture(scope="module")
@@ -56,28 +51,98 @@ def small_store(small_synthetic, tmp_path_factory):
     return store, store.save(root / "tokenizer_store")
 
 
+def _decoder(store, page=False, merge_to=0, user_scid=False) -> SIDDecoder:
+    vocab = SIDVocab(user_levels=store.user_scids.shape[1] if user_scid else 0)
+    lm = build_decoder("tiny", vocab)
+    return SIDDecoder(
+        lm, vocab, PromptConfig(user_scid=user_scid, merge_to=merge_to), store.item_sids
+    )
+
+
+CFG = DecoderTrainConfig(epochs=3, batch_size=128, lr=3e-3, warmup_steps=20, eval_users=300)
+
+
 def test_decoder_learns_beyond_popularity(small_synthetic, small_store, tmp_path):
     store, store_path = small_store
     split = leave_one_out(small_synthetic)
-    cfg = DecoderTrainConfig(epochs=4, batch_size=128, lr=3e-3, warmup_steps=20, eval_users=300)
-    result = train_decoder(
-        build_decoder("tiny", VOCAB), split, store, VOCAB, cfg, torch.device("cpu"), progress=False
-    )
+    decoder = _decoder(store, merge_to=2, user_scid=True)
+    result = train_decoder(decoder, split, store, replace(CFG, page_size=2), CPU, progress=False)
     losses = [h["loss"] for h in result.history]
     assert losses[-1] < losses[0]
     assert all(h["invalid_rate"] == 0.0 for h in result.history)
     popularity = evaluate_scorer(Popularity(split.train, split.n_items), split.valid)
     assert result.valid["recall@10"] > popularity["recall@10"]
 
-    out = save_checkpoint(
-        result.model, store, store_path, VOCAB, tmp_path / "ckpt", {"size": "tiny"}
-    )
-    model, meta = load_checkpoint(out)
-    assert meta["store_version"] == "v1" and meta["dataset"] == small_synthetic.name
-    ids = torch.tensor([[VOCAB.bos, 4, 260, 516, 772]])
-    assert torch.allclose(model(ids).logits, result.model(ids).logits, atol=1e-5)
+    out = save_checkpoint(result.decoder, store, store_path, tmp_path / "ckpt", {"size": "tiny"})
+    loaded, meta = load_checkpoint(out, store)
+    assert meta["store_version"] == "v1" and meta["prompt"] == {"user_scid": True, "merge_to": 2}
+    history, page = torch.tensor([[-1, 3, 4], [5, 6, 7]]), torch.tensor([[8, 9], [1, -1]])
+    scids = torch.from_numpy(store.user_scids[:2])
+    assert torch.allclose(loaded(history, page, scids), result.decoder(history, page, scids))
     with pytest.raises(GenrecError, match="already exists"):
-        save_checkpoint(result.model, store, store_path, VOCAB, out, {})
+        save_checkpoint(result.decoder, store, store_path, out, {})
+
+
+def test_checkpoint_refuses_another_store(small_store, synthetic_store, tmp_path):
+    store, store_path = small_store
+    out = save_checkpoint(_decoder(store), store, store_path, tmp_path / "ckpt", {})
+    with pytest.raises(GenrecError, match="trained against tokenizer store"):
+        load_checkpoint(out, synthetic_store[0])
+
+
+def test_page_loss_is_each_target_alone(small_store):
+    """Page-wise NTP in one sequence equals separate next-item NTP on each page item."""
+    store, _ = small_store
+    decoder = _decoder(store, user_scid=True).eval()
+    vocab, lm = decoder.vocab, decoder.lm
+    history, page = (
+        torch.tensor([[-1, -1, 3, 4], [1, 2, 3, 4]]),
+        torch.tensor([[5, 6, -1], [7, 8, 9]]),
+    )
+    scids = torch.from_numpy(store.user_scids[:2])
+    losses = []
+    for b in range(2):
+        for item in page[b][page[b] >= 0]:
+            ids = [
+                vocab.bos,
+                *vocab.user_tokens(scids[b]).tolist(),
+                *decoder.item_tokens[history[b][history[b] >= 0]].flatten().tolist(),
+                *decoder.item_tokens[item].tolist(),
+            ]
+            labels = torch.tensor([ids]).masked_fill(torch.arange(len(ids)) < len(ids) - 4, -100)
+            losses.append(lm(input_ids=torch.tensor([ids]), labels=labels).loss)
+    assert torch.allclose(decoder(history, page, scids), torch.stack(losses).mean(), atol=1e-6)
+
+
+def test_merger_halves_the_prompt(small_store):
+    store, _ = small_store
+    plain, merged = _decoder(store), _decoder(store, merge_to=2)
+    history = torch.tensor([[-1, 3, 4]])
+    embeds, valid = merged.prompt_embeds(history)
+    assert embeds.shape[1] == 1 + 3 * 2 and valid[0].tolist() == [False] * 2 + [True] * 5
+    assert (
+        plain.prompt.length(plain.vocab, 20) == 81 and merged.prompt.length(merged.vocab, 20) == 41
+    )
+    # the merger starts as mean pooling over each half of an item's SID tokens
+    tokens = merged.lm.get_input_embeddings()(merged.item_tokens[3])  # (depth, C)
+    expected = tokens.view(2, 2, -1).mean(1)
+    assert torch.allclose(merged.merger(tokens), expected, atol=1e-6)
+
+
+def test_resume_continues_exactly(small_synthetic, small_store, tmp_path):
+    store, _ = small_store
+    split = leave_one_out(small_synthetic)
+    cfg = replace(CFG, epochs=2, eval_users=100)
+    whole = train_decoder(_decoder(store), split, store, cfg, CPU, progress=False)
+    state = tmp_path / "run.state.pt"
+    paused = train_decoder(
+        _decoder(store), split, store, replace(cfg, time_budget_s=0.0), CPU, False, state
+    )
+    assert not paused.finished and len(paused.history) == 1
+    resumed = train_decoder(_decoder(store), split, store, cfg, CPU, False, state)
+    assert resumed.finished
+    assert [h["loss"] for h in resumed.history] == pytest.approx([h["loss"] for h in whole.history])
+    assert resumed.valid == pytest.approx(whole.valid)
 
 
 @pytest.mark.parametrize(("args", "message"), [

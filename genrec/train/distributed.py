@@ -1,0 +1,61 @@
+"""Data-parallel training on torch.distributed, as `torchrun` launches it.
+
+`torchrun --nproc_per_node N -m genrec train ...` sets RANK / WORLD_SIZE / LOCAL_RANK; each
+process then joins one group (NCCL on GPUs, gloo on CPUs), trains on its slice of every global
+batch under DistributedDataParallel, and rank 0 alone evaluates and writes files. Without
+torchrun everything here is a no-op for one process.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+
+
+@dataclass(frozen=True)
+class World:
+    device: torch.device
+    rank: int = 0
+    size: int = 1
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
+def init_world(device: torch.device) -> World:
+    """Join the torchrun process group if there is one; on CUDA each rank takes its local GPU."""
+    size = int(os.environ.get("WORLD_SIZE", "1"))
+    if size == 1:
+        return World(device=device)
+    if device.type == "cuda":
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        torch.cuda.set_device(device)
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    return World(rank=dist.get_rank(), size=dist.get_world_size(), device=device)
+
+
+def close_world(world: World) -> None:
+    if world.size > 1 and dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def all_sum(world: World, value: float) -> float:
+    if world.size == 1:
+        return value
+    t = torch.tensor([value], dtype=torch.float64, device=world.device)
+    dist.all_reduce(t)
+    return float(t.item())
+
+
+def from_main(world: World, value: float) -> float:
+    """Rank 0's value on every rank (e.g. the validation metric that decides early stopping)."""
+    if world.size == 1:
+        return value
+    t = torch.tensor([value], dtype=torch.float64, device=world.device)
+    dist.broadcast(t, src=0)
+    return float(t.item())
