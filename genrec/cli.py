@@ -198,13 +198,17 @@ def train(
     epochs: int = 50,
     batch_size: Annotated[int, typer.Option(help="Examples per step, over all processes")] = 256,
     lr: float = 1e-3,
+    weight_decay: float = 0.01,
+    dropout: Annotated[float, typer.Option(help="Embedding and attention dropout")] = 0.1,
     patience: Annotated[int, typer.Option(help="Epochs without a better valid Recall@10")] = 5,
     eval_users: Annotated[int, typer.Option(help="Validation users decoded per epoch")] = 2000,
     seed: int = 0,
     out: Annotated[Path | None, typer.Option(help="Checkpoint folder (must not exist)")] = None,
-    resume: Annotated[bool, typer.Option(help="Continue a paused run of the same --out")] = False,
+    resume: Annotated[
+        bool, typer.Option(help="Continue an interrupted run of the same --out from its state")
+    ] = False,
     time_budget: Annotated[
-        float | None, typer.Option(help="Minutes; then pause with state saved (see --resume)")
+        float | None, typer.Option(help="Minutes of training; then stop as early stopping does")
     ] = None,
     report: Annotated[
         Path | None, typer.Option(help="Merge the test row into this JSON (+ .md, + PNG)")
@@ -256,17 +260,24 @@ def train(
     state_path = out.with_name(out.name + ".state.pt")
     if out.exists():
         raise GenrecError(f"{out}: already exists; choose another --out")
-    if state_path.exists() and not resume:
-        raise GenrecError(f"{state_path}: a paused run; pass --resume or delete it")
+    if state_path.exists() != resume:
+        raise GenrecError(
+            f"{state_path}: an interrupted run; pass --resume or delete it"
+            if not resume
+            else f"{state_path}: no interrupted run to resume"
+        )
     world = init_world(resolve_device(device))
     vocab = SIDVocab(user_levels=tokenizer.user_scids.shape[1] if user_scid else 0)
     prompt = PromptConfig(user_scid=user_scid, merge_to=merge_to)
-    decoder = SIDDecoder(build_decoder(size, vocab, seed), vocab, prompt, tokenizer.item_sids)
+    decoder = SIDDecoder(
+        build_decoder(size, vocab, seed, dropout), vocab, prompt, tokenizer.item_sids, dropout
+    )
     split = leave_one_out(data)
     cfg = DecoderTrainConfig(
         epochs=epochs,
         batch_size=batch_size,
         lr=lr,
+        weight_decay=weight_decay,
         patience=patience,
         eval_users=eval_users,
         seed=seed,
@@ -274,11 +285,6 @@ def train(
         time_budget_s=None if time_budget is None else time_budget * 60,
     )
     result = train_decoder(decoder, split, tokenizer, cfg, world, progress, state_path)
-    if not result.finished:
-        if world.main:
-            console.print(f"paused after epoch {len(result.history)}: rerun with --resume")
-        close_world(world)
-        return
     if world.main:
         test = evaluate_decoder(result.decoder, tokenizer, split.test, world.device)
         first = split.test.take(np.arange(min(hallucination_users, len(split.test))))
@@ -293,6 +299,7 @@ def train(
             "params": sum(p.numel() for p in result.decoder.parameters()),
             "prompt_tokens": prompt.length(vocab, split.max_history),
             "best_epoch": result.best_epoch,
+            "stopped_by": result.stopped_by,
             "train_seconds": round(result.train_seconds, 1),
             "hardware": describe_hardware(world.device)
             + (f" x{world.size}" if world.size > 1 else ""),
@@ -315,6 +322,21 @@ def train(
             write_offline_report(row, result.history, report)
             console.print(f"report: {report} and {report.with_suffix('.md')}")
     close_world(world)
+
+
+@app.command()
+def export(
+    checkpoint: Annotated[Path, typer.Argument(help="A `genrec train` checkpoint folder")],
+    repo: Annotated[Path, typer.Option(help="Triton model repository")] = Path("model_repo"),
+    name: Annotated[str, typer.Option(help="Model name in the repository")] = "genrec",
+    store: Annotated[
+        Path | None, typer.Option(help="Tokenizer store version [default: the one it recorded]")
+    ] = None,
+) -> None:
+    """Copy a checkpoint and its tokenizer-store version into the next version of a model."""
+    from genrec.export import export as export_version
+
+    console.print(f"exported: {export_version(checkpoint, repo, name, store)}")
 
 
 @app.command("bench-decode")

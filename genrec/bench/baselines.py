@@ -16,7 +16,7 @@ from genrec.baselines.artifacts import save_sasrec
 from genrec.baselines.popularity import Popularity
 from genrec.baselines.sasrec import SASRecConfig
 from genrec.baselines.sasrec_trainer import TrainConfig, train_sasrec
-from genrec.bench.report import markdown_table, merge_rows, plot_curves
+from genrec.bench.report import locked, markdown_table, merge_rows, plot_curves
 from genrec.data import leave_one_out, load_dataset
 from genrec.device import describe_hardware
 from genrec.eval import evaluate_scorer
@@ -97,11 +97,11 @@ def run_dataset(
 
 def write_report(rows: list[dict], json_path: Path) -> str:
     """Merge rows into the JSON report, rewrite its Markdown twin; return the Markdown table."""
-    merged = merge_rows(json_path, rows, key=("dataset", "model"))
-    table = markdown_table(merged, COLUMNS)
     header = (
         "# Baselines (leave-one-out, full ranking, history ≤ 20)\n\n"
         f"Generated from `{json_path.name}`; each row names the command and hardware.\n\n"
     )
-    json_path.with_suffix(".md").write_text(header + table)
+    with locked(json_path):
+        table = markdown_table(merge_rows(json_path, rows, key=("dataset", "model")), COLUMNS)
+        json_path.with_suffix(".md").write_text(header + table)
     return table

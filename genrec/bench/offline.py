@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from genrec.bench.report import markdown_table, merge_rows, plot_curves
+from genrec.bench.report import locked, markdown_table, merge_rows, plot_curves
 
 METRICS = ("recall@5", "recall@10", "ndcg@5", "ndcg@10")
 COLUMNS = (
@@ -26,9 +26,15 @@ def write_offline_report(
     row: dict, history: list[dict], path: Path, baselines: Path = Path("reports/baselines.json")
 ) -> str:
     """Merge one decoder row into the JSON report, draw its curves, rewrite the Markdown."""
-    merged = merge_rows(path, [row], key=("dataset", "model", "ids"))
+    with locked(path):
+        merged = merge_rows(path, [row], key=("dataset", "model", "ids"))
+        _write_markdown(merged, path, baselines)
     slug = f"{row['dataset']}_{row['model']}_{row['ids']}".replace(" ", "_").replace(":", "-")
     plot_curves(history, path.parent / f"decoder_{slug}.png", f"{row['model']} on {row['dataset']}")
+    return path.with_suffix(".md").read_text()
+
+
+def _write_markdown(merged: list[dict], path: Path, baselines: Path) -> None:
     shown = sorted(
         merged + _sasrec_rows(baselines, {r["dataset"] for r in merged}),
         key=lambda r: (r["dataset"], r["model"] != "sasrec", r["model"], r["ids"]),
@@ -41,6 +47,4 @@ def write_offline_report(
         "history; `hallucination_rate` = share of unconstrained beam-search outputs that name no "
         "item. Each row names its command and hardware.\n\n"
     )
-    table = markdown_table(shown, COLUMNS)
-    path.with_suffix(".md").write_text(header + table)
-    return table
+    path.with_suffix(".md").write_text(header + markdown_table(shown, COLUMNS))

@@ -6,9 +6,21 @@ report without erasing each other; every row says which command and hardware pro
 
 from __future__ import annotations
 
+import fcntl
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
+
+
+@contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock beside `path`, so runs finishing together (several trainings on
+    one GPU) do not lose each other's rows between read and write."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(f".{path.name}.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 def merge_rows(path: Path, rows: list[dict], key: Sequence[str]) -> list[dict]:

@@ -22,12 +22,15 @@ class DecoderSize:
 
 SIZES = {
     "tiny": DecoderSize(hidden=64, layers=2, heads=4, kv_heads=2, mlp=128),  # CPU tests
+    "5m": DecoderSize(hidden=256, layers=4, heads=4, kv_heads=4, mlp=1024),  # TIGER-sized
     "26m": DecoderSize(hidden=512, layers=6, heads=8, kv_heads=8, mlp=2048),
     "200m": DecoderSize(hidden=1024, layers=12, heads=16, kv_heads=16, mlp=4096),
 }
 
 
-def qwen2_config(size: str, vocab: SIDVocab, max_positions: int = 512) -> Qwen2Config:
+def qwen2_config(
+    size: str, vocab: SIDVocab, max_positions: int = 512, dropout: float = 0.0
+) -> Qwen2Config:
     s = SIZES[size]
     return Qwen2Config(
         vocab_size=vocab.size,
@@ -37,6 +40,7 @@ def qwen2_config(size: str, vocab: SIDVocab, max_positions: int = 512) -> Qwen2C
         num_attention_heads=s.heads,
         num_key_value_heads=s.kv_heads,
         max_position_embeddings=max_positions,
+        attention_dropout=dropout,
         tie_word_embeddings=False,
         pad_token_id=vocab.pad,
         bos_token_id=vocab.bos,
@@ -44,7 +48,9 @@ def qwen2_config(size: str, vocab: SIDVocab, max_positions: int = 512) -> Qwen2C
     )
 
 
-def build_decoder(size: str, vocab: SIDVocab, seed: int = 0) -> Qwen2ForCausalLM:
+def build_decoder(
+    size: str, vocab: SIDVocab, seed: int = 0, dropout: float = 0.0
+) -> Qwen2ForCausalLM:
     """A randomly initialised decoder (weights from the seed; eval mode)."""
     torch.manual_seed(seed)
-    return Qwen2ForCausalLM(qwen2_config(size, vocab)).eval()
+    return Qwen2ForCausalLM(qwen2_config(size, vocab, dropout=dropout)).eval()

@@ -42,7 +42,12 @@ class PromptConfig:
 
 class SIDDecoder(nn.Module):
     def __init__(
-        self, lm: Qwen2ForCausalLM, vocab: SIDVocab, prompt: PromptConfig, item_sids: np.ndarray
+        self,
+        lm: Qwen2ForCausalLM,
+        vocab: SIDVocab,
+        prompt: PromptConfig,
+        item_sids: np.ndarray,
+        dropout: float = 0.0,
     ):
         super().__init__()
         if prompt.user_scid != (vocab.user_levels > 0):
@@ -54,6 +59,8 @@ class SIDDecoder(nn.Module):
         )
         tokens = vocab.sid_tokens(torch.from_numpy(np.asarray(item_sids, dtype=np.int64)))
         self.register_buffer("item_tokens", tokens, persistent=False)  # (n_items, depth)
+        # Training-time dropout on the input embeddings (Qwen2 itself only drops attention).
+        self.dropout = nn.Dropout(dropout)
 
     def prompt_embeds(
         self, history: torch.Tensor, user_scids: torch.Tensor | None = None
@@ -107,7 +114,7 @@ class SIDDecoder(nn.Module):
         positions = torch.cat(
             [(valid.cumsum(1) - 1).clamp_min(0), start + torch.arange(T, device=dev).repeat(k)], 1
         )
-        x = torch.cat([prompt, fed], 1)
+        x = self.dropout(torch.cat([prompt, fed], 1))
         hidden = self.lm.model(
             inputs_embeds=x, attention_mask=mask[:, None], position_ids=positions
         ).last_hidden_state

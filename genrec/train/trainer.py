@@ -1,6 +1,7 @@
 """Decoder training: page-wise NTP with AdamW, warm-up + cosine schedule, bf16 autocast on CUDA,
 data-parallel under torchrun, early stopping on validation Recall@10 of the constrained-decoding
-engine, and a resumable state file so long runs can go in chunks (`time_budget_s`)."""
+engine, an optional time budget, and a state file written every epoch, from which a killed run
+resumes where it was."""
 
 from __future__ import annotations
 
@@ -36,7 +37,7 @@ class DecoderTrainConfig:
     beam: int = 20
     seed: int = 0
     page_size: int = 1  # k of page-wise NTP (1 = next-item NTP)
-    time_budget_s: float | None = None  # pause (state saved) after the epoch that passes it
+    time_budget_s: float | None = None  # stop after the epoch that passes it (like patience)
 
 
 @dataclass
@@ -46,7 +47,7 @@ class DecoderTrainResult:
     valid: dict[str, float]
     train_seconds: float
     history: list[dict[str, float]] = field(default_factory=list)
-    finished: bool = True  # False: paused by the time budget; resume from the state file
+    stopped_by: str = "epochs"  # epochs, patience or time budget
 
 
 def _subset(data: EvalSet, n: int, seed: int) -> EvalSet:
@@ -110,7 +111,7 @@ def train_decoder(
         TextColumn("{task.fields[status]}"),
         TimeElapsedColumn(),
     ]
-    finished = True
+    stopped_by = "epochs"
     with Progress(*columns, disable=not (progress and world.main)) as bar:
         task = bar.add_task("train", total=cfg.epochs, completed=state["epoch"], status="")
         for epoch in range(state["epoch"] + 1, cfg.epochs + 1):
@@ -153,12 +154,6 @@ def train_decoder(
                 status=f"loss {loss_mean:.3f} valid R@10 {recall:.4f} "
                 f"(best {state['best']:.4f} @ {state['best_epoch']})",
             )
-            if state["bad"] >= cfg.patience:
-                break
-            out_of_time = (
-                cfg.time_budget_s is not None
-                and from_main(world, time.perf_counter() - session_start) > cfg.time_budget_s
-            )  # rank 0's clock decides for all
             if state_path is not None and world.main:
                 _save_state(
                     state_path,
@@ -171,15 +166,19 @@ def train_decoder(
                         "progress": state,
                     },
                 )
-            if out_of_time and epoch < cfg.epochs:
-                finished = False
+            if state["bad"] >= cfg.patience:
+                stopped_by = "patience"
                 break
-    if finished and best_state is not None:
+            elapsed = from_main(world, time.perf_counter() - session_start)  # rank 0 decides
+            if cfg.time_budget_s is not None and elapsed > cfg.time_budget_s:
+                stopped_by = "time budget"
+                break
+    if best_state is not None:
         decoder.load_state_dict(best_state)
     decoder.eval()
     history = state["history"]
     best = history[state["best_epoch"] - 1] if state["best_epoch"] else {}
     valid_best = {k: v for k, v in best.items() if k not in ("epoch", "loss")}
     return DecoderTrainResult(
-        decoder, state["best_epoch"], valid_best, state["seconds"], history, finished
+        decoder, state["best_epoch"], valid_best, state["seconds"], history, stopped_by
     )

@@ -18,6 +18,7 @@ from genrec.model.config import build_decoder
 from genrec.model.decoder import PromptConfig, SIDDecoder
 from genrec.model.vocab import SIDVocab
 from genrec.tokenizer.pipeline import TokenizeConfig, tokenize
+from genrec.tokenizer.store import TokenizerStore
 from genrec.train.checkpoint import load_checkpoint, save_checkpoint
 from genrec.train.distributed import World
 from genrec.train.examples import page_examples
@@ -135,12 +136,12 @@ def test_resume_continues_exactly(small_synthetic, small_store, tmp_path):
     cfg = replace(CFG, epochs=2, eval_users=100)
     whole = train_decoder(_decoder(store), split, store, cfg, CPU, progress=False)
     state = tmp_path / "run.state.pt"
-    paused = train_decoder(
+    cut = train_decoder(  # stands for a run killed after epoch 1
         _decoder(store), split, store, replace(cfg, time_budget_s=0.0), CPU, False, state
     )
-    assert not paused.finished and len(paused.history) == 1
+    assert cut.stopped_by == "time budget" and len(cut.history) == 1
     resumed = train_decoder(_decoder(store), split, store, cfg, CPU, False, state)
-    assert resumed.finished
+    assert resumed.stopped_by == "epochs"
     assert [h["loss"] for h in resumed.history] == pytest.approx([h["loss"] for h in whole.history])
     assert resumed.valid == pytest.approx(whole.valid)
 
@@ -158,3 +159,19 @@ def test_cli_bad_input(args, message):
     )
     assert result.returncode == 2 and message in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_export_writes_the_next_self_contained_version(small_store, synthetic_store, tmp_path):
+    from genrec.export import export
+
+    store, store_path = small_store
+    ckpt = save_checkpoint(_decoder(store), store, store_path, tmp_path / "ckpt", {})
+    first = export(ckpt, tmp_path / "repo")
+    second = export(ckpt, tmp_path / "repo")
+    assert (first.name, second.name) == ("1", "2")
+    copied = TokenizerStore.load(first / "tokenizer_store")
+    loaded, _ = load_checkpoint(first / "decoder", copied)
+    assert loaded.vocab == SIDVocab() and loaded.prompt == PromptConfig()
+    with pytest.raises(GenrecError, match="trained against tokenizer store"):
+        export(ckpt, tmp_path / "repo", store=synthetic_store[1])
+    assert sorted(p.name for p in (tmp_path / "repo" / "genrec").iterdir()) == ["1", "2"]
