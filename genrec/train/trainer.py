@@ -148,12 +148,13 @@ def train_decoder(
             else:
                 state["bad"] += 1
             state["seconds"] = time.perf_counter() - start
-            bar.update(
-                task,
-                advance=1,
-                status=f"loss {loss_mean:.3f} valid R@10 {recall:.4f} "
-                f"(best {state['best']:.4f} @ {state['best_epoch']})",
+            status = (
+                f"loss {loss_mean:.3f} valid R@10 {recall:.4f} "
+                f"(best {state['best']:.4f} @ {state['best_epoch']})"
             )
+            bar.update(task, advance=1, status=status)
+            if world.main and not progress:  # logs of unattended runs still show each epoch
+                print(f"epoch {epoch} {status} {state['seconds']:.0f}s", flush=True)
             if state_path is not None and world.main:
                 _save_state(
                     state_path,
