@@ -332,11 +332,76 @@ def export(
     store: Annotated[
         Path | None, typer.Option(help="Tokenizer store version [default: the one it recorded]")
     ] = None,
+    data_dir: DataDir = None,
 ) -> None:
-    """Copy a checkpoint and its tokenizer-store version into the next version of a model."""
+    """Copy a checkpoint, its tokenizer-store version and the catalogue the gateway shows into
+    the next version of a Triton model, and pin that store in the model's configurations."""
+    from genrec.data import load_dataset
     from genrec.export import export as export_version
+    from genrec.train.checkpoint import read_meta
 
-    console.print(f"exported: {export_version(checkpoint, repo, name, store)}")
+    dataset = load_dataset(read_meta(checkpoint)["dataset"], data_dir)
+    console.print(f"exported: {export_version(checkpoint, repo, dataset, name, store)}")
+
+
+@app.command()
+def serve(
+    model_repo: Annotated[Path, typer.Option(help="Triton model repository")] = Path("model_repo"),
+    gpu: Annotated[bool, typer.Option(help="Triton's GPU configuration (config.pbtxt)")] = False,
+    port: Annotated[int, typer.Option(help="Gateway port on 127.0.0.1")] = 8000,
+    workers: Annotated[int, typer.Option(help="Gateway worker processes")] = 1,
+    workdir: Annotated[Path, typer.Option(help="Logs, Redis data, backends")] = Path("build/stack"),
+    data_dir: DataDir = None,
+) -> None:
+    """Start redis-server, tritonserver (the latest exported model) and the gateway on loopback,
+    load the dataset's histories into Redis, and serve until Ctrl-C, which stops all three."""
+    import json
+    import signal
+    import time
+
+    from genrec.data import load_dataset
+    from genrec.stack import Stack, load_histories, write_histories
+
+    versions = sorted(
+        (p for p in (model_repo / "genrec").glob("[0-9]*") if p.name.isdigit()),
+        key=lambda p: int(p.name),
+    )
+    if not versions:
+        raise GenrecError(f"{model_repo}/genrec: no exported model; run `genrec export` first")
+    export_info = json.loads((versions[-1] / "export.json").read_text())
+    dataset = load_dataset(export_info["dataset"], data_dir)
+    histories = write_histories(dataset, workdir / "histories.jsonl")
+    stack = Stack(model_repo.resolve(), workdir.resolve(), gpu=gpu, gateway_workers=workers,
+                  gateway_port=port)  # fmt: skip
+    console.print(f"starting redis-server, tritonserver ({'GPU' if gpu else 'CPU'}), gateway...")
+    stopping = False
+
+    def stop(*_) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    stack.start(before_gateway=lambda s: load_histories(s, histories))
+    user = dataset.users[0].id
+    console.print(
+        f"\n[bold]genrec is serving[/] {dataset.name} model {versions[-1].name} at {stack.url}"
+        f"  (docs: {stack.url}/docs, metrics: {stack.url}/metrics, Triton metrics: "
+        f"http://127.0.0.1:{stack.triton_metrics}/metrics)\n\ntry:\n"
+        f"  curl -s -X POST {stack.url}/v1/recommendations -H 'content-type: application/json' "
+        f'-d \'{{"user_id": "{user}", "page_size": 5}}\'\n\n'
+        f"logs: {workdir}/logs/   stop: Ctrl-C"
+    )
+    try:
+        while not stopping:
+            for service in (stack.redis, stack.triton, stack.gateway):
+                if service.process.poll() is not None:
+                    raise GenrecError(f"{service.name} exited; see {service.log}")
+            time.sleep(0.5)
+    finally:
+        console.print("stopping gateway, tritonserver, redis-server...")
+        stack.stop()
+        console.print("stopped")
 
 
 @app.command("bench-decode")

@@ -2,29 +2,57 @@
 the next numbered version folder of a Triton model repository (`<repo>/<name>/<N>/`).
 
 The version folder is self-contained (`decoder/` = the checkpoint, `tokenizer_store/` = the
-store version), so a server never depends on paths of the machine that trained the model, and
-the pair is checked (fingerprint + SID checksums) before anything is written. Written to a
-temporary folder and renamed into place, like every other artifact here.
+store version, `catalog.json` = titles and popularity for the gateway, `model.py` = the
+repository's thin Triton entry point), so a server never depends on paths of the machine that
+trained the model, and the pair is checked (fingerprint + SID checksums) before anything is
+written. Written to a temporary folder and renamed into place, like every other artifact here;
+then the model's configurations pin the store version it holds (`store_version` parameter).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
 
+import numpy as np
+
+from genrec.data import Dataset
+from genrec.serving import store_label
 from genrec.tokenizer.store import TokenizerStore
 from genrec.train.checkpoint import load_checkpoint, read_meta
 
+PINNED = re.compile(r'(key: "store_version" value: \{ string_value: )"[^"]*"')
 
-def export(checkpoint: Path, repo: Path, name: str = "genrec", store: Path | None = None) -> Path:
+
+def catalog(dataset: Dataset) -> dict:
+    """What the gateway needs beside item ids: titles, and items by interaction count (the
+    page for users with no history and for fallbacks)."""
+    items = np.concatenate([u.items for u in dataset.users])
+    counts = np.bincount(items, minlength=dataset.n_items)
+    return {
+        "dataset": dataset.name,
+        "titles": [item.title for item in dataset.items],
+        "popular": np.argsort(-counts, kind="stable")[:1000].tolist(),
+    }
+
+
+def export(
+    checkpoint: Path,
+    repo: Path,
+    dataset: Dataset,
+    name: str = "genrec",
+    store: Path | None = None,
+) -> Path:
     """→ the version folder written. `store` overrides the store path the checkpoint recorded
     (e.g. when it was trained on another machine)."""
     meta = read_meta(checkpoint)
     store_path = store or Path(meta["tokenizer_store"])
-    load_checkpoint(checkpoint, TokenizerStore.load(store_path))  # refuses a mismatched pair
+    tokenizer = TokenizerStore.load(store_path, dataset.fingerprint())
+    load_checkpoint(checkpoint, tokenizer)  # refuses a mismatched pair
     base = repo / name
     base.mkdir(parents=True, exist_ok=True)
     versions = [int(p.name) for p in base.iterdir() if p.is_dir() and p.name.isdigit()]
@@ -33,6 +61,9 @@ def export(checkpoint: Path, repo: Path, name: str = "genrec", store: Path | Non
     try:
         shutil.copytree(checkpoint, tmp / "decoder")
         shutil.copytree(store_path, tmp / "tokenizer_store")
+        if (base / "model.py").is_file():
+            shutil.copy2(base / "model.py", tmp / "model.py")
+        (tmp / "catalog.json").write_text(json.dumps(catalog(dataset)))
         info = {
             "checkpoint": str(checkpoint),
             "dataset": meta["dataset"],
@@ -45,4 +76,8 @@ def export(checkpoint: Path, repo: Path, name: str = "genrec", store: Path | Non
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    for config in [base / "config.pbtxt", *sorted(base.glob("configs/*.pbtxt"))]:
+        if config.is_file():
+            text = config.read_text()
+            config.write_text(PINNED.sub(rf'\1"{store_label(tokenizer)}"', text))
     return version

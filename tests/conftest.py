@@ -52,3 +52,21 @@ def synthetic_store(tmp_path_factory):
     store, _ = tokenize(dataset, cfg, root / "artifacts", torch.device("cpu"), progress=False)
     path = store.save(root / "tokenizer_store")
     return TokenizerStore.load(path), path
+
+
+@pytest.fixture(scope="session")
+def small_store(small_synthetic, tmp_path_factory):
+    """RQ-KMeans over text on `small_synthetic`: (store, its folder)."""
+    import torch
+
+    from genrec.tokenizer.pipeline import TokenizeConfig, tokenize
+
+    root = tmp_path_factory.mktemp("small")
+    store, _ = tokenize(
+        small_synthetic,
+        TokenizeConfig(method="rqkmeans", signals=("text",)),
+        root / "artifacts",
+        torch.device("cpu"),
+        progress=False,
+    )
+    return store, store.save(root / "tokenizer_store")

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import shutil
 import subprocess
 import sys
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,12 +20,13 @@ from genrec.eval import evaluate_scorer
 from genrec.model.config import build_decoder
 from genrec.model.decoder import PromptConfig, SIDDecoder
 from genrec.model.vocab import SIDVocab
-from genrec.tokenizer.pipeline import TokenizeConfig, tokenize
 from genrec.tokenizer.store import TokenizerStore
 from genrec.train.checkpoint import load_checkpoint, save_checkpoint
 from genrec.train.distributed import World
 from genrec.train.examples import page_examples
 from genrec.train.trainer import DecoderTrainConfig, train_decoder
+
+REPO = Path(__file__).resolve().parents[2]
 
 CPU = World(device=torch.device("cpu"))
 
@@ -37,19 +41,6 @@ def test_page_examples_layout():
     assert ex.history[2, -3:].tolist() == [0, 1, 2]
     assert ex.page.tolist() == [[1, 2], [2, 3], [3, -1]]  # the last page runs out
     assert ex.users.tolist() == [0, 0, 0]
-
-
-@pytest.fixture(scope="module")
-def small_store(small_synthetic, tmp_path_factory):
-    root = tmp_path_factory.mktemp("small")
-    store, _ = tokenize(
-        small_synthetic,
-        TokenizeConfig(method="rqkmeans", signals=("text",)),
-        root / "artifacts",
-        torch.device("cpu"),
-        progress=False,
-    )
-    return store, store.save(root / "tokenizer_store")
 
 
 def _decoder(store, page=False, merge_to=0, user_scid=False) -> SIDDecoder:
@@ -161,17 +152,27 @@ def test_cli_bad_input(args, message):
     assert "Traceback" not in result.stderr
 
 
-def test_export_writes_the_next_self_contained_version(small_store, synthetic_store, tmp_path):
+def test_export_writes_the_next_self_contained_version(
+    small_synthetic, small_store, synthetic_store, tmp_path
+):
     from genrec.export import export
 
     store, store_path = small_store
+    model_dir = tmp_path / "repo" / "genrec"
+    shutil.copytree(REPO / "model_repo" / "genrec", model_dir)
     ckpt = save_checkpoint(_decoder(store), store, store_path, tmp_path / "ckpt", {})
-    first = export(ckpt, tmp_path / "repo")
-    second = export(ckpt, tmp_path / "repo")
+    first = export(ckpt, tmp_path / "repo", small_synthetic)
+    second = export(ckpt, tmp_path / "repo", small_synthetic)
     assert (first.name, second.name) == ("1", "2")
     copied = TokenizerStore.load(first / "tokenizer_store")
     loaded, _ = load_checkpoint(first / "decoder", copied)
     assert loaded.vocab == SIDVocab() and loaded.prompt == PromptConfig()
-    with pytest.raises(GenrecError, match="trained against tokenizer store"):
-        export(ckpt, tmp_path / "repo", store=synthetic_store[1])
-    assert sorted(p.name for p in (tmp_path / "repo" / "genrec").iterdir()) == ["1", "2"]
+    assert (first / "model.py").read_text() == (model_dir / "model.py").read_text()
+    catalog = json.loads((first / "catalog.json").read_text())
+    assert len(catalog["titles"]) == small_synthetic.n_items
+    for config in (model_dir / "config.pbtxt", model_dir / "configs" / "cpu.pbtxt"):
+        assert f'string_value: "{small_synthetic.name}/v1"' in config.read_text()
+    with pytest.raises(GenrecError, match="built for another version of dataset"):
+        export(ckpt, tmp_path / "repo", small_synthetic, store=synthetic_store[1])
+    versions = sorted(p.name for p in model_dir.iterdir() if p.name.isdigit())
+    assert versions == ["1", "2"]

@@ -1,0 +1,136 @@
+"""The model Triton serves: one exported version folder (`genrec export`) behind the decode engine.
+
+Triton's dynamic batcher hands `model.py` a list of requests; this module turns them into one
+engine call: histories (item indices) → prompt embeddings through the decoder's token merger and
+user-SCID prefix → constrained beam search with per-request exclusions → the k best items of
+each. Keeping it here, not in `model.py`, lets the tests run the exact serving path without a
+Triton server.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from genrec.device import resolve_device
+from genrec.engine.engine import DecodeEngine
+from genrec.errors import GenrecError
+from genrec.model.decoder import SIDDecoder
+from genrec.tokenizer.store import TokenizerStore
+from genrec.train.checkpoint import load_checkpoint
+
+
+@dataclass(frozen=True)
+class DecodeRequest:
+    history: np.ndarray  # item indices, oldest first; -1 entries are padding
+    exclude: np.ndarray  # item indices that must not come back (-1 entries are padding)
+    k: int
+    user_scid: np.ndarray | None = None  # (levels,), for decoders that read user SCIDs
+
+
+@dataclass(frozen=True)
+class DecodeResult:
+    items: np.ndarray  # (k,) item indices, best first; -1 where fewer than k exist
+    scores: np.ndarray  # (k,) summed log-probabilities of the SID tokens
+    prompt_tokens: int  # prompt positions after the token merger
+
+
+@dataclass(frozen=True)
+class BatchTimings:
+    prompt_us: int  # history → merged prompt embeddings, for the whole batch
+    decode_us: int  # constrained beam search, for the whole batch
+
+
+def store_label(store: TokenizerStore) -> str:
+    """`<dataset>/<version>`: how a model configuration pins the store it must be served with."""
+    return f"{store.manifest['dataset']}/{store.manifest['version']}"
+
+
+class ServedModel:
+    def __init__(self, decoder: SIDDecoder, store: TokenizerStore, device: torch.device, beam: int):
+        self.decoder = decoder.to(device).eval()
+        self.store, self.device = store, device
+        self.engine = DecodeEngine(decoder.lm, store, decoder.vocab, device, beam=beam)
+        self.max_history = 20
+
+    @classmethod
+    def load(
+        cls, version: Path, device: str = "auto", beam: int = 50, store_version: str = ""
+    ) -> ServedModel:
+        """An exported version folder; `store_version` (e.g. `synthetic/v1`), when set, must
+        name the store inside it, so a configuration never serves a model with another store."""
+        store = TokenizerStore.load(version / "tokenizer_store")
+        if store_version and store_label(store) != store_version:
+            raise GenrecError(
+                f"{version}: holds tokenizer store {store_label(store)}, "
+                f"the model configuration pins {store_version}"
+            )
+        decoder, _ = load_checkpoint(version / "decoder", store)
+        return cls(decoder, store, resolve_device(device), beam)
+
+    @property
+    def beam(self) -> int:
+        return self.engine.beam
+
+    def check(self, request: DecodeRequest) -> str | None:
+        """Why a request cannot be served, or None. Checked one by one, so one bad request in a
+        dynamic batch fails alone."""
+        n_items = len(self.store.item_ids)
+        if not 1 <= request.k <= self.beam:
+            return f"K must be in 1..{self.beam} (the beam width), got {request.k}"
+        for name in ("history", "exclude"):
+            ids = getattr(request, name)
+            if ids.size and int(ids.max()) >= n_items:
+                return f"{name.upper()} holds item {int(ids.max())}; the catalogue has {n_items}"
+        levels = self.decoder.vocab.user_levels
+        scid = request.user_scid
+        if (
+            scid is not None
+            and scid.size
+            and (
+                scid.shape != (levels,) or scid.min() < 0 or scid.max() >= self.store.codebook_size
+            )
+        ):
+            return f"USER_SCID must be {levels} codes in 0..{self.store.codebook_size - 1}"
+        return None
+
+    @torch.no_grad()
+    def recommend(self, requests: list[DecodeRequest]) -> tuple[list[DecodeResult], BatchTimings]:
+        """Requests must have passed `check`."""
+        start = time.perf_counter()
+        history = np.full((len(requests), self.max_history), -1, dtype=np.int64)
+        for row, r in enumerate(requests):
+            h = r.history[r.history >= 0][-self.max_history :]
+            history[row, self.max_history - len(h) :] = h
+        scids = None
+        if self.decoder.prompt.user_scid:
+            scids = torch.from_numpy(
+                np.stack([self._scid(r) for r in requests]).astype(np.int64)
+            ).to(self.device)
+        embeds, valid = self.decoder.prompt_embeds(torch.from_numpy(history).to(self.device), scids)
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        built = time.perf_counter()
+        k = max(r.k for r in requests)
+        exclude = [r.exclude[r.exclude >= 0] for r in requests]
+        out = self.engine.recommend_embeds(embeds, valid, k, exclude)
+        done = time.perf_counter()
+        prompt_tokens = valid.sum(1).cpu().numpy()
+        results = [
+            DecodeResult(
+                out.items[row, : r.k].numpy(),
+                out.scores[row, : r.k].float().numpy(),
+                int(prompt_tokens[row]),
+            )
+            for row, r in enumerate(requests)
+        ]
+        return results, BatchTimings(int((built - start) * 1e6), int((done - built) * 1e6))
+
+    def _scid(self, request: DecodeRequest) -> np.ndarray:
+        if request.user_scid is None or request.user_scid.size == 0:
+            return self.store.fallback_user_scid
+        return request.user_scid

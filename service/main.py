@@ -1,0 +1,83 @@
+"""The gateway application: `uvicorn service.main:app`.
+
+The lifespan opens the async Redis client and the Triton gRPC client once per process, reads the
+catalogue of the model version Triton serves, and closes both on shutdown. Errors reach clients
+as JSON `{"detail": ...}` with a 4xx/5xx status, never as a stack trace.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from service.catalog import Catalog
+from service.decoder import TritonDecoder
+from service.history import Histories
+from service.middleware import BodyLimit, Metrics
+from service.pages import PageChains
+from service.recommender import Recommender
+from service.routers import events, health, recommendations
+from service.settings import Settings, get_settings
+
+log = logging.getLogger("genrec.gateway")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        redis = Redis.from_url(settings.redis_url, socket_timeout=1.0, socket_connect_timeout=1.0)
+        decoder = TritonDecoder(
+            settings.triton_url, settings.triton_model, settings.triton_timeout_s
+        )
+        catalog = Catalog.load(settings.model_dir, await decoder.served_version())
+        histories = Histories(redis, settings.history_max, settings.event_ttl_s)
+        chains = PageChains(
+            redis, settings.token_secret.get_secret_value().encode(), settings.page_ttl_s
+        )
+        app.state.settings, app.state.redis, app.state.decoder = settings, redis, decoder
+        app.state.histories = histories
+        app.state.recommender = Recommender(settings, catalog, histories, chains, decoder)
+        log.info("serving %s (store %s)", catalog.version, catalog.store_version)
+        try:
+            yield
+        finally:
+            await decoder.close()
+            await redis.aclose()
+
+    app = FastAPI(
+        title="genrec",
+        version="0.1.0",
+        summary="Generative recommendation: semantic-ID decoding behind an HTTP API",
+        lifespan=lifespan,
+    )
+    routers = (recommendations.router, events.router, health.router)
+    for router in routers:
+        app.include_router(router)
+
+    @app.exception_handler(RedisError)
+    async def redis_down(_: Request, exc: RedisError) -> JSONResponse:
+        log.warning("redis error: %s", exc)
+        return JSONResponse(
+            {"detail": "history store unavailable; retry shortly"},
+            status_code=503,
+            headers={"Retry-After": "1"},
+        )
+
+    @app.exception_handler(Exception)
+    async def internal(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error", exc_info=exc)
+        return JSONResponse({"detail": "internal error"}, status_code=500)
+
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(Metrics, routes={r.path for x in routers for r in x.routes})
+    return app
+
+
+app = create_app()

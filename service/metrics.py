@@ -1,0 +1,36 @@
+"""Prometheus metrics of the gateway (conventional names: `_total` counters, `_seconds`
+histograms). Triton exports its own on its metrics port."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Histogram
+
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1, 2.5)
+
+HTTP_REQUESTS = Counter(
+    "genrec_http_requests_total", "HTTP requests by route, method and status",
+    ["route", "method", "status"],
+)  # fmt: skip
+HTTP_LATENCY = Histogram(
+    "genrec_http_request_duration_seconds", "HTTP request latency by route and method",
+    ["route", "method"], buckets=LATENCY_BUCKETS,
+)  # fmt: skip
+TRITON_LATENCY = Histogram(
+    "genrec_triton_request_duration_seconds", "Triton inference latency seen by the gateway",
+    buckets=LATENCY_BUCKETS,
+)  # fmt: skip
+REDIS_LATENCY = Histogram(
+    "genrec_redis_duration_seconds", "Redis round-trip latency by operation", ["op"],
+    buckets=LATENCY_BUCKETS,
+)  # fmt: skip
+PROMPT_TOKENS = Histogram(
+    "genrec_prompt_tokens", "Decoder prompt length after the token merger",
+    buckets=(1, 5, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100),
+)  # fmt: skip
+FALLBACKS = Counter(
+    "genrec_fallbacks_total", "Pages served from popularity instead of the decoder", ["reason"]
+)
+INVALID_IDS = Counter(
+    "genrec_invalid_ids_total", "Item indices from the decoder outside the catalogue (must stay 0)"
+)
+EVENTS = Counter("genrec_events_total", "Events received by type and outcome", ["type", "outcome"])

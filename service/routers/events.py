@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException, Request
+
+from service.deps import HistoriesDep
+from service.history import EventConflict
+from service.metrics import EVENTS
+from service.schemas import Event, EventAck, Problem
+
+router = APIRouter(prefix="/v1", tags=["events"])
+
+
+@router.post(
+    "/events",
+    response_model=EventAck,
+    responses={404: {"model": Problem}, 409: {"model": Problem}},
+)
+async def record_event(event: Event, histories: HistoriesDep, request: Request) -> EventAck:
+    """Append an interaction to the user's history; the next recommendation reads it.
+    Idempotent on `event_id`: a retry is acknowledged without appending again."""
+    catalog = request.app.state.recommender.catalog
+    if catalog.item_index(event.item_id) is None:
+        EVENTS.labels(event.type.value, "unknown_item").inc()
+        raise HTTPException(404, f"unknown item_id {event.item_id!r}")
+    if not (catalog.knows_user(event.user_id) or request.app.state.settings.accept_new_users):
+        EVENTS.labels(event.type.value, "unknown_user").inc()
+        raise HTTPException(404, f"unknown user_id {event.user_id!r}")
+    try:
+        new = await histories.append(event)
+    except EventConflict as e:
+        EVENTS.labels(event.type.value, "conflict").inc()
+        raise HTTPException(409, str(e)) from e
+    EVENTS.labels(event.type.value, "recorded" if new else "duplicate").inc()
+    return EventAck(event_id=event.event_id, duplicate=not new)

@@ -1,0 +1,24 @@
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException
+
+from service.deps import RecommenderDep
+from service.pages import BadPageToken
+from service.schemas import Problem, RecommendationPage, RecommendationRequest
+
+router = APIRouter(prefix="/v1", tags=["recommendations"])
+
+
+@router.post(
+    "/recommendations",
+    response_model=RecommendationPage,
+    responses={400: {"model": Problem}},
+)
+async def recommend(body: RecommendationRequest, recommender: RecommenderDep) -> RecommendationPage:
+    """A page of items the user is likely to want next. Pass the previous page's
+    `next_page_token` for the next page of the same chain (no item repeats within a chain;
+    the same token returns the same page)."""
+    try:
+        return await recommender.page(body)
+    except BadPageToken as e:
+        raise HTTPException(400, str(e)) from e

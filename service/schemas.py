@@ -1,0 +1,60 @@
+"""Request and response bodies at the HTTP boundary (pydantic v2). Unknown fields are refused,
+so a typo in a client's field name is a 422, not a silently ignored option."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Id = Field(min_length=1, max_length=128, pattern=r"^[\w.:@/-]+$")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class RecommendationRequest(Strict):
+    user_id: str = Id
+    page_size: int = Field(10, ge=1, le=50)
+    page_token: str | None = Field(None, max_length=256)
+
+
+class RecommendedItem(BaseModel):
+    item_id: str
+    score: float | None  # summed log-probability of the item's SID; None on fallback pages
+    rank: int  # position in the whole chain, 1-based
+    title: str | None = None
+
+
+class RecommendationPage(BaseModel):
+    items: list[RecommendedItem]
+    next_page_token: str | None  # None when the chain ends (max pages, or no more items)
+    model_version: str
+    page: int
+    fallback: bool = False  # served from popularity, not the decoder
+
+
+class EventType(StrEnum):
+    click = "click"
+    purchase = "purchase"
+    rating = "rating"
+
+
+class Event(Strict):
+    event_id: str = Id
+    user_id: str = Id
+    item_id: str = Id
+    type: EventType
+    value: float | None = Field(None, ge=-1e6, le=1e6)
+    ts: datetime | None = None
+
+
+class EventAck(BaseModel):
+    event_id: str
+    duplicate: bool  # already recorded under this event_id; nothing was appended
+
+
+class Problem(BaseModel):
+    detail: str

@@ -1,0 +1,35 @@
+"""Gateway settings, read from the environment (`GENREC_*`) by pydantic-settings."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GENREC_", env_file=".env", extra="ignore")
+
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    triton_url: str = "127.0.0.1:8001"  # gRPC
+    triton_model: str = "genrec"
+    # The model's folder in the Triton repository: the gateway reads the catalogue (item ids,
+    # titles, user SCIDs) of the version Triton serves from it.
+    model_dir: Path = Path("model_repo/genrec")
+    triton_timeout_s: float = Field(0.8, gt=0)
+    history_len: int = Field(20, ge=1, le=20)  # items in the prompt (the protocol's cap)
+    history_max: int = Field(200, ge=20)  # items kept per user in Redis
+    page_ttl_s: int = Field(3600, ge=60)  # how long a page chain can be continued
+    max_pages: int = Field(20, ge=1)  # pages per chain (exclusions grow with each page)
+    event_ttl_s: int = Field(7 * 86400, ge=60)  # how long an event_id is remembered
+    accept_new_users: bool = False  # events for users the catalogue does not know
+    # Signs page tokens so clients cannot forge another user's chain.
+    token_secret: SecretStr = SecretStr("change-me")
+    max_body_bytes: int = Field(16 * 1024, ge=1024)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,57 @@
+"""The serving stack for tests: a tiny decoder trained briefly on the small synthetic catalogue
+(user-SCID prompt and token merger on, so every input path is used), exported into a copy of
+`model_repo/`, served by real redis-server, tritonserver (CPU configuration) and gateway
+processes on free loopback ports."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import torch
+
+from genrec.data import leave_one_out
+from genrec.export import export
+from genrec.model.config import build_decoder
+from genrec.model.decoder import PromptConfig, SIDDecoder
+from genrec.model.vocab import SIDVocab
+from genrec.stack import Stack, load_histories, write_histories
+from genrec.train.checkpoint import save_checkpoint
+from genrec.train.distributed import World
+from genrec.train.trainer import DecoderTrainConfig, train_decoder
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="session")
+def exported(small_synthetic, small_store, tmp_path_factory) -> Path:
+    """A model repository holding one exported version (the `genrec` model)."""
+    store, store_path = small_store
+    root = tmp_path_factory.mktemp("serving")
+    vocab = SIDVocab(user_levels=store.user_scids.shape[1])
+    decoder = SIDDecoder(
+        build_decoder("tiny", vocab, seed=0),
+        vocab,
+        PromptConfig(user_scid=True, merge_to=2),
+        store.item_sids,
+    )
+    cfg = replace(DecoderTrainConfig(), epochs=2, lr=3e-3, warmup_steps=20, eval_users=100)
+    split = leave_one_out(small_synthetic)
+    result = train_decoder(decoder, split, store, cfg, World(torch.device("cpu")), progress=False)
+    ckpt = save_checkpoint(result.decoder, store, store_path, root / "ckpt", {"size": "tiny"})
+    repo = root / "model_repo"
+    shutil.copytree(REPO / "model_repo" / "genrec", repo / "genrec")
+    export(ckpt, repo, small_synthetic)
+    return repo
+
+
+@pytest.fixture(scope="session")
+def stack(exported, small_synthetic, tmp_path_factory):
+    work = tmp_path_factory.mktemp("stack")
+    histories = write_histories(small_synthetic, work / "histories.jsonl")
+    stack = Stack(exported, work, gateway_env={"GENREC_TOKEN_SECRET": "test-secret"})
+    stack.start(before_gateway=lambda s: load_histories(s, histories))
+    yield stack
+    stack.stop()

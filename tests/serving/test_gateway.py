@@ -1,0 +1,174 @@
+"""End to end through the real servers: HTTP → gateway → Redis + Triton → decoder."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+import pytest
+from redis import Redis
+
+REC = "/v1/recommendations"
+
+
+@pytest.fixture(scope="module")
+def client(stack):
+    with httpx.Client(base_url=stack.url, timeout=30) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def redis(stack):
+    return Redis.from_url(stack.redis_url)
+
+
+def _ids(page: dict) -> list[str]:
+    return [item["item_id"] for item in page["items"]]
+
+
+def test_a_page_of_recommendations(client, small_synthetic):
+    user = small_synthetic.users[3].id
+    r = client.post(REC, json={"user_id": user, "page_size": 7})
+    assert r.status_code == 200, r.text
+    page = r.json()
+    assert len(page["items"]) == 7 and page["page"] == 1
+    assert page["model_version"] == "genrec:1" and page["fallback"] is False
+    assert [i["rank"] for i in page["items"]] == list(range(1, 8))
+    scores = [i["score"] for i in page["items"]]
+    assert scores == sorted(scores, reverse=True) and all(s <= 0 for s in scores)
+    known = {item.id: item.title for item in small_synthetic.items}
+    assert all(known[i["item_id"]] == i["title"] for i in page["items"])
+    assert len(set(_ids(page))) == 7 and page["next_page_token"]
+
+
+def test_five_pages_never_repeat_and_refetch_is_stable(client, small_synthetic):
+    user = small_synthetic.users[10].id
+    tokens, pages, token = [], [], None
+    for n in range(1, 6):
+        r = client.post(REC, json={"user_id": user, "page_size": 10, "page_token": token})
+        assert r.status_code == 200, r.text
+        page = r.json()
+        assert page["page"] == n and len(page["items"]) == 10
+        assert page["items"][0]["rank"] == 10 * (n - 1) + 1
+        tokens.append(token)
+        pages.append(_ids(page))
+        token = page["next_page_token"]
+    shown = [i for p in pages for i in p]
+    assert len(shown) == len(set(shown)) == 50
+    for n in (2, 4):  # any page again, by its token: the same items in the same order
+        again = client.post(REC, json={"user_id": user, "page_token": tokens[n - 1]}).json()
+        assert _ids(again) == pages[n - 1]
+
+
+def test_an_event_changes_the_next_page(client, redis, small_synthetic):
+    user = small_synthetic.users[20].id
+    before = _ids(client.post(REC, json={"user_id": user, "page_size": 10}).json())
+    length = redis.llen(f"genrec:hist:{user}")
+    # The user turns to a shelf (category) none of their recommendations came from.
+    shelf = {item.id: item.categories[-1] for item in small_synthetic.items}
+    other = next(c for c in sorted(set(shelf.values())) if c not in {shelf[i] for i in before})
+    new_items = [i for i, c in shelf.items() if c == other][:3]
+    for n, item in enumerate(new_items):
+        event = {"event_id": f"e-{user}-{n}", "user_id": user, "item_id": item, "type": "click"}
+        r = client.post("/v1/events", json=event)
+        assert r.status_code == 200 and r.json() == {"event_id": event["event_id"],
+                                                      "duplicate": False}  # fmt: skip
+        retry = client.post("/v1/events", json=event)  # a client retry appends nothing
+        assert retry.status_code == 200 and retry.json()["duplicate"] is True
+    assert redis.llen(f"genrec:hist:{user}") == length + 3
+    assert redis.lrange(f"genrec:hist:{user}", -3, -1) == [i.encode() for i in new_items]
+    after = _ids(client.post(REC, json={"user_id": user, "page_size": 10}).json())
+    assert after != before
+
+
+def test_a_reused_event_id_with_other_content_is_a_conflict(client, small_synthetic):
+    user, items = small_synthetic.users[30].id, small_synthetic.items
+    event = {"event_id": "conflict-1", "user_id": user, "item_id": items[0].id, "type": "click"}
+    assert client.post("/v1/events", json=event).status_code == 200
+    r = client.post("/v1/events", json=event | {"item_id": items[1].id})
+    assert r.status_code == 409 and "other content" in r.json()["detail"]
+
+
+def test_a_user_without_history_gets_a_page(client):
+    page = client.post(REC, json={"user_id": "someone-new", "page_size": 5}).json()
+    assert len(page["items"]) == 5  # decoded from the average user's SCID and an empty history
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "reason"),
+    [
+        ({}, 422, "user_id"),
+        ({"user_id": "u", "page_size": 0}, 422, "page_size"),
+        ({"user_id": "u", "page_size": 51}, 422, "page_size"),
+        ({"user_id": "u", "page_size": "ten"}, 422, "page_size"),
+        ({"user_id": "u", "pagesize": 5}, 422, "pagesize"),
+        ({"user_id": "u" * 200}, 422, "user_id"),
+        ({"user_id": "u", "page_token": "garbage"}, 400, "malformed"),
+        ({"user_id": "u", "page_token": "abc.2.AAAAAAAAAAAAAAAAAAAAAAAA"}, 400, "not issued"),
+    ],
+)
+def test_bad_recommendation_requests(client, body, status, reason):
+    r = client.post(REC, json=body)
+    assert r.status_code == status and reason in r.text
+    assert r.headers["content-type"].startswith("application/json")
+    assert "Traceback" not in r.text
+
+
+def test_a_token_of_another_user_or_tampered_is_refused(client, small_synthetic):
+    a, b = small_synthetic.users[40].id, small_synthetic.users[41].id
+    token = client.post(REC, json={"user_id": a}).json()["next_page_token"]
+    assert client.post(REC, json={"user_id": b, "page_token": token}).status_code == 400
+    chain, page, mac = token.split(".")
+    forged = f"{chain}.{int(page) + 1}.{mac}"
+    r = client.post(REC, json={"user_id": a, "page_token": forged})
+    assert r.status_code == 400 and "not issued" in r.json()["detail"]
+
+
+def test_bad_events(client, small_synthetic):
+    user, item = small_synthetic.users[0].id, small_synthetic.items[0].id
+    ok = {"event_id": "x1", "user_id": user, "item_id": item, "type": "click"}
+    cases = [
+        (ok | {"item_id": "no-such-item"}, 404, "unknown item_id"),
+        (ok | {"user_id": "no-such-user"}, 404, "unknown user_id"),
+        (ok | {"type": "like"}, 422, "type"),
+        ({k: v for k, v in ok.items() if k != "event_id"}, 422, "event_id"),
+        (ok | {"ts": "yesterday"}, 422, "ts"),
+    ]
+    for body, status, reason in cases:
+        r = client.post("/v1/events", json=body)
+        assert r.status_code == status and reason in r.text, (body, r.text)
+        assert "Traceback" not in r.text
+    r = client.post(
+        "/v1/events", content=b'{"event_id": "' + b"x" * 20_000 + b'"}',
+        headers={"content-type": "application/json"},
+    )  # fmt: skip
+    assert r.status_code == 413 and "detail" in r.json()
+    r = client.post("/v1/events", content=b"{not json", headers={"content-type": "application/json"})
+    assert r.status_code == 422 and "Traceback" not in r.text
+
+
+def test_metrics_count_requests_and_no_invalid_ids(client):
+    client.post(REC, json={"user_id": "metrics-user"})
+    text = client.get("/metrics").text
+    assert 'genrec_http_requests_total{method="POST",route="/v1/recommendations",status="200"}' in text
+    assert "genrec_invalid_ids_total 0.0" in text
+    assert "genrec_triton_request_duration_seconds_count" in text
+    assert "genrec_prompt_tokens_bucket" in text
+
+
+def test_readyz_follows_triton(client, stack, small_synthetic):
+    assert client.get("/readyz").json() == {"ready": True, "redis": True, "model": True}
+    stack.triton.stop()
+    try:
+        r = client.get("/readyz")
+        assert r.status_code == 503 and r.json()["model"] is False
+        page = client.post(REC, json={"user_id": small_synthetic.users[5].id}).json()
+        assert page["fallback"] is True and len(page["items"]) == 10  # degraded, not an error
+    finally:
+        stack.triton.start()
+    deadline = time.monotonic() + 5  # the gateway reconnects by itself, within seconds
+    while client.get("/readyz").status_code != 200:
+        assert time.monotonic() < deadline, "the gateway did not see Triton come back"
+        time.sleep(0.1)
+    page = client.post(REC, json={"user_id": small_synthetic.users[5].id}).json()
+    assert page["fallback"] is False
