@@ -16,10 +16,26 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# Baselines (and SASRec's embeddings), then semantic IDs for every item and user.
-demo: $(STAMP)
+# The embedded default end to end: baselines (and SASRec's embeddings), semantic IDs for every
+# item and user, a tiny decoder trained on them and exported into model_repo/, then the serving
+# stack (redis-server, tritonserver, gateway) until Ctrl-C. Each stage runs once; `make clean`
+# starts over.
+DEMO := build/demo
+
+$(DEMO)/store.done: $(STAMP)
 	$(BIN)/genrec baselines --dataset synthetic --epochs 40
 	$(BIN)/genrec tokenize --dataset synthetic
+	mkdir -p $(DEMO) && touch $@
+
+$(DEMO)/model.done: $(DEMO)/store.done
+	rm -rf checkpoints/synthetic/demo checkpoints/synthetic/demo.state.pt
+	$(BIN)/genrec train --dataset synthetic --size tiny --merge-to 2 --user-scid --epochs 6 \
+		--eval-users 500 --out checkpoints/synthetic/demo
+	$(BIN)/genrec export checkpoints/synthetic/demo
+	touch $@
+
+demo: $(DEMO)/model.done
+	$(BIN)/genrec serve
 
 test: $(STAMP)
 	$(BIN)/pytest -q
@@ -34,4 +50,5 @@ bench-baselines: $(STAMP)
 		--report reports/baselines.json --no-progress
 
 clean:
-	rm -rf $(VENV) artifacts .pytest_cache .ruff_cache
+	rm -rf $(VENV) artifacts build checkpoints model_repo/*/[0-9]* tokenizer_store/*/ \
+		.pytest_cache .ruff_cache

@@ -250,6 +250,10 @@ def train(
             (f" page{page_size}", page_size > 1),
             (f" merge{merge_to}", merge_to > 0),
             (" uscid", user_scid),
+            (f" bs{batch_size}", batch_size != 256),  # non-default hyperparameters, so rows
+            (f" lr{lr:g}", lr != 1e-3),  # of one report do not overwrite each other
+            (f" do{dropout:g}", dropout != 0.1),
+            (f" wd{weight_decay:g}", weight_decay != 0.01),
         )
         if on
     )
@@ -402,6 +406,77 @@ def serve(
         console.print("stopping gateway, tritonserver, redis-server...")
         stack.stop()
         console.print("stopped")
+
+
+@app.command("bench-serve")
+def bench_serve(
+    rate: Annotated[
+        list[float], typer.Option(help="Open-loop rates to measure, req/s (repeatable)")
+    ] = [20.0],
+    concurrency: Annotated[
+        list[int], typer.Option(help="Closed-loop concurrencies to measure (repeatable)")
+    ] = [],
+    duration: Annotated[float, typer.Option(help="Seconds measured per point")] = 30.0,
+    clients: Annotated[int, typer.Option(help="Load-generating processes")] = 1,
+    workers: Annotated[list[int], typer.Option(help="Gateway worker counts (repeatable)")] = [1],
+    gpu: Annotated[bool, typer.Option(help="Triton's GPU configuration")] = False,
+    model_repo: Annotated[Path, typer.Option(help="Triton model repository")] = Path("model_repo"),
+    setting: Annotated[str, typer.Option(help="Row label, e.g. 'embedded default, CPU'")] = "",
+    report: Annotated[Path, typer.Option(help="JSON report (+ .md)")] = Path(
+        "reports/serving_bench.json"
+    ),
+    workdir: Annotated[Path, typer.Option(help="Logs and Redis data")] = Path("build/bench-serve"),
+    data_dir: DataDir = None,
+) -> None:
+    """Start the stack on the latest exported model, load the dataset's histories, and measure
+    end-to-end latency (p50/p95/p99), throughput and the time split per request."""
+    import json
+
+    from genrec.bench.serve import Load, run_load, scrape, summarize, time_split, write_report
+    from genrec.data import load_dataset
+    from genrec.device import describe_hardware, resolve_device
+    from genrec.stack import Stack, load_histories, write_histories
+
+    versions = sorted((model_repo / "genrec").glob("[0-9]*"), key=lambda p: int(p.name))
+    if not versions:
+        raise GenrecError(f"{model_repo}/genrec: no exported model; run `genrec export` first")
+    info = json.loads((versions[-1] / "export.json").read_text())
+    dataset = load_dataset(info["dataset"], data_dir)
+    histories = write_histories(dataset, workdir / "histories.jsonl")
+    users = [u.id for u in dataset.users]
+    hardware = describe_hardware(resolve_device("cuda" if gpu else "cpu"))
+    rows = []
+    for n_workers in workers:
+        stack = Stack(model_repo.resolve(), workdir.resolve(), gpu=gpu, gateway_workers=n_workers)
+        stack.start(before_gateway=lambda s: load_histories(s, histories))
+        try:
+            points = [Load(duration_s=duration, rate=r, clients=clients) for r in rate] + [
+                Load(duration_s=duration, rate=None, concurrency=c, clients=clients)
+                for c in concurrency
+            ]
+            for load in points:
+                triton_metrics = f"http://127.0.0.1:{stack.triton_metrics}/metrics"
+                before = scrape(f"{stack.url}/metrics"), scrape(triton_metrics)
+                result = run_load(stack.url, users, load)
+                after = scrape(f"{stack.url}/metrics"), scrape(triton_metrics)
+                split = time_split((before[0], after[0]), (before[1], after[1]))
+                row = {
+                    "setting": setting or f"{dataset.name}, {'GPU' if gpu else 'CPU'}",
+                    "model": f"{info['dataset']} {info.get('size', '')}".strip(),
+                    "gateway_workers": n_workers,
+                    "mode": "open" if load.rate is not None else "closed",
+                    "offered": load.rate if load.rate is not None else load.concurrency,
+                    **summarize(result),
+                    **{k: round(v, 2) for k, v in split.items()},
+                    "hardware": hardware,
+                    "command": _command(),
+                }
+                rows.append(row)
+                write_report([row], report)  # row by row: a cut-off run keeps its points
+                console.print(row)
+        finally:
+            stack.stop()
+    console.print(report.with_suffix(".md").read_text())
 
 
 @app.command("bench-decode")

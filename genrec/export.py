@@ -67,6 +67,7 @@ def export(
         info = {
             "checkpoint": str(checkpoint),
             "dataset": meta["dataset"],
+            "size": meta.get("size", ""),
             "store_version": meta["store_version"],
             "prompt": meta["prompt"],
             "test": meta.get("test", {}),

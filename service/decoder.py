@@ -12,7 +12,7 @@ from tritonclient.grpc import InferInput, InferRequestedOutput
 from tritonclient.grpc.aio import InferenceServerClient
 from tritonclient.utils import InferenceServerException
 
-from service.metrics import PROMPT_TOKENS, TRITON_LATENCY
+from service.metrics import DECODER_BATCH, DECODER_STAGE, PROMPT_TOKENS, TRITON_LATENCY
 
 
 class DecoderUnavailable(RuntimeError):
@@ -37,14 +37,14 @@ class TritonDecoder:
     OUTPUTS = ("ITEMS", "SCORES", "STATS")
 
     # Reconnect within a second once Triton is back (gRPC's default backoff grows to minutes).
-    CHANNEL_ARGS = [
+    CHANNEL_ARGS = (
         ("grpc.initial_reconnect_backoff_ms", 200),
         ("grpc.min_reconnect_backoff_ms", 200),
         ("grpc.max_reconnect_backoff_ms", 1000),
-    ]
+    )
 
     def __init__(self, url: str, model: str, timeout_s: float):
-        self.client = InferenceServerClient(url, channel_args=self.CHANNEL_ARGS)
+        self.client = InferenceServerClient(url, channel_args=list(self.CHANNEL_ARGS))
         self.model, self.timeout_s = model, timeout_s
 
     async def close(self) -> None:
@@ -90,11 +90,14 @@ class TritonDecoder:
             raise DecoderUnavailable(e.message() or str(e)) from e
         finally:
             TRITON_LATENCY.observe(time.perf_counter() - start)
-        stats = result.as_numpy("STATS")[0]
-        PROMPT_TOKENS.observe(int(stats[0]))
+        prompt_tokens, prompt_us, decode_us, batch = result.as_numpy("STATS")[0].tolist()
+        PROMPT_TOKENS.observe(prompt_tokens)
+        DECODER_STAGE.labels("prompt").observe(prompt_us / 1e6)
+        DECODER_STAGE.labels("decode").observe(decode_us / 1e6)
+        DECODER_BATCH.observe(batch)
         return Decoded(
             items=result.as_numpy("ITEMS")[0],
             scores=result.as_numpy("SCORES")[0],
-            prompt_tokens=int(stats[0]),
+            prompt_tokens=prompt_tokens,
             model_version=result.get_response().model_version,
         )

@@ -30,7 +30,20 @@ PROMPT_TOKENS = Histogram(
 FALLBACKS = Counter(
     "genrec_fallbacks_total", "Pages served from popularity instead of the decoder", ["reason"]
 )
+for _reason in ("cold_user", "decoder_unavailable"):  # exported at 0 from the start
+    FALLBACKS.labels(_reason)
 INVALID_IDS = Counter(
     "genrec_invalid_ids_total", "Item indices from the decoder outside the catalogue (must stay 0)"
 )
 EVENTS = Counter("genrec_events_total", "Events received by type and outcome", ["type", "outcome"])
+DECODER_STAGE = Histogram(
+    "genrec_decoder_stage_seconds",
+    "Time inside the Triton model per execution: prompt (history → merged embeddings) and "
+    "decode (constrained beam search), as the model reports it",
+    ["stage"],
+    buckets=LATENCY_BUCKETS,
+)
+DECODER_BATCH = Histogram(
+    "genrec_decoder_batch_size", "Requests per model execution (Triton's dynamic batching)",
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
+)  # fmt: skip

@@ -13,18 +13,20 @@ from pathlib import Path
 import numpy as np
 import torch
 import triton_python_backend_utils as pb_utils
-from torch.utils.dlpack import from_dlpack, to_dlpack
+from torch.utils.dlpack import to_dlpack
 
 from genrec.serving import DecodeRequest, ServedModel
 
 
 def _input(request, name: str) -> np.ndarray | None:
-    """One request's tensor without its batch dimension (DLPack: numpy 2 breaks the other path)."""
+    """One request's tensor without its batch dimension."""
     tensor = pb_utils.get_input_tensor_by_name(request, name)
-    return None if tensor is None else from_dlpack(tensor.to_dlpack()).numpy()[0]
+    return None if tensor is None else tensor.as_numpy()[0]
 
 
 def _output(name: str, values: np.ndarray) -> pb_utils.Tensor:
+    """Outputs go through DLPack: under numpy 2, numpy-built output tensors fail Triton's
+    size check."""
     return pb_utils.Tensor.from_dlpack(name, to_dlpack(torch.from_numpy(values[None])))
 
 

@@ -42,7 +42,8 @@ def exported(small_synthetic, small_store, tmp_path_factory) -> Path:
     result = train_decoder(decoder, split, store, cfg, World(torch.device("cpu")), progress=False)
     ckpt = save_checkpoint(result.decoder, store, store_path, root / "ckpt", {"size": "tiny"})
     repo = root / "model_repo"
-    shutil.copytree(REPO / "model_repo" / "genrec", repo / "genrec")
+    template = REPO / "model_repo" / "genrec"  # configs + model.py, not local exports
+    shutil.copytree(template, repo / "genrec", ignore=shutil.ignore_patterns("[0-9]*"))
     export(ckpt, repo, small_synthetic)
     return repo
 

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import re
 import time
+from pathlib import Path
 
 import httpx
 import pytest
 from redis import Redis
 
 REC = "/v1/recommendations"
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -143,17 +147,31 @@ def test_bad_events(client, small_synthetic):
         headers={"content-type": "application/json"},
     )  # fmt: skip
     assert r.status_code == 413 and "detail" in r.json()
-    r = client.post("/v1/events", content=b"{not json", headers={"content-type": "application/json"})
+    json_type = {"content-type": "application/json"}
+    r = client.post("/v1/events", content=b"{not json", headers=json_type)
     assert r.status_code == 422 and "Traceback" not in r.text
 
 
 def test_metrics_count_requests_and_no_invalid_ids(client):
     client.post(REC, json={"user_id": "metrics-user"})
     text = client.get("/metrics").text
-    assert 'genrec_http_requests_total{method="POST",route="/v1/recommendations",status="200"}' in text
+    ok = 'genrec_http_requests_total{method="POST",route="/v1/recommendations",status="200"}'
+    assert ok in text
     assert "genrec_invalid_ids_total 0.0" in text
     assert "genrec_triton_request_duration_seconds_count" in text
     assert "genrec_prompt_tokens_bucket" in text
+
+
+def test_dashboard_queries_only_exported_metrics(client, stack):
+    """Every metric the Grafana dashboard plots is one the gateway or Triton exports."""
+    exported = client.get("/metrics").text
+    exported += httpx.get(f"http://127.0.0.1:{stack.triton_metrics}/metrics").text
+    dashboard = json.loads((REPO / "service" / "grafana" / "genrec.json").read_text())
+    exprs = [t["expr"] for panel in dashboard["panels"] for t in panel["targets"]]
+    names = {n for e in exprs for n in re.findall(r"\b((?:genrec|nv)_[a-z_]+)\b", e)}
+    assert len(names) >= 10
+    missing = {n for n in names if not re.search(rf"^{n}(\{{| )", exported, re.MULTILINE)}
+    assert not missing
 
 
 def test_readyz_follows_triton(client, stack, small_synthetic):

@@ -159,7 +159,8 @@ def test_export_writes_the_next_self_contained_version(
 
     store, store_path = small_store
     model_dir = tmp_path / "repo" / "genrec"
-    shutil.copytree(REPO / "model_repo" / "genrec", model_dir)
+    exported = shutil.ignore_patterns("[0-9]*")  # the template only, not local exports
+    shutil.copytree(REPO / "model_repo" / "genrec", model_dir, ignore=exported)
     ckpt = save_checkpoint(_decoder(store), store, store_path, tmp_path / "ckpt", {})
     first = export(ckpt, tmp_path / "repo", small_synthetic)
     second = export(ckpt, tmp_path / "repo", small_synthetic)

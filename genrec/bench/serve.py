@@ -1,0 +1,219 @@
+"""`genrec bench-serve`: end-to-end latency and throughput of the running stack over HTTP.
+
+Load comes from client processes on the same machine (asyncio + aiohttp each): open loop at a
+fixed rate (latency at a given load, arrivals do not wait for answers) or closed loop with a
+fixed concurrency (the most the stack serves). Requests start new chains for random known users,
+and a share continue a chain to its next page. The time split comes from the gateway's and
+Triton's own Prometheus counters, read before and after the run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing as mp
+import random
+import time
+import urllib.request
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from prometheus_client.parser import text_string_to_metric_families
+
+from genrec.bench.report import locked, markdown_table, merge_rows
+
+REC = "/v1/recommendations"
+
+
+@dataclass(frozen=True)
+class Load:
+    duration_s: float = 30.0
+    rate: float | None = 20.0  # requests/s over all clients (open loop); None = closed loop
+    concurrency: int = 64  # requests in flight over all clients (closed loop)
+    clients: int = 1  # load-generating processes
+    page_size: int = 10
+    next_page_share: float = 0.2  # requests that continue an earlier chain
+    warmup_s: float = 3.0  # sent first, not measured
+    seed: int = 0
+
+
+@dataclass
+class LoadResult:
+    latencies_ms: np.ndarray
+    statuses: Counter
+    fallbacks: int
+    seconds: float
+
+    @property
+    def requests(self) -> int:
+        return sum(self.statuses.values())
+
+
+async def _client(url: str, users: list[str], load: Load, share: int, index: int, queue):
+    """One load process: aiohttp (several times httpx's rate per core), results to `queue`."""
+    import aiohttp
+
+    rng = random.Random(load.seed * 1000 + index)
+    latencies, statuses, fallbacks, tokens = [], Counter(), 0, []
+    connector = aiohttp.TCPConnector(limit=max(1, load.concurrency // share))
+    timeout = aiohttp.ClientTimeout(total=10)
+    async with aiohttp.ClientSession(url, connector=connector, timeout=timeout) as session:
+
+        async def one(measured: bool) -> None:
+            nonlocal fallbacks
+            body = {"user_id": rng.choice(users), "page_size": load.page_size}
+            if tokens and rng.random() < load.next_page_share:
+                user, token = tokens.pop(rng.randrange(len(tokens)))
+                body = {"user_id": user, "page_size": load.page_size, "page_token": token}
+            start = time.perf_counter()
+            page = None
+            try:
+                async with session.post(REC, json=body) as r:
+                    status = r.status
+                    if status == 200:
+                        page = await r.json()
+            except (aiohttp.ClientError, TimeoutError):
+                status = 599  # no answer: counted as an error
+            elapsed = (time.perf_counter() - start) * 1000
+            if page is not None:
+                fallbacks += measured and page["fallback"]
+                if page["next_page_token"] and len(tokens) < 1000:
+                    tokens.append((body["user_id"], page["next_page_token"]))
+            if measured:
+                latencies.append(elapsed)
+                statuses[status] += 1
+
+        start = time.perf_counter()
+        measure_from = start + load.warmup_s
+        end = measure_from + load.duration_s
+        if load.rate is not None:  # open loop: a new request every 1/rate s, answered or not
+            interval = share / load.rate
+            tasks, i = [], 0
+            while (t := start + i * interval) < end:
+                await asyncio.sleep(max(0.0, t - time.perf_counter()))
+                tasks.append(asyncio.create_task(one(t >= measure_from)))
+                i += 1
+            await asyncio.gather(*tasks)
+        else:  # closed loop: `concurrency / clients` requests always in flight
+
+            async def worker() -> None:
+                while (now := time.perf_counter()) < end:
+                    await one(now >= measure_from)
+
+            await asyncio.gather(*(worker() for _ in range(max(1, load.concurrency // share))))
+    queue.put((latencies, statuses, fallbacks))
+
+
+def _process(url: str, users: list[str], load: Load, index: int, queue) -> None:
+    asyncio.run(_client(url, users, load, load.clients, index, queue))
+
+
+def run_load(url: str, users: list[str], load: Load) -> LoadResult:
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    procs = [
+        ctx.Process(target=_process, args=(url, users, load, i, queue)) for i in range(load.clients)
+    ]
+    for p in procs:
+        p.start()
+    parts = [queue.get() for _ in procs]
+    for p in procs:
+        p.join()
+    latencies = np.array([x for lat, _, _ in parts for x in lat], dtype=np.float64)
+    statuses = sum((s for _, s, _ in parts), Counter())
+    return LoadResult(latencies, statuses, sum(f for _, _, f in parts), load.duration_s)
+
+
+def scrape(url: str) -> dict[tuple[str, tuple], float]:
+    """Prometheus text → {(sample name, sorted labels): value}."""
+    with urllib.request.urlopen(url, timeout=5) as r:
+        text = r.read().decode()
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
+def _delta(after: dict, before: dict, name: str, **labels: str) -> float:
+    """Sum over samples of `name` whose labels include `labels`, after minus before."""
+    want = set(labels.items())
+    return sum(
+        v - before.get(k, 0.0) for k, v in after.items() if k[0] == name and want <= set(k[1])
+    )
+
+
+def time_split(gw: tuple[dict, dict], triton: tuple[dict, dict]) -> dict[str, float]:
+    """Mean milliseconds per recommendation request in each stage."""
+    (g0, g1), (t0, t1) = gw, triton
+    route = {"route": REC}
+    n = max(1.0, _delta(g1, g0, "genrec_http_request_duration_seconds_count", **route))
+    calls = max(1.0, _delta(g1, g0, "genrec_triton_request_duration_seconds_count"))
+    done = max(1.0, _delta(t1, t0, "nv_inference_request_success_total", model="genrec"))
+    execs = max(1.0, _delta(t1, t0, "nv_inference_exec_count_total", model="genrec"))
+    total = _delta(g1, g0, "genrec_http_request_duration_seconds_sum", **route) / n * 1e3
+    redis = _delta(g1, g0, "genrec_redis_duration_seconds_sum") / n * 1e3
+    triton_call = _delta(g1, g0, "genrec_triton_request_duration_seconds_sum") / calls * 1e3
+
+    def triton_ms(counter: str) -> float:  # Triton's µs totals, per successful request
+        return _delta(t1, t0, counter, model="genrec") / done / 1e3
+
+    def stage_ms(stage: str) -> float:
+        return _delta(g1, g0, "genrec_decoder_stage_seconds_sum", stage=stage) / calls * 1e3
+
+    return {
+        "gateway_total_ms": total,
+        "redis_ms": redis,
+        "triton_call_ms": triton_call,
+        "triton_server_ms": triton_ms("nv_inference_request_duration_us_total"),
+        "triton_queue_ms": triton_ms("nv_inference_queue_duration_us_total"),
+        "prompt_merger_ms": stage_ms("prompt"),
+        "decode_ms": stage_ms("decode"),
+        "gateway_other_ms": total - redis - triton_call * calls / n,
+        "triton_calls_per_request": calls / n,
+        "mean_batch": done / execs,
+    }
+
+
+def summarize(result: LoadResult) -> dict:
+    lat = result.latencies_ms if len(result.latencies_ms) else np.zeros(1)
+    ok = result.statuses.get(200, 0)
+    return {
+        "requests": result.requests,
+        "ok": ok,
+        "errors": result.requests - ok,
+        "fallbacks": result.fallbacks,
+        "rps": round(ok / result.seconds, 1),
+        "p50_ms": float(np.percentile(lat, 50)),
+        "p95_ms": float(np.percentile(lat, 95)),
+        "p99_ms": float(np.percentile(lat, 99)),
+        "max_ms": float(lat.max()),
+    }
+
+
+COLUMNS = (
+    "setting", "model", "gateway_workers", "mode", "offered", "requests", "errors", "fallbacks",
+    "rps", "p50_ms", "p95_ms", "p99_ms", "gateway_total_ms", "redis_ms", "triton_call_ms",
+    "triton_server_ms", "triton_queue_ms", "prompt_merger_ms", "decode_ms", "gateway_other_ms",
+    "mean_batch", "hardware",
+)  # fmt: skip
+
+
+def write_report(rows: list[dict], path: Path) -> str:
+    """Merge rows into the JSON report (keyed by setting, workers, mode and offered load) and
+    rewrite its Markdown twin; → the Markdown."""
+    header = (
+        "# Serving benchmark (HTTP → gateway → Redis + Triton → decoder)\n\n"
+        f"Generated from `{path.name}`. `offered` = req/s (open loop) or requests in flight "
+        "(closed loop); latencies are end to end at the client; the `_ms` split is the mean per "
+        "request from the gateway's and Triton's Prometheus counters (`triton_server_ms` is "
+        "Triton's own time for a request, inside `triton_call_ms`; `triton_queue_ms`, "
+        "`prompt_merger_ms` and `decode_ms` lie inside it; `gateway_other_ms` = "
+        "validation, page-chain logic, id mapping, JSON). Each row names its command.\n\n"
+    )
+    with locked(path):
+        merged = merge_rows(path, rows, key=("setting", "gateway_workers", "mode", "offered"))
+        table = markdown_table(merged, COLUMNS)
+        path.with_suffix(".md").write_text(header + table)
+    return table
