@@ -4,14 +4,14 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint bench-baselines clean
+.PHONY: install demo test lint loadtest bench-baselines clean
 
 # The `cpu` extra pins torch==2.13.0 (the CPU wheel here); on a GPU box install your CUDA
-# torch first and run `pip install -e '.[dev]'` instead.
-$(STAMP): pyproject.toml
+# torch first and run `pip install -e '.[stack,dev]' -r service/requirements.txt` instead.
+$(STAMP): pyproject.toml service/requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[cpu,serve,stack,dev]'
+	$(BIN)/python -m pip install --quiet -e '.[cpu,stack,dev]' -r service/requirements.txt
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -43,6 +43,10 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+# reports/loadtest.* on this machine: the stack on the latest exported model, Locust for 60 s.
+loadtest: $(DEMO)/model.done
+	$(BIN)/genrec loadtest --users 15 --run-time 60 --setting "embedded default, 2-core CPU"
 
 # The figures in reports/baselines.* (Beauty was trained on an H100; see the report's rows).
 bench-baselines: $(STAMP)

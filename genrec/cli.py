@@ -35,6 +35,10 @@ DataDir = Annotated[
 ]
 
 
+ModelRepo = Annotated[Path, typer.Option(help="Triton model repository")]
+Gpu = Annotated[bool, typer.Option(help="Triton's GPU configuration (config.pbtxt)")]
+
+
 def _command() -> str:
     """The command line as typed, for the `command` column of every report row."""
     return "genrec " + shlex.join(sys.argv[1:])
@@ -331,7 +335,7 @@ def train(
 @app.command()
 def export(
     checkpoint: Annotated[Path, typer.Argument(help="A `genrec train` checkpoint folder")],
-    repo: Annotated[Path, typer.Option(help="Triton model repository")] = Path("model_repo"),
+    repo: ModelRepo = Path("model_repo"),
     name: Annotated[str, typer.Option(help="Model name in the repository")] = "genrec",
     store: Annotated[
         Path | None, typer.Option(help="Tokenizer store version [default: the one it recorded]")
@@ -350,8 +354,8 @@ def export(
 
 @app.command()
 def serve(
-    model_repo: Annotated[Path, typer.Option(help="Triton model repository")] = Path("model_repo"),
-    gpu: Annotated[bool, typer.Option(help="Triton's GPU configuration (config.pbtxt)")] = False,
+    model_repo: ModelRepo = Path("model_repo"),
+    gpu: Gpu = False,
     port: Annotated[int, typer.Option(help="Gateway port on 127.0.0.1")] = 8000,
     workers: Annotated[int, typer.Option(help="Gateway worker processes")] = 1,
     workdir: Annotated[Path, typer.Option(help="Logs, Redis data, backends")] = Path("build/stack"),
@@ -359,25 +363,14 @@ def serve(
 ) -> None:
     """Start redis-server, tritonserver (the latest exported model) and the gateway on loopback,
     load the dataset's histories into Redis, and serve until Ctrl-C, which stops all three."""
-    import json
     import signal
     import time
 
     from genrec.data import load_dataset
-    from genrec.stack import Stack, load_histories, write_histories
+    from genrec.stack import latest_export, running_stack
 
-    versions = sorted(
-        (p for p in (model_repo / "genrec").glob("[0-9]*") if p.name.isdigit()),
-        key=lambda p: int(p.name),
-    )
-    if not versions:
-        raise GenrecError(f"{model_repo}/genrec: no exported model; run `genrec export` first")
-    export_info = json.loads((versions[-1] / "export.json").read_text())
-    dataset = load_dataset(export_info["dataset"], data_dir)
-    histories = write_histories(dataset, workdir / "histories.jsonl")
-    stack = Stack(model_repo.resolve(), workdir.resolve(), gpu=gpu, gateway_workers=workers,
-                  gateway_port=port)  # fmt: skip
-    console.print(f"starting redis-server, tritonserver ({'GPU' if gpu else 'CPU'}), gateway...")
+    version, info = latest_export(model_repo)
+    dataset = load_dataset(info["dataset"], data_dir)
     stopping = False
 
     def stop(*_) -> None:
@@ -386,26 +379,25 @@ def serve(
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
-    stack.start(before_gateway=lambda s: load_histories(s, histories))
-    user = dataset.users[0].id
-    console.print(
-        f"\n[bold]genrec is serving[/] {dataset.name} model {versions[-1].name} at {stack.url}"
-        f"  (docs: {stack.url}/docs, metrics: {stack.url}/metrics, Triton metrics: "
-        f"http://127.0.0.1:{stack.triton_metrics}/metrics)\n\ntry:\n"
-        f"  curl -s -X POST {stack.url}/v1/recommendations -H 'content-type: application/json' "
-        f'-d \'{{"user_id": "{user}", "page_size": 5}}\'\n\n'
-        f"logs: {workdir}/logs/   stop: Ctrl-C"
-    )
-    try:
+    console.print(f"starting redis-server, tritonserver ({'GPU' if gpu else 'CPU'}), gateway...")
+    with running_stack(model_repo, workdir, dataset, gpu, workers, port) as stack:
+        user = dataset.users[0].id
+        console.print(
+            f"\n[bold]genrec is serving[/] {dataset.name} model {version.name} at {stack.url}"
+            f"  (docs: {stack.url}/docs, metrics: {stack.url}/metrics, Triton metrics: "
+            f"http://127.0.0.1:{stack.triton_metrics}/metrics)\n\ntry:\n"
+            f"  curl -s -X POST {stack.url}/v1/recommendations "
+            f"-H 'content-type: application/json' "
+            f'-d \'{{"user_id": "{user}", "page_size": 5}}\'\n\n'
+            f"logs: {workdir}/logs/   stop: Ctrl-C"
+        )
         while not stopping:
             for service in (stack.redis, stack.triton, stack.gateway):
                 if service.process.poll() is not None:
                     raise GenrecError(f"{service.name} exited; see {service.log}")
             time.sleep(0.5)
-    finally:
         console.print("stopping gateway, tritonserver, redis-server...")
-        stack.stop()
-        console.print("stopped")
+    console.print("stopped")
 
 
 @app.command("bench-serve")
@@ -419,8 +411,8 @@ def bench_serve(
     duration: Annotated[float, typer.Option(help="Seconds measured per point")] = 30.0,
     clients: Annotated[int, typer.Option(help="Load-generating processes")] = 1,
     workers: Annotated[list[int], typer.Option(help="Gateway worker counts (repeatable)")] = [1],
-    gpu: Annotated[bool, typer.Option(help="Triton's GPU configuration")] = False,
-    model_repo: Annotated[Path, typer.Option(help="Triton model repository")] = Path("model_repo"),
+    gpu: Gpu = False,
+    model_repo: ModelRepo = Path("model_repo"),
     setting: Annotated[str, typer.Option(help="Row label, e.g. 'embedded default, CPU'")] = "",
     report: Annotated[Path, typer.Option(help="JSON report (+ .md)")] = Path(
         "reports/serving_bench.json"
@@ -430,26 +422,17 @@ def bench_serve(
 ) -> None:
     """Start the stack on the latest exported model, load the dataset's histories, and measure
     end-to-end latency (p50/p95/p99), throughput and the time split per request."""
-    import json
-
     from genrec.bench.serve import Load, run_load, scrape, summarize, time_split, write_report
     from genrec.data import load_dataset
     from genrec.device import describe_hardware, resolve_device
-    from genrec.stack import Stack, load_histories, write_histories
+    from genrec.stack import latest_export, running_stack
 
-    versions = sorted((model_repo / "genrec").glob("[0-9]*"), key=lambda p: int(p.name))
-    if not versions:
-        raise GenrecError(f"{model_repo}/genrec: no exported model; run `genrec export` first")
-    info = json.loads((versions[-1] / "export.json").read_text())
+    _, info = latest_export(model_repo)
     dataset = load_dataset(info["dataset"], data_dir)
-    histories = write_histories(dataset, workdir / "histories.jsonl")
     users = [u.id for u in dataset.users]
     hardware = describe_hardware(resolve_device("cuda" if gpu else "cpu"))
-    rows = []
     for n_workers in workers:
-        stack = Stack(model_repo.resolve(), workdir.resolve(), gpu=gpu, gateway_workers=n_workers)
-        stack.start(before_gateway=lambda s: load_histories(s, histories))
-        try:
+        with running_stack(model_repo, workdir, dataset, gpu, n_workers) as stack:
             points = [Load(duration_s=duration, rate=r, clients=clients) for r in rate] + [
                 Load(duration_s=duration, rate=None, concurrency=c, clients=clients)
                 for c in concurrency
@@ -471,12 +454,55 @@ def bench_serve(
                     "hardware": hardware,
                     "command": _command(),
                 }
-                rows.append(row)
                 write_report([row], report)  # row by row: a cut-off run keeps its points
                 console.print(row)
-        finally:
-            stack.stop()
     console.print(report.with_suffix(".md").read_text())
+
+
+@app.command()
+def loadtest(
+    users: Annotated[int, typer.Option(help="Steady Locust users (a burst triples them)")] = 15,
+    spawn_rate: Annotated[float, typer.Option(help="Users started per second")] = 5.0,
+    run_time: Annotated[int, typer.Option(help="Seconds")] = 60,
+    p99_ms: Annotated[float, typer.Option(help="SLO: p99 latency, all requests")] = 150.0,
+    error_rate: Annotated[float, typer.Option(help="SLO: share of failed requests")] = 0.0,
+    gpu: Gpu = False,
+    workers: Annotated[int, typer.Option(help="Gateway worker processes")] = 1,
+    model_repo: ModelRepo = Path("model_repo"),
+    setting: Annotated[str, typer.Option(help="Row label")] = "",
+    report: Annotated[Path, typer.Option(help="JSON report (+ .md, + PNG)")] = Path(
+        "reports/loadtest.json"
+    ),
+    workdir: Annotated[Path, typer.Option(help="Logs, Redis data, CSVs")] = Path("build/loadtest"),
+    data_dir: DataDir = None,
+) -> None:
+    """Start the stack, run the Locust scenarios headless against it for a bounded time, and
+    write the report; exit 1 when an SLO broke."""
+    from genrec.bench.loadtest import Run, plot_history, read_rows, run_locust, write_catalog
+    from genrec.bench.loadtest import write_report as write_loadtest
+    from genrec.data import load_dataset
+    from genrec.device import describe_hardware, resolve_device
+    from genrec.stack import latest_export, running_stack
+
+    _, info = latest_export(model_repo)
+    dataset = load_dataset(info["dataset"], data_dir)
+    catalog = write_catalog(
+        [u.id for u in dataset.users], [i.id for i in dataset.items], workdir / "catalog.json"
+    )
+    run = Run(users, spawn_rate, run_time, p99_ms, error_rate)
+    label = setting or f"{dataset.name}, {'GPU' if gpu else 'CPU'}, {workers} gateway worker(s)"
+    with running_stack(model_repo, workdir, dataset, gpu, workers) as stack:
+        code = run_locust(stack.url, catalog, run, workdir / "locust")
+    hardware = describe_hardware(resolve_device("cuda" if gpu else "cpu"))
+    rows = [
+        {"setting": label, **r, "hardware": hardware, "command": _command()}
+        for r in read_rows(workdir / "locust", run)
+    ]
+    slug = label.replace(" ", "_").replace(",", "").replace("(", "").replace(")", "")
+    plot_history(workdir / "locust", report.parent / f"loadtest_{slug}.png", label)
+    console.print(write_loadtest(rows, report))
+    if code != 0:
+        raise typer.Exit(1)
 
 
 @app.command("bench-decode")

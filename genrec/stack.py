@@ -18,6 +18,8 @@ import sys
 import sysconfig
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -267,3 +269,34 @@ def load_histories(stack: Stack, path: Path) -> None:
         check=True,
         capture_output=True,
     )
+
+
+def latest_export(model_repo: Path, name: str = "genrec") -> tuple[Path, dict]:
+    """→ the highest exported version folder of the model and its export.json."""
+    versions = sorted(
+        (p for p in (model_repo / name).glob("[0-9]*") if p.name.isdigit()),
+        key=lambda p: int(p.name),
+    )
+    if not versions:
+        raise GenrecError(f"{model_repo}/{name}: no exported model; run `genrec export` first")
+    return versions[-1], json.loads((versions[-1] / "export.json").read_text())
+
+
+@contextmanager
+def running_stack(
+    model_repo: Path,
+    workdir: Path,
+    dataset: Dataset,
+    gpu: bool = False,
+    workers: int = 1,
+    port: int | None = None,
+) -> Iterator[Stack]:
+    """The stack on `model_repo` with `dataset`'s histories loaded; stopped on exit."""
+    histories = write_histories(dataset, workdir / "histories.jsonl")
+    ports = {} if port is None else {"gateway_port": port}
+    stack = Stack(model_repo.resolve(), workdir.resolve(), gpu, workers, **ports)
+    stack.start(before_gateway=lambda s: load_histories(s, histories))
+    try:
+        yield stack
+    finally:
+        stack.stop()

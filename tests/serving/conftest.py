@@ -17,7 +17,7 @@ from genrec.export import export
 from genrec.model.config import build_decoder
 from genrec.model.decoder import PromptConfig, SIDDecoder
 from genrec.model.vocab import SIDVocab
-from genrec.stack import Stack, load_histories, write_histories
+from genrec.stack import running_stack
 from genrec.train.checkpoint import save_checkpoint
 from genrec.train.distributed import World
 from genrec.train.trainer import DecoderTrainConfig, train_decoder
@@ -50,9 +50,5 @@ def exported(small_synthetic, small_store, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def stack(exported, small_synthetic, tmp_path_factory):
-    work = tmp_path_factory.mktemp("stack")
-    histories = write_histories(small_synthetic, work / "histories.jsonl")
-    stack = Stack(exported, work, gateway_env={"GENREC_TOKEN_SECRET": "test-secret"})
-    stack.start(before_gateway=lambda s: load_histories(s, histories))
-    yield stack
-    stack.stop()
+    with running_stack(exported, tmp_path_factory.mktemp("stack"), small_synthetic) as stack:
+        yield stack

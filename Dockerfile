@@ -1,0 +1,20 @@
+# The gateway image: FastAPI + uvicorn, talking to Redis and Triton. No torch, no model.
+# Build: docker build -t genrec-gateway .     (the Triton image is Dockerfile.triton)
+FROM python:3.11.11-slim-bookworm AS build
+WORKDIR /build
+COPY service/requirements.txt .
+RUN pip install --no-cache-dir --prefix=/install -r requirements.txt
+
+FROM python:3.11.11-slim-bookworm
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    GENREC_MODEL_DIR=/models/genrec
+COPY --from=build /install /usr/local
+RUN useradd --create-home --uid 10001 genrec
+WORKDIR /app
+COPY service/ ./service/
+USER 10001
+EXPOSE 8000
+HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
+    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=2)"]
+CMD ["uvicorn", "service.main:app", "--host", "0.0.0.0", "--port", "8000", "--workers", "2", "--no-access-log"]

@@ -1,0 +1,119 @@
+"""`genrec loadtest`: Locust (loadtest/locustfile.py) headless against the local stack, bounded
+in time, on loopback; its CSV statistics become `reports/loadtest.json` (+ `.md`, + a PNG of
+latency percentiles and throughput over time)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from genrec.bench.report import locked, markdown_table, merge_rows
+
+LOCUSTFILE = Path(__file__).resolve().parents[2] / "loadtest" / "locustfile.py"
+COLUMNS = (
+    "setting", "scenario", "users", "requests", "rps", "p50_ms", "p95_ms", "p99_ms",
+    "error_rate", "slo_p99_ms", "slo_pass", "hardware",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Run:
+    users: int = 15  # steady users; the burst triples them
+    spawn_rate: float = 5.0
+    seconds: int = 60
+    p99_ms: float = 150.0
+    error_rate: float = 0.0
+
+
+def run_locust(url: str, catalog: Path, run: Run, prefix: Path) -> int:
+    """→ Locust's exit code (1 when a request failed or an SLO broke)."""
+    prefix.parent.mkdir(parents=True, exist_ok=True)
+    env = os.environ | {
+        "GENREC_LOADTEST_CATALOG": str(catalog),
+        "GENREC_SLO_P99_MS": str(run.p99_ms),
+        "GENREC_SLO_ERROR_RATE": str(run.error_rate),
+    }
+    command = [
+        sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless",
+        "--host", url, "-u", str(run.users), "-r", str(run.spawn_rate),
+        "-t", f"{run.seconds}s", "--stop-timeout", "5", "--csv", str(prefix), "--csv-full-history",
+        "--only-summary", "--loglevel", "WARNING",
+    ]  # fmt: skip
+    return subprocess.run(command, env=env, timeout=run.seconds + 120).returncode
+
+
+def read_rows(prefix: Path, run: Run) -> list[dict]:
+    """One row per request name (scenario step) and one for all requests together."""
+    rows = []
+    with open(f"{prefix}_stats.csv") as f:
+        for r in csv.DictReader(f):
+            count = int(r["Request Count"])
+            if count == 0:
+                continue
+            p99 = float(r["99%"])
+            errors = int(r["Failure Count"]) / count
+            rows.append({
+                "scenario": "all" if r["Name"] == "Aggregated" else r["Name"],
+                "users": run.users,
+                "requests": count,
+                "rps": round(float(r["Requests/s"]), 1),
+                "p50_ms": float(r["50%"]),
+                "p95_ms": float(r["95%"]),
+                "p99_ms": p99,
+                "error_rate": round(errors, 5),
+                "slo_p99_ms": run.p99_ms,
+                "slo_pass": p99 <= run.p99_ms and errors <= run.error_rate,
+            })  # fmt: skip
+    return rows
+
+
+def plot_history(prefix: Path, png: Path, title: str) -> None:
+    """Aggregated p50/p95/p99 and requests/s over the run, from Locust's history CSV."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    with open(f"{prefix}_stats_history.csv") as f:
+        rows = [r for r in csv.DictReader(f) if r["Name"] == "Aggregated" and r["50%"] != "N/A"]
+    t0 = int(rows[0]["Timestamp"])
+    t = [int(r["Timestamp"]) - t0 for r in rows]
+    fig, (lat, rps) = plt.subplots(2, 1, figsize=(8, 5), sharex=True)
+    for q in ("50%", "95%", "99%"):
+        lat.plot(t, [float(r[q]) for r in rows], label=f"p{q[:-1]}")
+    lat.set(ylabel="latency ms", title=title)
+    lat.legend()
+    rps.plot(t, [float(r["Requests/s"]) for r in rows], color="tab:green", label="requests/s")
+    rps.plot(t, [float(r["User Count"]) for r in rows], color="tab:gray", ls="--", label="users")
+    rps.set(xlabel="seconds", ylabel="req/s, users")
+    rps.legend()
+    fig.tight_layout()
+    png.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(png, dpi=110)
+    plt.close(fig)
+
+
+def write_report(rows: list[dict], path: Path) -> str:
+    header = (
+        "# Load test (Locust, loadtest/locustfile.py)\n\n"
+        f"Generated from `{path.name}`. Scenarios: browsing a chain page 1 → 2 → 3, an event "
+        "then a fresh page, cold users; a burst triples the users for the middle fifth of the "
+        "run. `slo_pass`: p99 ≤ `slo_p99_ms` and no error beyond the allowed rate. Each row "
+        "names its command and hardware.\n\n"
+    )
+    with locked(path):
+        merged = merge_rows(path, rows, key=("setting", "scenario"))
+        table = markdown_table(merged, COLUMNS)
+        path.with_suffix(".md").write_text(header + table)
+    return table
+
+
+def write_catalog(users: list[str], items: list[str], path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"users": users, "items": items}))
+    return path

@@ -1,0 +1,105 @@
+"""What CI can check of the deployment without a Docker engine or a cluster: the Dockerfiles
+lint clean and copy only what exists, the gateway's entry point imports without torch, and the
+Helm chart renders, lints and validates strictly with default and production-like values, while
+values that break its schema are refused."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+CHART = REPO / "helm" / "genrec"
+KUBE = "1.33.0"
+DOCKERFILES = ("Dockerfile", "Dockerfile.triton")
+
+
+def _bin(name: str) -> str:
+    return str(Path(sys.executable).parent / name)
+
+
+def test_dockerfiles_lint_clean():
+    run = subprocess.run([_bin("hadolint"), *DOCKERFILES], cwd=REPO, capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout + run.stderr
+
+
+@pytest.mark.parametrize("dockerfile", DOCKERFILES)
+def test_every_copy_source_exists(dockerfile):
+    lines = (REPO / dockerfile).read_text().splitlines()
+    copies = [line.split()[1:-1] for line in lines if line.startswith("COPY ")]
+    sources = [s for args in copies if not args[0].startswith("--from") for s in args]
+    assert sources and all((REPO / s).exists() for s in sources), sources
+
+
+def test_gateway_entrypoint_imports_without_torch():
+    cmd = re.search(r'CMD \["uvicorn", "([\w.]+):(\w+)"', (REPO / "Dockerfile").read_text())
+    module, attr = cmd.groups()
+    code = (
+        f"import sys, {module} as m; assert getattr(m, {attr!r}); assert 'torch' not in sys.modules"
+    )
+    run = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+
+
+def _values(name: str) -> dict | None:
+    return (
+        None
+        if name == "default"
+        else yaml.safe_load((REPO / "helm/ci/production-values.yaml").read_text())
+    )
+
+
+@pytest.mark.parametrize("values", ["default", "production"])
+def test_chart_renders_lints_and_validates_strictly(values, tmp_path):
+    from helm_python.chart import Chart, lint
+
+    result = lint(CHART, values=_values(values), strict=True, kube_version=KUBE)
+    assert result["errors"] == [], result
+    rendered = Chart.load(CHART).render(_values(values), name="genrec", namespace="rec")
+    docs = [d for text in rendered.values() for d in yaml.safe_load_all(text) if d]
+    kinds = {d["kind"] for d in docs}
+    assert {"Deployment", "StatefulSet", "Service", "HorizontalPodAutoscaler",
+            "PodDisruptionBudget", "ConfigMap"} <= kinds  # fmt: skip
+    builtin = [d for d in docs if d["kind"] != "ServiceMonitor"]  # a CRD: no built-in schema
+    manifest = tmp_path / "rendered.yaml"
+    manifest.write_text(yaml.safe_dump_all(builtin))
+    run = subprocess.run(
+        [_bin("kubernetes-validate"), "--strict", "-k", KUBE, str(manifest)],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout + run.stderr
+    triton = next(
+        d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"].endswith("triton")
+    )
+    limits = triton["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]
+    assert limits["nvidia.com/gpu"] == (1 if values == "default" else 2)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"gateway": {"workers": 0}},
+        {"triton": {"gpus": -1}},
+        {"redis": {"appendfsync": "no"}},
+        {"modelRepository": {"source": "s3"}},
+        {"gateway": {"settings": {"tritonTimeoutS": "fast"}}},
+        {"unknownSection": {}},
+    ],
+)
+def test_values_that_break_the_schema_fail(bad):
+    from helm_python.chart import lint
+
+    assert lint(CHART, values=bad, strict=True, kube_version=KUBE)["errors"]
+
+
+def test_cpu_only_triton_runs_the_cpu_configuration():
+    from helm_python.chart import Chart
+
+    rendered = Chart.load(CHART).render({"triton": {"gpus": 0}}, name="g", namespace="rec")
+    triton = next(t for n, t in rendered.items() if n.endswith("triton.yaml"))
+    assert "--model-config-name=cpu" in triton and "nvidia.com/gpu" not in triton
