@@ -15,10 +15,11 @@ import json
 import os
 import random
 import uuid
+from pathlib import Path
 
 from locust import FastHttpUser, LoadTestShape, between, events, task
 
-CATALOG = json.loads(open(os.environ["GENREC_LOADTEST_CATALOG"]).read())
+CATALOG = json.loads(Path(os.environ["GENREC_LOADTEST_CATALOG"]).read_text())
 USERS, ITEMS = CATALOG["users"], CATALOG["items"]
 P99_MS = float(os.environ.get("GENREC_SLO_P99_MS", "150"))
 ERROR_RATE = float(os.environ.get("GENREC_SLO_ERROR_RATE", "0"))
