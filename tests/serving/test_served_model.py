@@ -1,0 +1,63 @@
+"""The model Triton runs, without Triton: what `model.py` calls for each dynamic batch."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from genrec.errors import GenrecError
+from genrec.serving import DecodeRequest, ServedModel
+
+
+@pytest.fixture(scope="module")
+def served(exported) -> ServedModel:
+    return ServedModel.load(exported / "genrec" / "1", device="cpu", beam=50)
+
+
+def _request(history, exclude=(), k=10, scid=None) -> DecodeRequest:
+    return DecodeRequest(
+        np.asarray(history, np.int64), np.asarray(exclude, np.int64), k,
+        None if scid is None else np.asarray(scid, np.int64),
+    )  # fmt: skip
+
+
+def test_a_request_gets_the_same_items_alone_or_in_any_batch(served, small_synthetic):
+    requests = [_request(u.items[-20:], k=3 + i) for i, u in enumerate(small_synthetic.users[:6])]
+    together, timings = served.recommend(requests)
+    assert timings.decode_us > 0 and timings.prompt_us > 0
+    for request, batched in zip(requests, together, strict=True):
+        (alone,), _ = served.recommend([request])
+        assert alone.items.tolist() == batched.items.tolist()
+        np.testing.assert_allclose(alone.scores, batched.scores, rtol=1e-5, atol=1e-5)
+        assert len(batched.items) == request.k and len(set(batched.items.tolist())) == request.k
+        assert (np.diff(batched.scores) <= 1e-6).all()
+        items = len(request.history)
+        assert batched.prompt_tokens == 1 + 3 + 2 * items  # BOS, user SCID, 2 per merged item
+
+
+def test_exclusions_are_never_returned(served, small_synthetic):
+    history = small_synthetic.users[0].items[-20:]
+    (first,), _ = served.recommend([_request(history, k=20)])
+    (second,), _ = served.recommend([_request(history, exclude=first.items, k=20)])
+    assert not set(first.items.tolist()) & set(second.items.tolist())
+    assert (second.items >= 0).all()
+
+
+@pytest.mark.parametrize(
+    ("request_", "reason"),
+    [
+        (_request([1, 2], k=0), "K must be in 1..50"),
+        (_request([1, 2], k=51), "K must be in 1..50"),
+        (_request([1, 10**6]), "HISTORY holds item 1000000"),
+        (_request([1], exclude=[10**6]), "EXCLUDE holds item"),
+        (_request([1], scid=[1, 2]), "USER_SCID must be 3 codes"),
+        (_request([1], scid=[1, 2, 9999]), "USER_SCID must be 3 codes"),
+    ],
+)
+def test_bad_requests_are_named_one_by_one(served, request_, reason):
+    assert reason in served.check(request_)
+
+
+def test_a_pinned_store_version_must_match(exported):
+    with pytest.raises(GenrecError, match="pins synthetic/v9"):
+        ServedModel.load(exported / "genrec" / "1", device="cpu", store_version="synthetic/v9")
