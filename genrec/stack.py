@@ -290,11 +290,13 @@ def running_stack(
     gpu: bool = False,
     workers: int = 1,
     port: int | None = None,
+    gateway_env: dict[str, str] | None = None,
 ) -> Iterator[Stack]:
-    """The stack on `model_repo` with `dataset`'s histories loaded; stopped on exit."""
+    """The stack on `model_repo` with `dataset`'s histories loaded; stopped on exit.
+    `gateway_env` overrides gateway settings (`GENREC_*`)."""
     histories = write_histories(dataset, workdir / "histories.jsonl")
     ports = {} if port is None else {"gateway_port": port}
-    stack = Stack(model_repo.resolve(), workdir.resolve(), gpu, workers, **ports)
+    stack = Stack(model_repo.resolve(), workdir.resolve(), gpu, workers, gateway_env or {}, **ports)
     stack.start(before_gateway=lambda s: load_histories(s, histories))
     try:
         yield stack

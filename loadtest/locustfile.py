@@ -4,7 +4,8 @@ Scenarios (user classes, by weight): browsing one chain page 1 → 2 → 3; even
 recommendations (read-your-writes path); cold users the catalogue has never seen. The shape adds
 a burst: the steady user count triples for a while, then falls back. Known users and items come
 from the JSON file in $GENREC_LOADTEST_CATALOG (written by `genrec loadtest`); SLOs from
-$GENREC_SLO_P99_MS and $GENREC_SLO_ERROR_RATE. Run it through `genrec loadtest`, or by hand:
+$GENREC_SLO_P99_MS and $GENREC_SLO_ERROR_RATE; the write key, if any, from $GENREC_API_KEY.
+Run it through `genrec loadtest`, or by hand:
 
     locust -f loadtest/locustfile.py --headless -u 20 -r 10 -t 60s --host http://127.0.0.1:8000
 """
@@ -24,6 +25,9 @@ USERS, ITEMS = CATALOG["users"], CATALOG["items"]
 P99_MS = float(os.environ.get("GENREC_SLO_P99_MS", "150"))
 ERROR_RATE = float(os.environ.get("GENREC_SLO_ERROR_RATE", "0"))
 REC = "/v1/recommendations"
+WRITE_HEADERS = (
+    {"X-API-Key": os.environ["GENREC_API_KEY"]} if "GENREC_API_KEY" in os.environ else {}
+)
 
 
 class Browser(FastHttpUser):
@@ -58,7 +62,7 @@ class Shopper(FastHttpUser):
         user = random.choice(USERS)
         event = {"event_id": uuid.uuid4().hex, "user_id": user, "item_id": random.choice(ITEMS),
                  "type": "click"}  # fmt: skip
-        self.client.post("/v1/events", json=event, name="events: click")
+        self.client.post("/v1/events", json=event, headers=WRITE_HEADERS, name="events: click")
         self.client.post(REC, json={"user_id": user}, name="events: next page")
 
 

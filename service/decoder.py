@@ -12,11 +12,41 @@ from tritonclient.grpc import InferInput, InferRequestedOutput
 from tritonclient.grpc.aio import InferenceServerClient
 from tritonclient.utils import InferenceServerException
 
-from service.metrics import DECODER_BATCH, DECODER_STAGE, PROMPT_TOKENS, TRITON_LATENCY
+from service.metrics import (
+    BREAKER_OPEN,
+    DECODER_BATCH,
+    DECODER_STAGE,
+    PROMPT_TOKENS,
+    TRITON_LATENCY,
+)
 
 
 class DecoderUnavailable(RuntimeError):
-    """Triton did not answer in time, or refused the request."""
+    """Triton did not answer in time, refused the request, or the breaker is open."""
+
+
+class Breaker:
+    """A circuit breaker: `failures` consecutive failures open it for `reset_s`, during which
+    calls fail at once instead of tying up workers on a dead backend; then calls may try again,
+    and the first failure opens it anew."""
+
+    def __init__(self, failures: int, reset_s: float):
+        self.failures, self.reset_s = failures, reset_s
+        self.count, self.open_until = 0, 0.0
+
+    def allow(self) -> bool:
+        return time.monotonic() >= self.open_until
+
+    def succeeded(self) -> None:
+        self.count = 0
+        BREAKER_OPEN.set(0)
+
+    def failed(self) -> None:
+        self.count += 1
+        if self.count >= self.failures:
+            self.open_until = time.monotonic() + self.reset_s
+            self.count = self.failures - 1  # half-open after the pause: one failure re-opens
+            BREAKER_OPEN.set(1)
 
 
 @dataclass(frozen=True)
@@ -43,9 +73,9 @@ class TritonDecoder:
         ("grpc.max_reconnect_backoff_ms", 1000),
     )
 
-    def __init__(self, url: str, model: str, timeout_s: float):
+    def __init__(self, url: str, model: str, timeout_s: float, breaker: Breaker):
         self.client = InferenceServerClient(url, channel_args=list(self.CHANNEL_ARGS))
-        self.model, self.timeout_s = model, timeout_s
+        self.model, self.timeout_s, self.breaker = model, timeout_s, breaker
 
     async def close(self) -> None:
         await self.client.close()
@@ -78,6 +108,8 @@ class TritonDecoder:
         ]
         if user_scid is not None:
             inputs.append(_tensor("USER_SCID", np.asarray(user_scid, dtype=np.int64)))
+        if not self.breaker.allow():
+            raise DecoderUnavailable("circuit open after repeated Triton failures")
         start = time.perf_counter()
         try:
             result = await self.client.infer(
@@ -87,9 +119,11 @@ class TritonDecoder:
                 client_timeout=self.timeout_s,
             )
         except InferenceServerException as e:
+            self.breaker.failed()
             raise DecoderUnavailable(e.message() or str(e)) from e
         finally:
             TRITON_LATENCY.observe(time.perf_counter() - start)
+        self.breaker.succeeded()
         prompt_tokens, prompt_us, decode_us, batch = result.as_numpy("STATS")[0].tolist()
         PROMPT_TOKENS.observe(prompt_tokens)
         DECODER_STAGE.labels("prompt").observe(prompt_us / 1e6)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import hmac
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, HTTPException, Request
 
 from service.history import Histories
 from service.recommender import Recommender
@@ -20,3 +21,15 @@ def get_histories(request: Request) -> Histories:
 
 RecommenderDep = Annotated[Recommender, Depends(get_recommender)]
 HistoriesDep = Annotated[Histories, Depends(get_histories)]
+
+
+def require_api_key(request: Request, x_api_key: Annotated[str | None, Header()] = None) -> None:
+    """Writes need the configured key (constant-time comparison); none configured, none needed."""
+    key = request.app.state.settings.api_key
+    if key is None:
+        return
+    if x_api_key is None or not hmac.compare_digest(
+        x_api_key.encode(), key.get_secret_value().encode()
+    ):
+        challenge = {"WWW-Authenticate": "ApiKey"}
+        raise HTTPException(401, "missing or wrong X-API-Key", headers=challenge)

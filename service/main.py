@@ -11,14 +11,15 @@ import logging
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from service.catalog import Catalog
-from service.decoder import TritonDecoder
+from service.decoder import Breaker, TritonDecoder
 from service.history import Histories
-from service.middleware import BodyLimit, Metrics
+from service.middleware import BodyLimit, Metrics, RateLimit
 from service.pages import PageChains
 from service.recommender import Recommender
 from service.routers import events, health, recommendations
@@ -33,8 +34,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         redis = Redis.from_url(settings.redis_url, socket_timeout=1.0, socket_connect_timeout=1.0)
+        breaker = Breaker(settings.breaker_failures, settings.breaker_reset_s)
         decoder = TritonDecoder(
-            settings.triton_url, settings.triton_model, settings.triton_timeout_s
+            settings.triton_url, settings.triton_model, settings.triton_timeout_s, breaker
         )
         catalog = Catalog.load(settings.model_dir, await decoder.served_version())
         histories = Histories(redis, settings.history_max, settings.event_ttl_s)
@@ -75,7 +77,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         log.exception("unhandled error", exc_info=exc)
         return JSONResponse({"detail": "internal error"}, status_code=500)
 
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
+            allow_headers=["content-type", "x-api-key"],
+        )  # fmt: skip
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RateLimit, rate=settings.rate_limit_rps, burst=settings.rate_limit_burst)
     app.add_middleware(Metrics, routes={r.path for x in routers for r in x.routes})
     return app
 

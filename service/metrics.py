@@ -3,7 +3,7 @@ histograms). Triton exports its own on its metrics port."""
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1, 2.5)
 
@@ -30,7 +30,7 @@ PROMPT_TOKENS = Histogram(
 FALLBACKS = Counter(
     "genrec_fallbacks_total", "Pages served from popularity instead of the decoder", ["reason"]
 )
-for _reason in ("cold_user", "decoder_unavailable"):  # exported at 0 from the start
+for _reason in ("cold_user", "decoder_unavailable", "redis_unavailable"):  # 0 from the start
     FALLBACKS.labels(_reason)
 INVALID_IDS = Counter(
     "genrec_invalid_ids_total", "Item indices from the decoder outside the catalogue (must stay 0)"
@@ -46,4 +46,8 @@ DECODER_STAGE = Histogram(
 DECODER_BATCH = Histogram(
     "genrec_decoder_batch_size", "Requests per model execution (Triton's dynamic batching)",
     buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
+)  # fmt: skip
+BREAKER_OPEN = Gauge(
+    "genrec_triton_circuit_open", "1 while the gateway skips Triton after repeated failures",
+    multiprocess_mode="max",
 )  # fmt: skip

@@ -1,4 +1,5 @@
-"""Pure-ASGI middleware (no per-request task overhead): request metrics and a body-size cap."""
+"""Pure-ASGI middleware (no per-request task overhead): request metrics, a body-size cap and a
+per-client rate limit."""
 
 from __future__ import annotations
 
@@ -9,9 +10,14 @@ import orjson
 from service.metrics import HTTP_LATENCY, HTTP_REQUESTS
 
 
-async def _reply(send, status: int, detail: str) -> None:
+async def reply(send, status: int, detail: str, headers: list | None = None) -> None:
+    """A JSON error response straight from middleware: `{"detail": ...}` like the app's."""
     body = orjson.dumps({"detail": detail})
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        *(headers or []),
+    ]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
@@ -27,7 +33,7 @@ class BodyLimit:
             return await self.app(scope, receive, send)
         length = dict(scope["headers"]).get(b"content-length")
         if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
-            return await _reply(send, 413, f"request body over {self.max_bytes} bytes")
+            return await reply(send, 413, f"request body over {self.max_bytes} bytes")
         seen = 0
 
         async def limited():
@@ -49,7 +55,7 @@ class BodyLimit:
             await self.app(scope, limited, tracking_send)
         except _TooLarge:
             if not started:
-                await _reply(send, 413, f"request body over {self.max_bytes} bytes")
+                await reply(send, 413, f"request body over {self.max_bytes} bytes")
 
 
 class _TooLarge(Exception):
@@ -81,3 +87,36 @@ class Metrics:
         finally:
             HTTP_LATENCY.labels(route, scope["method"]).observe(time.perf_counter() - start)
             HTTP_REQUESTS.labels(route, scope["method"], str(status)).inc()
+
+
+class RateLimit:
+    """Per-client rate limit: a token bucket per client address in each gateway process, so
+    one flooding client gets 429s (with Retry-After) while everyone else is served."""
+
+    def __init__(self, app, rate: float, burst: int, max_clients: int = 100_000):
+        self.app, self.rate, self.burst, self.max_clients = app, rate, burst, max_clients
+        self.buckets: dict[str, tuple[float, float]] = {}  # client → (tokens, last refill)
+
+    def _allow(self, client: str) -> float:
+        """0 when allowed, else seconds until a token is back."""
+        now = time.monotonic()
+        tokens, last = self.buckets.get(client, (float(self.burst), now))
+        tokens = min(self.burst, tokens + (now - last) * self.rate)
+        if tokens < 1:
+            self.buckets[client] = (tokens, now)
+            return (1 - tokens) / self.rate
+        if len(self.buckets) >= self.max_clients and client not in self.buckets:
+            self.buckets.clear()  # bounded memory: forget everyone rather than grow forever
+        self.buckets[client] = (tokens - 1, now)
+        return 0.0
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["path"] in ("/healthz", "/readyz", "/metrics"):
+            return await self.app(scope, receive, send)
+        client = scope["client"][0] if scope.get("client") else "unknown"
+        wait = self._allow(client)
+        if wait:
+            retry = str(max(1, round(wait)))
+            headers = [(b"retry-after", retry.encode())]
+            return await reply(send, 429, "too many requests; slow down", headers)
+        return await self.app(scope, receive, send)

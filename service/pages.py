@@ -23,9 +23,25 @@ from redis.asyncio import Redis
 
 from service.metrics import REDIS_LATENCY
 
+TOKEN_PATTERN = r"^[0-9a-f]{24}\.[1-9][0-9]{0,3}\.[A-Za-z0-9_-]{24}$"
+
 
 class BadPageToken(ValueError):
     """Malformed, forged, for another user, or for a chain that expired."""
+
+    status = 400
+
+
+class ForeignPageToken(BadPageToken):
+    """Well-formed but not signed for this user: forged, or someone else's."""
+
+    status = 403
+
+
+class ExpiredPageToken(BadPageToken):
+    """Signed, but its chain is gone from Redis (TTL) or never existed."""
+
+    status = 404
 
 
 @dataclass(frozen=True)
@@ -72,11 +88,11 @@ class PageChains:
 
     def parse(self, token: str, user_id: str) -> Cursor:
         parts = token.split(".")
-        if len(parts) != 3 or not parts[1].isdigit() or not 2 <= int(parts[1]) <= 10_000:
+        if len(parts) != 3 or not parts[1].isdigit() or not 1 <= int(parts[1]) <= 9999:
             raise BadPageToken("page_token is malformed")
         chain, page = parts[0], int(parts[1])
         if not hmac.compare_digest(parts[2], self._mac(chain, page, user_id)):
-            raise BadPageToken("page_token was not issued for this user_id")
+            raise ForeignPageToken("page_token was not issued for this user_id")
         return Cursor(chain, page)
 
     async def state(self, cursor: Cursor, user_id: str) -> ChainState:
@@ -89,9 +105,9 @@ class PageChains:
         REDIS_LATENCY.labels("chain_read").observe(time.perf_counter() - start)
         owner, pages = values[0], values[1:]
         if owner is None or any(p is None for p in pages[:-1]):
-            raise BadPageToken("page_token expired or unknown; start again without a token")
+            raise ExpiredPageToken("page_token expired or unknown; start again without a token")
         if owner.decode() != user_id:  # only reachable with a MAC collision
-            raise BadPageToken("page_token was not issued for this user_id")
+            raise ForeignPageToken("page_token was not issued for this user_id")
         decoded = [None if p is None else StoredPage(**orjson.loads(p)) for p in pages]
         return ChainState(decoded[:-1], decoded[-1])
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 
 import numpy as np
+from redis.exceptions import RedisError
 
 from service.catalog import Catalog
 from service.decoder import DecoderUnavailable, TritonDecoder
@@ -36,10 +37,15 @@ class Recommender:
         cursor = (
             self.chains.parse(request.page_token, user) if request.page_token else self.chains.new()
         )
-        state = await self.chains.state(cursor, user)
-        page = state.current or await self._decode(user, state.shown, request.page_size)
-        if state.current is None:
-            page = await self.chains.store(cursor, user, page)
+        try:
+            state = await self.chains.state(cursor, user)
+            page = state.current or await self._decode(user, state.shown, request.page_size)
+            if state.current is None:
+                page = await self.chains.store(cursor, user, page)
+        except RedisError as e:  # no history, no chain: a popular page that ends the chain
+            log.warning("redis unavailable, serving popularity: %s", e)
+            page = self._popular([], request.page_size, "redis_unavailable")
+            return self._response(cursor, user, [], page, request.page_size, more=False)
         return self._response(cursor, user, state.shown, page, request.page_size)
 
     async def _decode(self, user: str, shown: list[str], k: int) -> StoredPage:
@@ -80,7 +86,13 @@ class Recommender:
         )
 
     def _response(
-        self, cursor: Cursor, user: str, shown: list[str], page: StoredPage, page_size: int
+        self,
+        cursor: Cursor,
+        user: str,
+        shown: list[str],
+        page: StoredPage,
+        page_size: int,
+        more: bool = True,
     ) -> RecommendationPage:
         catalog = self.catalog
         items = []
@@ -94,7 +106,7 @@ class Recommender:
                     title=None if index is None else catalog.titles[index],
                 )
             )
-        more = len(page.items) == page_size and cursor.page < self.settings.max_pages
+        more = more and len(page.items) == page_size and cursor.page < self.settings.max_pages
         next_token = (
             self.chains.token(Cursor(cursor.chain, cursor.page + 1), user) if more else None
         )

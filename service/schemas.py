@@ -8,6 +8,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from service.pages import TOKEN_PATTERN
+
 Id = Field(min_length=1, max_length=128, pattern=r"^[\w.:@/-]+$")
 
 
@@ -18,7 +20,7 @@ class Strict(BaseModel):
 class RecommendationRequest(Strict):
     user_id: str = Id
     page_size: int = Field(10, ge=1, le=50)
-    page_token: str | None = Field(None, max_length=256)
+    page_token: str | None = Field(None, pattern=TOKEN_PATTERN)
 
 
 class RecommendedItem(BaseModel):

@@ -28,6 +28,16 @@ class Settings(BaseSettings):
     # Signs page tokens so clients cannot forge another user's chain.
     token_secret: SecretStr = SecretStr("change-me")
     max_body_bytes: int = Field(16 * 1024, ge=1024)
+    # Writes (`/v1/events`) need this key in the X-API-Key header when it is set.
+    api_key: SecretStr | None = None
+    # Per client address and gateway process: a token bucket; over it, 429 with Retry-After.
+    rate_limit_rps: float = Field(200.0, gt=0)
+    rate_limit_burst: int = Field(400, ge=1)
+    # After this many consecutive Triton failures, skip Triton for `breaker_reset_s` (fallback
+    # pages at once, no worker tied up), then let one request try again.
+    breaker_failures: int = Field(5, ge=1)
+    breaker_reset_s: float = Field(5.0, gt=0)
+    cors_origins: list[str] = []  # CORS stays off unless origins are configured
 
 
 @lru_cache

@@ -28,16 +28,21 @@ class Run:
     seconds: int = 60
     p99_ms: float = 150.0
     error_rate: float = 0.0
+    api_key: str | None = None  # sent on writes when the gateway requires one
 
 
 def run_locust(url: str, catalog: Path, run: Run, prefix: Path) -> int:
     """→ Locust's exit code (1 when a request failed or an SLO broke)."""
     prefix.parent.mkdir(parents=True, exist_ok=True)
-    env = os.environ | {
-        "GENREC_LOADTEST_CATALOG": str(catalog),
-        "GENREC_SLO_P99_MS": str(run.p99_ms),
-        "GENREC_SLO_ERROR_RATE": str(run.error_rate),
-    }
+    env = (
+        os.environ
+        | {
+            "GENREC_LOADTEST_CATALOG": str(catalog),
+            "GENREC_SLO_P99_MS": str(run.p99_ms),
+            "GENREC_SLO_ERROR_RATE": str(run.error_rate),
+        }
+        | ({"GENREC_API_KEY": run.api_key} if run.api_key else {})
+    )
     command = [
         sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless",
         "--host", url, "-u", str(run.users), "-r", str(run.spawn_rate),

@@ -1,19 +1,19 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 
-from service.deps import HistoriesDep
+from service.deps import HistoriesDep, require_api_key
 from service.history import EventConflict
 from service.metrics import EVENTS
 from service.schemas import Event, EventAck, Problem
 
-router = APIRouter(prefix="/v1", tags=["events"])
+router = APIRouter(prefix="/v1", tags=["events"], dependencies=[Depends(require_api_key)])
 
 
 @router.post(
     "/events",
     response_model=EventAck,
-    responses={404: {"model": Problem}, 409: {"model": Problem}},
+    responses={code: {"model": Problem} for code in (400, 401, 404, 409, 413, 429, 503)},
 )
 async def record_event(event: Event, histories: HistoriesDep, request: Request) -> EventAck:
     """Append an interaction to the user's history; the next recommendation reads it.

@@ -12,7 +12,7 @@ router = APIRouter(prefix="/v1", tags=["recommendations"])
 @router.post(
     "/recommendations",
     response_model=RecommendationPage,
-    responses={400: {"model": Problem}},
+    responses={code: {"model": Problem} for code in (400, 403, 404, 413, 429)},
 )
 async def recommend(body: RecommendationRequest, recommender: RecommenderDep) -> RecommendationPage:
     """A page of items the user is likely to want next. Pass the previous page's
@@ -21,4 +21,4 @@ async def recommend(body: RecommendationRequest, recommender: RecommenderDep) ->
     try:
         return await recommender.page(body)
     except BadPageToken as e:
-        raise HTTPException(400, str(e)) from e
+        raise HTTPException(e.status, str(e)) from e

@@ -48,7 +48,18 @@ def exported(small_synthetic, small_store, tmp_path_factory) -> Path:
     return repo
 
 
+API_KEY = "test-api-key"
+# Small breaker pause and rate limit, so fault tests see both act within seconds.
+GATEWAY = {
+    "GENREC_API_KEY": API_KEY,
+    "GENREC_BREAKER_RESET_S": "1",
+    "GENREC_RATE_LIMIT_RPS": "100",
+    "GENREC_RATE_LIMIT_BURST": "200",
+}
+
+
 @pytest.fixture(scope="session")
 def stack(exported, small_synthetic, tmp_path_factory):
-    with running_stack(exported, tmp_path_factory.mktemp("stack"), small_synthetic) as stack:
+    work = tmp_path_factory.mktemp("stack")
+    with running_stack(exported, work, small_synthetic, gateway_env=GATEWAY) as stack:
         yield stack

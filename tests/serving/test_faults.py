@@ -1,0 +1,93 @@
+"""Faults caused for real on loopback, each bounded in requests and time: writes without the
+key, one client flooding, redis-server killed and restarted, tritonserver killed and restarted.
+Users see degraded pages, never 5xx storms, and no acknowledged event is lost."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import httpx
+from redis import Redis
+
+from tests.serving.conftest import API_KEY
+
+REC = "/v1/recommendations"
+
+
+def _event(n: int, user: str, item: str) -> dict:
+    return {"event_id": f"fault-{n}", "user_id": user, "item_id": item, "type": "purchase"}
+
+
+def test_writes_need_the_api_key(stack, small_synthetic):
+    event = _event(0, small_synthetic.users[0].id, small_synthetic.items[0].id)
+    for headers in ({}, {"X-API-Key": "wrong"}):
+        r = httpx.post(f"{stack.url}/v1/events", json=event, headers=headers)
+        assert r.status_code == 401 and r.json() == {"detail": "missing or wrong X-API-Key"}
+    r = httpx.post(f"{stack.url}/v1/events", json=event, headers={"X-API-Key": API_KEY})
+    assert r.status_code == 200
+
+
+def test_a_flooding_client_gets_429_then_recovers(stack):
+    async def flood() -> list[httpx.Response]:
+        async with httpx.AsyncClient(base_url=stack.url, timeout=10) as c:
+            sem = asyncio.Semaphore(50)
+
+            async def one() -> httpx.Response:
+                async with sem:
+                    return await c.post(REC, json={})  # cheap to answer: a 422
+
+            return await asyncio.gather(*(one() for _ in range(600)))
+
+    statuses = [r.status_code for r in asyncio.run(flood())]
+    limited = [s for s in statuses if s == 429]
+    assert limited and set(statuses) <= {422, 429}
+    time.sleep(2.5)  # the bucket refills (100/s in the test stack)
+    assert httpx.post(f"{stack.url}{REC}", json={"user_id": "after-flood"}).status_code == 200
+
+
+def test_a_redis_restart_loses_no_acknowledged_event(stack, small_synthetic):
+    user, items = small_synthetic.users[50].id, [i.id for i in small_synthetic.items[:40]]
+    headers = {"X-API-Key": API_KEY}
+    with httpx.Client(base_url=stack.url, headers=headers, timeout=10) as c:
+        acked = [c.post("/v1/events", json=_event(100 + n, user, item)) for n, item in
+                 enumerate(items)]  # fmt: skip
+        assert all(r.status_code == 200 for r in acked)
+        stack.redis.kill()  # SIGKILL: no shutdown save, only the append-only file survives
+        try:
+            start = time.monotonic()
+            page = c.post(REC, json={"user_id": user})
+            assert page.status_code == 200 and page.json()["fallback"] is True
+            assert page.json()["next_page_token"] is None
+            assert time.monotonic() - start < 1.5
+            refused = c.post("/v1/events", json=_event(999, user, items[0]))
+            assert refused.status_code == 503 and refused.headers["retry-after"] == "1"
+            assert "detail" in refused.json() and "127.0.0.1" not in refused.text
+        finally:
+            stack.redis.start()
+        history = Redis.from_url(stack.redis_url).lrange(f"genrec:hist:{user}", -40, -1)
+        assert [h.decode() for h in history] == items
+        again = c.post("/v1/events", json=_event(100, user, items[0]))  # a retry of an old one
+        assert again.json()["duplicate"] is True
+
+
+def test_a_dead_decoder_trips_the_breaker_and_the_model_comes_back(stack, small_synthetic):
+    user = small_synthetic.users[60].id
+    stack.triton.kill()
+    try:
+        latencies = []
+        for _ in range(10):
+            start = time.monotonic()
+            page = httpx.post(f"{stack.url}{REC}", json={"user_id": user}, timeout=5).json()
+            latencies.append(time.monotonic() - start)
+            assert page["fallback"] is True and len(page["items"]) == 10
+        assert max(latencies) < 1.0  # the deadline bounds every call
+        assert sorted(latencies)[5] < 0.1  # with the breaker open, fallbacks come at once
+        metrics = httpx.get(f"{stack.url}/metrics").text
+        assert 'genrec_fallbacks_total{reason="decoder_unavailable"}' in metrics
+    finally:
+        stack.triton.start()
+    deadline = time.monotonic() + 20
+    while httpx.post(f"{stack.url}{REC}", json={"user_id": user}).json()["fallback"]:
+        assert time.monotonic() < deadline, "the gateway did not go back to the model"
+        time.sleep(0.2)
