@@ -505,6 +505,43 @@ def loadtest(
         raise typer.Exit(1)
 
 
+@app.command("bench-reliability")
+def bench_reliability(
+    model_repo: ModelRepo = Path("model_repo"),
+    report: Annotated[Path, typer.Option(help="JSON report (+ .md)")] = Path(
+        "reports/reliability.json"
+    ),
+    workdir: Annotated[Path, typer.Option(help="Logs and Redis data")] = Path(
+        "build/bench-reliability"
+    ),
+    data_dir: DataDir = None,
+) -> None:
+    """Cause faults on the local stack under steady traffic (Triton killed and stalled, Redis
+    killed, a flooding client, malformed bodies), then Schemathesis; write what users saw."""
+    import secrets
+
+    from genrec.bench.reliability import run_faults, run_schemathesis, write_report
+    from genrec.data import load_dataset
+    from genrec.device import describe_hardware, resolve_device
+    from genrec.stack import latest_export, running_stack
+
+    _, info = latest_export(model_repo)
+    dataset = load_dataset(info["dataset"], data_dir)
+    key = secrets.token_hex(16)
+    settings = {  # a rate limit a 2-core flooder can exceed while steady traffic stays under
+        "GENREC_API_KEY": key,
+        "GENREC_BREAKER_RESET_S": "1",
+        "GENREC_RATE_LIMIT_RPS": "50",
+        "GENREC_RATE_LIMIT_BURST": "100",
+    }
+    with running_stack(model_repo, workdir, dataset, gateway_env=settings) as stack:
+        users, items = [u.id for u in dataset.users], [i.id for i in dataset.items]
+        rows = run_faults(stack, users, items, key)
+        schemathesis = run_schemathesis(stack.url, key)
+    meta = {"command": _command(), "hardware": describe_hardware(resolve_device("cpu"))}
+    console.print(write_report(rows, schemathesis, meta, report))
+
+
 @app.command("bench-decode")
 def bench_decode(
     sizes: Annotated[

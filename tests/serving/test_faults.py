@@ -5,6 +5,8 @@ Users see degraded pages, never 5xx storms, and no acknowledged event is lost.""
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import time
 
 import httpx
@@ -88,6 +90,22 @@ def test_a_dead_decoder_trips_the_breaker_and_the_model_comes_back(stack, small_
     finally:
         stack.triton.start()
     deadline = time.monotonic() + 20
+    while httpx.post(f"{stack.url}{REC}", json={"user_id": user}).json()["fallback"]:
+        assert time.monotonic() < deadline, "the gateway did not go back to the model"
+        time.sleep(0.2)
+
+
+def test_a_stalled_decoder_costs_at_most_the_deadline(stack, small_synthetic):
+    """SIGSTOP: tritonserver keeps its sockets open but answers nothing."""
+    user = small_synthetic.users[70].id
+    os.kill(stack.triton.process.pid, signal.SIGSTOP)
+    try:
+        start = time.monotonic()
+        page = httpx.post(f"{stack.url}{REC}", json={"user_id": user}, timeout=5).json()
+        assert page["fallback"] is True and time.monotonic() - start < 1.0
+    finally:
+        os.kill(stack.triton.process.pid, signal.SIGCONT)
+    deadline = time.monotonic() + 10
     while httpx.post(f"{stack.url}{REC}", json={"user_id": user}).json()["fallback"]:
         assert time.monotonic() < deadline, "the gateway did not go back to the model"
         time.sleep(0.2)
