@@ -6,11 +6,14 @@ COPY service/requirements.txt .
 RUN pip install --no-cache-dir --prefix=/install -r requirements.txt
 
 FROM python:3.11.11-slim-bookworm
+# Several uvicorn workers share their Prometheus metrics through files in this folder.
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
-    GENREC_MODEL_DIR=/models/genrec
+    GENREC_MODEL_DIR=/models/genrec \
+    PROMETHEUS_MULTIPROC_DIR=/tmp/metrics
 COPY --from=build /install /usr/local
-RUN useradd --create-home --uid 10001 genrec
+RUN useradd --create-home --uid 10001 genrec \
+    && mkdir -p /tmp/metrics && chown 10001 /tmp/metrics
 WORKDIR /app
 COPY service/ ./service/
 USER 10001
