@@ -188,7 +188,7 @@ def run_bench(
         if n == 0 and cfg.exact_prompts:
             exact = exactness(
                 model, store, vocab, prompts[: cfg.exact_prompts], cfg.beam, cfg.k, device
-            )
+            ) | {"command": command}
         rows += [
             {"model": size, **row}
             for row in _bench_model(model, store, vocab, prompts, cfg, device, gpu, command)

@@ -123,4 +123,5 @@ def test_bench_decode_cli(tmp_path):
     assert all(r["engine_rps"] > 0 and r["hf_rps"] > 0 and r["mask_share"] >= 0 for r in rows)
     exact = json.loads((tmp_path / "decode_exactness.json").read_text())["rows"][0]
     assert exact["exact_lists"] == 1.0 and exact["invalid_ids"] == 0
+    assert exact["command"].startswith("genrec bench-decode --sizes tiny")
     assert (tmp_path / "decode_bench.png").stat().st_size > 0
