@@ -352,6 +352,16 @@ def export(
     console.print(f"exported: {export_version(checkpoint, repo, dataset, name, store)}")
 
 
+def _exported(model_repo: Path, data_dir: Path | None):
+    """The latest exported version of the model, its export.json and its dataset: what the
+    serving commands start the stack with."""
+    from genrec.data import load_dataset
+    from genrec.stack import latest_export
+
+    version, info = latest_export(model_repo)
+    return version, info, load_dataset(info["dataset"], data_dir)
+
+
 @app.command()
 def serve(
     model_repo: ModelRepo = Path("model_repo"),
@@ -366,11 +376,9 @@ def serve(
     import signal
     import time
 
-    from genrec.data import load_dataset
-    from genrec.stack import latest_export, running_stack
+    from genrec.stack import running_stack
 
-    version, info = latest_export(model_repo)
-    dataset = load_dataset(info["dataset"], data_dir)
+    version, _, dataset = _exported(model_repo, data_dir)
     stopping = False
 
     def stop(*_) -> None:
@@ -423,12 +431,10 @@ def bench_serve(
     """Start the stack on the latest exported model, load the dataset's histories, and measure
     end-to-end latency (p50/p95/p99), throughput and the time split per request."""
     from genrec.bench.serve import Load, run_load, scrape, summarize, time_split, write_report
-    from genrec.data import load_dataset
     from genrec.device import describe_hardware, resolve_device
-    from genrec.stack import latest_export, running_stack
+    from genrec.stack import running_stack
 
-    _, info = latest_export(model_repo)
-    dataset = load_dataset(info["dataset"], data_dir)
+    _, info, dataset = _exported(model_repo, data_dir)
     users = [u.id for u in dataset.users]
     hardware = describe_hardware(resolve_device("cuda" if gpu else "cpu"))
     for n_workers in workers:
@@ -480,12 +486,10 @@ def loadtest(
     write the report; exit 1 when an SLO broke."""
     from genrec.bench.loadtest import Run, plot_history, read_rows, run_locust, write_catalog
     from genrec.bench.loadtest import write_report as write_loadtest
-    from genrec.data import load_dataset
     from genrec.device import describe_hardware, resolve_device
-    from genrec.stack import latest_export, running_stack
+    from genrec.stack import running_stack
 
-    _, info = latest_export(model_repo)
-    dataset = load_dataset(info["dataset"], data_dir)
+    _, _, dataset = _exported(model_repo, data_dir)
     catalog = write_catalog(
         [u.id for u in dataset.users], [i.id for i in dataset.items], workdir / "catalog.json"
     )
@@ -521,12 +525,10 @@ def bench_reliability(
     import secrets
 
     from genrec.bench.reliability import run_faults, run_schemathesis, write_report
-    from genrec.data import load_dataset
     from genrec.device import describe_hardware, resolve_device
-    from genrec.stack import latest_export, running_stack
+    from genrec.stack import running_stack
 
-    _, info = latest_export(model_repo)
-    dataset = load_dataset(info["dataset"], data_dir)
+    _, _, dataset = _exported(model_repo, data_dir)
     key = secrets.token_hex(16)
     settings = {  # a rate limit a 2-core flooder can exceed while steady traffic stays under
         "GENREC_API_KEY": key,
