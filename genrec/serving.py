@@ -98,16 +98,12 @@ class ServedModel:
             ids = getattr(request, name)
             if ids.size and int(ids.max()) >= n_items:
                 return f"{name.upper()} holds item {int(ids.max())}; the catalogue has {n_items}"
-        levels = self.decoder.vocab.user_levels
-        scid = request.user_scid
-        if (
-            scid is not None
-            and scid.size
-            and (
-                scid.shape != (levels,) or scid.min() < 0 or scid.max() >= self.store.codebook_size
-            )
-        ):
-            return f"USER_SCID must be {levels} codes in 0..{self.store.codebook_size - 1}"
+        scid, levels = request.user_scid, self.decoder.vocab.user_levels
+        codes = self.store.codebook_size
+        if scid is None or scid.size == 0:  # absent: the model uses the average user's SCID
+            return None
+        if scid.shape != (levels,) or scid.min() < 0 or scid.max() >= codes:
+            return f"USER_SCID must be {levels} codes in 0..{codes - 1}"
         return None
 
     @torch.no_grad()
