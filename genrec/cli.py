@@ -333,6 +333,130 @@ def train(
 
 
 @app.command()
+def align(
+    checkpoint: Annotated[Path, typer.Argument(help="The SFT checkpoint (`genrec train`)")],
+    method: Annotated[str, typer.Option(help="sdpo, grpo-sr, sage or gbpo")] = "sdpo",
+    data_dir: DataDir = None,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda, ...")] = "auto",
+    lr: float = 1e-4,
+    epochs: Annotated[int, typer.Option(help="Passes over the prompts (per DPO stage)")] = 1,
+    batch_size: Annotated[int, typer.Option(help="Prompts per step")] = 128,
+    beta: Annotated[float, typer.Option(help="DPO temperature")] = 0.1,
+    group: Annotated[int, typer.Option(help="Policy methods: candidates per prompt")] = 16,
+    eval_every: Annotated[int, typer.Option(help="Policy methods: steps per validation")] = 50,
+    aux_weight: Annotated[
+        float, typer.Option(help="GBPO / SAGE: weight of the cold-start and diversity rewards")
+    ] = 0.5,
+    nll_weight: Annotated[
+        float | None, typer.Option(help="Policy methods: NLL on the ground truth [method's]")
+    ] = None,
+    eval_users: Annotated[int, typer.Option(help="Validation users decoded per check")] = 2000,
+    seed: int = 0,
+    artifacts: Annotated[
+        Path, typer.Option(help="Where `genrec baselines` put SASRec (the reward model)")
+    ] = ARTIFACTS,
+    out: Annotated[Path | None, typer.Option(help="Checkpoint folder (must not exist)")] = None,
+    time_budget: Annotated[
+        float | None, typer.Option(help="Minutes; stop at the first validation past it")
+    ] = None,
+    report: Annotated[
+        Path | None,
+        typer.Option(help="Merge SFT and aligned test rows into this JSON (+ .md, + PNG)"),
+    ] = None,
+    progress: Annotated[bool, typer.Option(help="Show progress bars")] = True,
+) -> None:
+    """Align an SFT decoder with user preferences: progressive Softmax-DPO (sdpo), GRPO-SR,
+    SAGE or GBPO. Writes a checkpoint that exports like any SFT one."""
+    from genrec.align.dpo import DPOConfig
+    from genrec.align.policy_gradient import PGConfig
+    from genrec.align.trainer import METHODS, AlignConfig
+    from genrec.align.trainer import align as run_align
+    from genrec.baselines.artifacts import load_sasrec
+    from genrec.data import leave_one_out, load_dataset
+    from genrec.device import describe_hardware, resolve_device
+    from genrec.tokenizer.store import TokenizerStore
+    from genrec.train.checkpoint import load_checkpoint, read_meta, save_checkpoint
+    from genrec.train.evaluation import evaluate_decoder
+
+    if method not in METHODS:
+        raise GenrecError(f"unknown method {method!r}; expected one of {', '.join(METHODS)}")
+    meta = read_meta(checkpoint)
+    dataset = meta["dataset"]
+    label = method + "".join(  # non-default settings, so rows of one report stay apart
+        part
+        for part, on in (
+            (f" lr{lr:g}", lr != 1e-4),
+            (f" beta{beta:g}", beta != 0.1),
+            (f" aux{aux_weight:g}", aux_weight != 0.5),
+            (f" nll{nll_weight or 0:g}", nll_weight is not None),
+        )
+        if on
+    )
+    out = out or checkpoint.with_name(f"{checkpoint.name}-{label.replace(' ', '-')}")
+    if out.exists():
+        raise GenrecError(f"{out}: already exists; choose another --out")
+    data = load_dataset(dataset, data_dir)
+    store_path = Path(meta["tokenizer_store"])
+    tokenizer = TokenizerStore.load(store_path, data.fingerprint())
+    decoder, _ = load_checkpoint(checkpoint, tokenizer)
+    sasrec = None
+    if method != "sdpo":
+        if not (artifacts / dataset / "sasrec" / "meta.json").is_file():
+            raise GenrecError(
+                f"{artifacts / dataset / 'sasrec'}: no SASRec reward model; run "
+                f"`genrec baselines --dataset {dataset}` first"
+            )
+        sasrec = load_sasrec(artifacts / dataset / "sasrec")
+    torch_device = resolve_device(device)
+    split = leave_one_out(data)
+    cfg = AlignConfig(
+        method=method, lr=lr, eval_users=eval_users, seed=seed,
+        time_budget_s=None if time_budget is None else time_budget * 60,
+        dpo=DPOConfig(beta=beta, epochs=epochs, batch_size=batch_size),
+        pg=PGConfig(
+            group=group, batch_size=batch_size, epochs=epochs, eval_every=eval_every,
+            weights={"accuracy": 1.0, "coldstart": aux_weight, "diversity": aux_weight},
+        ),
+        nll_weight=nll_weight,
+    )  # fmt: skip
+    result = run_align(decoder, tokenizer, data, split, cfg, torch_device, sasrec, progress)
+    common = {"dataset": dataset, "start": checkpoint.name,
+              "hardware": describe_hardware(torch_device), "command": _command()}  # fmt: skip
+
+    def test_row(model, **extra) -> dict:
+        test = evaluate_decoder(
+            model.to(torch_device), tokenizer, split.test, torch_device, cold=result.cold
+        )
+        return {**common, **test, **extra}
+
+    feedback = "self-play + real ratings" if data.has_ratings else "self-play only (no ratings)"
+    rows = [
+        test_row(load_checkpoint(checkpoint, tokenizer)[0], method="sft", best_step=0, seconds=0.0),
+        test_row(
+            result.decoder, method=label, best_step=result.best_step,
+            seconds=round(result.seconds, 1), curve=result.history,
+            feedback=feedback if method == "sdpo" else "rewards (SASRec + gate)",
+        ),
+    ]  # fmt: skip
+    save_checkpoint(
+        result.decoder, tokenizer, store_path, out,
+        {"size": meta.get("size"), "aligned_from": str(checkpoint), "method": method,
+         "test": rows[-1], "history": result.history},
+    )  # fmt: skip
+    columns = ["method", "recall@10", "ndcg@10", "coldstart_share@10", "coldstart_recall@10",
+               "entropy@10", "invalid_rate"]  # fmt: skip
+    _print_rows(
+        f"{method} from {checkpoint.name} on {dataset} (test split, beam 20)", rows, columns
+    )
+    console.print(f"checkpoint: {out} (stopped: {result.stopped_by}, kept step {result.best_step})")
+    if report is not None:
+        from genrec.bench.alignment import write_alignment_report
+
+        write_alignment_report(rows, report)
+        console.print(f"report: {report} and {report.with_suffix('.md')}")
+
+
+@app.command()
 def export(
     checkpoint: Annotated[Path, typer.Argument(help="A `genrec train` checkpoint folder")],
     repo: ModelRepo = Path("model_repo"),

@@ -9,8 +9,11 @@ import torch
 
 from genrec.data.split import EvalSet
 from genrec.eval.metrics import (
+    coldstart_recall,
+    coldstart_share,
     coverage,
     invalid_rate,
+    list_entropy,
     ranks_from_scores,
     ranks_from_topk,
     summarize,
@@ -52,8 +55,11 @@ def evaluate_topk(
     n_items: int,
     batch_size: int = 256,
     ks: tuple[int, ...] = (5, 10),
+    cold: np.ndarray | None = None,
 ) -> dict[str, float]:
-    """Metrics of a generative model, plus its invalid-prediction rate and catalogue coverage."""
+    """Metrics of a generative model, plus its invalid-prediction rate and catalogue coverage;
+    given the cold-start items (a bool mask), also their share of the lists, Recall on users
+    whose target is cold, and the entropy of exposure."""
     k = max(ks)
     lists = [
         model.recommend(data.users[s : s + batch_size], data.histories[s : s + batch_size], k)
@@ -63,4 +69,8 @@ def evaluate_topk(
     metrics = summarize(ranks_from_topk(topk, data.targets), ks)
     metrics["invalid_rate"] = invalid_rate(topk, n_items)
     metrics[f"coverage@{k}"] = coverage(topk, n_items)
+    if cold is not None:
+        metrics[f"coldstart_share@{k}"] = coldstart_share(topk, cold)
+        metrics[f"coldstart_recall@{k}"] = coldstart_recall(topk, data.targets, cold, k)
+        metrics[f"entropy@{k}"] = list_entropy(topk)
     return metrics

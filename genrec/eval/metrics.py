@@ -67,3 +67,35 @@ def coverage(topk: np.ndarray, n_items: int) -> float:
     """Share of the catalogue that appears in at least one recommendation list."""
     valid = topk[(topk >= 0) & (topk < n_items)]
     return float(len(np.unique(valid)) / n_items) if n_items else 0.0
+
+
+def cold_start_mask(train: list[np.ndarray], n_items: int, share: float = 0.2) -> np.ndarray:
+    """(n_items,) bool: the `share` of the catalogue least frequent in the training sequences
+    (ties by item index), i.e. the items a popularity-biased model starves of exposure."""
+    counts = np.bincount(np.concatenate(train), minlength=n_items) if train else np.zeros(n_items)
+    order = np.lexsort((np.arange(n_items), counts))  # by count, then index
+    cold = np.zeros(n_items, dtype=bool)
+    cold[order[: round(share * n_items)]] = True
+    return cold
+
+
+def coldstart_share(topk: np.ndarray, cold: np.ndarray) -> float:
+    """Share of the recommended slots (valid ids) filled with cold-start items."""
+    valid = topk[(topk >= 0) & (topk < len(cold))]
+    return float(cold[valid].mean()) if valid.size else 0.0
+
+
+def coldstart_recall(topk: np.ndarray, targets: np.ndarray, cold: np.ndarray, k: int) -> float:
+    """Recall@k over the users whose held-out item is cold-start."""
+    rows = cold[targets]
+    return recall_at_k(ranks_from_topk(topk[rows], targets[rows]), k) if rows.any() else 0.0
+
+
+def list_entropy(topk: np.ndarray) -> float:
+    """Shannon entropy (nats) of the item distribution over all lists: how evenly exposure is
+    spread (log of the catalogue size at most; low = everyone sees the same items)."""
+    valid = topk[topk >= 0]
+    if not valid.size:
+        return 0.0
+    p = np.unique(valid, return_counts=True)[1] / valid.size
+    return float(-(p * np.log(p)).sum())

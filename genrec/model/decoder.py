@@ -6,9 +6,8 @@ Prompts are built as embeddings, left-padded, so the same tensors feed training 
 forward) and serving (the engine's `recommend_embeds`).
 
 The training objective is page-wise NTP (GenRec): the target is the page of the next k items,
-each a valid continuation of the prompt on its own. All k targets ride in one sequence after the
-prompt, each attending to the prompt and to its own earlier tokens only, so no target is
-penalised for the order of the others and the prompt is encoded once. k = 1 is next-item NTP.
+each a valid continuation of the prompt on its own (k = 1 is next-item NTP). The same forward
+pass scores a group of candidate items for preference alignment (`token_logprobs`).
 """
 
 from __future__ import annotations
@@ -17,14 +16,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 from transformers import Qwen2ForCausalLM
 
 from genrec.model.merger import TokenMerger
 from genrec.model.vocab import SIDVocab
-
-IGNORE = -100  # label of target slots that do not exist (a page shorter than k)
 
 
 @dataclass(frozen=True)
@@ -91,15 +87,19 @@ class SIDDecoder(nn.Module):
         order = torch.sort(valid.to(torch.int8), dim=1, stable=True).indices
         return x.gather(1, order[..., None].expand_as(x)), valid.gather(1, order)
 
-    def forward(
-        self, history: torch.Tensor, page: torch.Tensor, user_scids: torch.Tensor | None = None
+    def token_logprobs(
+        self, history: torch.Tensor, items: torch.Tensor, user_scids: torch.Tensor | None = None
     ) -> torch.Tensor:
-        """Page-wise NTP loss. history (B, H), page (B, k) item indices (-1: none) → the mean
-        cross-entropy over the SID tokens of every page item."""
+        """history (B, H), items (B, k) item indices (-1: none) → (B, k, depth) log-probabilities
+        of each item's SID tokens as the next item after the prompt; 0 where the item is -1.
+
+        All k items ride in one sequence after the prompt, each attending to the prompt and to
+        its own earlier tokens only: the prompt is encoded once for the whole page (training)
+        or the whole group of candidates (preference alignment)."""
         prompt, valid = self.prompt_embeds(history, user_scids)
-        P, k, depth = prompt.shape[1], page.shape[1], self.vocab.sid_depth
-        T, dev = depth - 1, page.device  # each target feeds all but its last token
-        targets = self.item_tokens[page.clamp_min(0)]  # (B, k, depth)
+        P, k, depth = prompt.shape[1], items.shape[1], self.vocab.sid_depth
+        T, dev = depth - 1, items.device  # each item feeds all but its last token
+        targets = self.item_tokens[items.clamp_min(0)]  # (B, k, depth)
         fed = self.lm.get_input_embeddings()(targets[:, :, :T]).flatten(1, 2)  # (B, k*T, C)
         block = torch.cat(
             [torch.full((P,), -1, device=dev), torch.arange(k, device=dev).repeat_interleave(T)]
@@ -108,7 +108,7 @@ class SIDDecoder(nn.Module):
         index = torch.arange(n, device=dev)
         same = (block[None, :] == -1) | (block[:, None] == block[None, :])
         allowed = (index[:, None] >= index[None, :]) & same  # (n, n)
-        keys = torch.cat([valid, (page >= 0).repeat_interleave(T, 1)], 1)  # (B, n)
+        keys = torch.cat([valid, (items >= 0).repeat_interleave(T, 1)], 1)  # (B, n)
         mask = (allowed[None] & keys[:, None, :]) | torch.eye(n, dtype=torch.bool, device=dev)
         start = valid.sum(1, keepdim=True)  # first generated position
         positions = torch.cat(
@@ -118,10 +118,20 @@ class SIDDecoder(nn.Module):
         hidden = self.lm.model(
             inputs_embeds=x, attention_mask=mask[:, None], position_ids=positions
         ).last_hidden_state
-        # Token i of target j is predicted at: the prompt's last position (i = 0), or target
-        # j's token i - 1.
+        # Token i of item j is predicted at: the prompt's last position (i = 0), or item j's
+        # token i - 1.
         source = P + torch.arange(k, device=dev)[:, None] * T + torch.arange(depth, device=dev) - 1
         source[:, 0] = P - 1
-        logits = self.lm.lm_head(hidden[:, source.flatten()])  # (B, k*depth, V)
-        labels = targets.masked_fill(page[..., None] < 0, IGNORE).flatten(1)
-        return F.cross_entropy(logits.flatten(0, 1).float(), labels.flatten(), ignore_index=IGNORE)
+        logits = self.lm.lm_head(hidden[:, source.flatten()]).float()  # (B, k*depth, V)
+        logp = logits.log_softmax(-1).gather(-1, targets.flatten(1)[..., None])[..., 0]
+        return logp.view(-1, k, depth).masked_fill(items[..., None] < 0, 0.0)
+
+    def forward(
+        self, history: torch.Tensor, page: torch.Tensor, user_scids: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Page-wise NTP loss (GenRec): history (B, H), page (B, k) item indices (-1: none) →
+        the mean cross-entropy over the SID tokens of every page item; no target is penalised
+        for the order of the others."""
+        logp = self.token_logprobs(history, page, user_scids)
+        n_tokens = (page >= 0).sum() * self.vocab.sid_depth
+        return -logp.sum() / n_tokens.clamp_min(1)

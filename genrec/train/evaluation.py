@@ -56,14 +56,16 @@ def evaluate_decoder(
     data: EvalSet,
     device: torch.device,
     beam: int = 20,
+    cold: np.ndarray | None = None,
 ) -> dict[str, float]:
-    """Recall / NDCG @5 / @10, invalid rate and coverage of beam-`beam` constrained decoding."""
+    """Recall / NDCG @5 / @10, invalid rate and coverage of beam-`beam` constrained decoding
+    (and the cold-start and exposure metrics when `cold` marks the cold-start items)."""
     engine = DecodeEngine(
         decoder.lm, store, decoder.vocab, device, dtype=torch.float32, beam=beam,
         cuda_graphs=False, fuse=False,
     )  # fmt: skip
     recommender = EngineRecommender(decoder, engine, store)
-    return evaluate_topk(recommender, data, len(store.item_ids), batch_size=256)
+    return evaluate_topk(recommender, data, len(store.item_ids), batch_size=256, cold=cold)
 
 
 @torch.no_grad()

@@ -50,7 +50,7 @@ class DecoderTrainResult:
     stopped_by: str = "epochs"  # epochs, patience or time budget
 
 
-def _subset(data: EvalSet, n: int, seed: int) -> EvalSet:
+def subset(data: EvalSet, n: int, seed: int) -> EvalSet:
     if n >= len(data):
         return data
     pick = np.sort(np.random.default_rng(seed).choice(len(data), n, replace=False))
@@ -79,7 +79,7 @@ def train_decoder(
     model = DistributedDataParallel(decoder) if world.size > 1 else decoder
     examples = page_examples(split, cfg.page_size)
     user_scids = torch.from_numpy(store.user_scids).to(device) if decoder.prompt.user_scid else None
-    valid = _subset(split.valid, cfg.eval_users, cfg.seed)
+    valid = subset(split.valid, cfg.eval_users, cfg.seed)
     opt = torch.optim.AdamW(decoder.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     steps_per_epoch = math.ceil(len(examples) / cfg.batch_size)
     total = steps_per_epoch * cfg.epochs
