@@ -77,9 +77,13 @@ def group_policy_optimisation(
             step += 1
             advance()
             if step % cfg.eval_every == 0:
-                summary = {f"train_{k}": sum(v) / len(v) for k, v in stats.items()}
-                stats = {k: [] for k in stats}
+                summary, stats = _means(stats), {k: [] for k in stats}
                 if not on_eval(step, summary):
                     return
     if stats["loss"]:
-        on_eval(step, {f"train_{k}": sum(v) / len(v) for k, v in stats.items()})
+        on_eval(step, _means(stats))
+
+
+def _means(stats: dict[str, list[float]]) -> dict[str, float]:
+    """Training statistics since the last validation, averaged, named for the log."""
+    return {f"train_{k}": sum(v) / len(v) for k, v in stats.items()}

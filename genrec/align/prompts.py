@@ -15,6 +15,7 @@ import torch
 
 from genrec.data.schema import Dataset
 from genrec.data.split import Split
+from genrec.train.evaluation import pad_histories
 
 LIKED, NEUTRAL = 4.0, 2.0  # rating ≥ 4: liked; 2–3: neutral; 1: disliked (Align3GR's mapping)
 
@@ -42,13 +43,9 @@ class Feedback:
 
 
 def _prompts(rows: list[tuple[int, np.ndarray, int]], max_history: int) -> Prompts:
-    history = np.full((len(rows), max_history), -1, np.int64)
-    for r, (_, past, _) in enumerate(rows):
-        past = past[-max_history:]
-        history[r, max_history - len(past) :] = past
     return Prompts(
         torch.tensor([u for u, _, _ in rows], dtype=torch.long),
-        torch.from_numpy(history),
+        pad_histories([past for _, past, _ in rows], max_history),
         torch.tensor([t for _, _, t in rows], dtype=torch.long),
     )
 

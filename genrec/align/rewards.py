@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import torch
 
-from genrec.baselines.sasrec import SASRec, pad_left
+from genrec.baselines.sasrec import SASRec
 
 OBJECTIVES = ("accuracy", "coldstart", "diversity")
 
@@ -40,9 +40,7 @@ class RewardModel:
     def __call__(self, history: torch.Tensor, candidates: torch.Tensor) -> torch.Tensor:
         """history (N, H) left-padded with -1, candidates (N, G) → (N, G) scores in [0, 1]."""
         seqs = [h[h >= 0].numpy() for h in history.cpu()]
-        scores = self.sasrec.logits(
-            self.sasrec(pad_left(seqs, self.sasrec.cfg.max_len, self.device))[:, -1]
-        )
+        scores = self.sasrec.logits(self.sasrec.encode_histories(seqs))
         cand = candidates.to(self.device)
         mine = scores.gather(1, cand.clamp_min(0))
         rank = (scores[:, None, :] > mine[..., None]).sum(-1)  # (N, G)

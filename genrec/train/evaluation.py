@@ -13,11 +13,13 @@ from genrec.model.decoder import SIDDecoder
 from genrec.tokenizer.store import TokenizerStore
 
 
-def _pad_histories(histories: list[np.ndarray], length: int) -> torch.Tensor:
+def pad_histories(histories: list[np.ndarray], length: int) -> torch.Tensor:
+    """→ (B, length) the last `length` items of each history, left-padded with -1."""
     out = np.full((len(histories), length), -1, dtype=np.int64)
     for row, h in enumerate(histories):
-        if len(h):
-            out[row, length - len(h) :] = h[-length:]
+        tail = h[-length:]
+        if len(tail):
+            out[row, length - len(tail) :] = tail
     return torch.from_numpy(out)
 
 
@@ -30,7 +32,7 @@ def batch_prompts(
     device: torch.device,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Users' histories (and SCIDs, if the decoder reads them) → prompt embeddings and mask."""
-    history = _pad_histories(histories, max(1, max(map(len, histories), default=1)))
+    history = pad_histories(histories, max(1, max(map(len, histories), default=1)))
     scids = None
     if decoder.prompt.user_scid:
         scids = torch.from_numpy(store.user_scids[users]).to(device)
