@@ -456,6 +456,96 @@ def align(
         console.print(f"report: {report} and {report.with_suffix('.md')}")
 
 
+def _load_trained(checkpoint: Path, data_dir: Path | None):
+    """A checkpoint with its dataset, tokenizer store and leave-one-out split."""
+    from genrec.data import leave_one_out, load_dataset
+    from genrec.tokenizer.store import TokenizerStore
+    from genrec.train.checkpoint import load_checkpoint, read_meta
+
+    meta = read_meta(checkpoint)
+    data = load_dataset(meta["dataset"], data_dir)
+    store_path = Path(meta["tokenizer_store"])
+    store = TokenizerStore.load(store_path, data.fingerprint())
+    decoder, _ = load_checkpoint(checkpoint, store)
+    return decoder, meta, store, store_path, leave_one_out(data)
+
+
+@app.command()
+def slate(
+    checkpoint: Annotated[Path, typer.Argument(help="The SFT checkpoint (`genrec train`)")],
+    data_dir: DataDir = None,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda, ...")] = "auto",
+    slots: Annotated[int, typer.Option(help="Items per page")] = 10,
+    epochs: int = 5,
+    batch_size: int = 256,
+    lr: float = 3e-4,
+    orpo_weight: Annotated[float, typer.Option(help="Listwise odds-ratio term (0 = off)")] = 0.5,
+    ntp_weight: Annotated[float, typer.Option(help="Page-wise NTP term (keeps beam mode)")] = 1.0,
+    dropout: Annotated[float, typer.Option(help="Input-embedding dropout")] = 0.1,
+    eval_users: Annotated[int, typer.Option(help="Validation users decoded per check")] = 2000,
+    seed: int = 0,
+    out: Annotated[Path | None, typer.Option(help="Checkpoint folder (must not exist)")] = None,
+    time_budget: Annotated[
+        float | None, typer.Option(help="Minutes; stop at the first validation past it")
+    ] = None,
+    progress: Annotated[bool, typer.Option(help="Show progress bars")] = True,
+) -> None:
+    """Teach a decoder whole-page generation (HiGR: plan, then slots in parallel, with a
+    listwise ORPO term). The checkpoint serves both modes and exports like any other."""
+    from genrec.align.slate import SlateConfig, train_slates
+    from genrec.device import resolve_device
+    from genrec.train.checkpoint import save_checkpoint
+
+    out = out or checkpoint.with_name(f"{checkpoint.name}-slate")
+    if out.exists():
+        raise GenrecError(f"{out}: already exists; choose another --out")
+    if not 1 <= slots <= 20:
+        raise GenrecError(f"--slots must be in 1..20 (the beam width), got {slots}")
+    decoder, meta, store, store_path, split = _load_trained(checkpoint, data_dir)
+    cfg = SlateConfig(
+        slots=slots, epochs=epochs, batch_size=batch_size, lr=lr, orpo_weight=orpo_weight,
+        ntp_weight=ntp_weight, dropout=dropout, eval_users=eval_users, seed=seed,
+        time_budget_s=None if time_budget is None else time_budget * 60,
+    )  # fmt: skip
+    result = train_slates(decoder, store, split, cfg, resolve_device(device), progress)
+    save_checkpoint(
+        result.decoder, store, store_path, out,
+        {"size": meta.get("size"), "slate_from": str(checkpoint), "slots": slots,
+         "slate_command": _command(), "history": result.history},
+    )  # fmt: skip
+    columns = ["step", "recall@10", "ndcg@10", "invalid_rate"]
+    _print_rows(f"slate training on {meta['dataset']} (validation pages)", result.history, columns)
+    console.print(f"checkpoint: {out} (stopped: {result.stopped_by}, kept step {result.best_step})")
+
+
+@app.command("bench-slate")
+def bench_slate(
+    checkpoint: Annotated[Path, typer.Argument(help="A checkpoint trained by `genrec slate`")],
+    data_dir: DataDir = None,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda, ...")] = "auto",
+    k: Annotated[int, typer.Option(help="Items per page")] = 10,
+    batches: Annotated[str, typer.Option(help="Comma list of batch sizes timed")] = "1,64",
+    repeats: Annotated[int, typer.Option(help="Timed calls per batch size")] = 20,
+    test_users: Annotated[int, typer.Option(help="Test users scored (0 = all)")] = 0,
+    report: Annotated[Path, typer.Option(help="JSON report (+ .md)")] = Path("reports/slate.json"),
+) -> None:
+    """Pages three ways from one checkpoint — beam top-k, item by item, HiGR slate — quality
+    on the test split and latency, in one run."""
+    from genrec.bench.slate import bench_slates, write_slate_report
+    from genrec.device import describe_hardware, resolve_device
+    from genrec.train.trainer import subset
+
+    torch_device = resolve_device(device)
+    decoder, meta, store, _, split = _load_trained(checkpoint, data_dir)
+    test = subset(split.test, test_users, 0) if test_users else split.test
+    sizes = tuple(int(b) for b in batches.split(","))
+    rows = bench_slates(decoder, store, test, torch_device, k, sizes, repeats, split.max_history)
+    common = {"dataset": meta["dataset"], "checkpoint": checkpoint.name, "test_users": len(test),
+              "trained_by": meta.get("slate_command", ""),
+              "hardware": describe_hardware(torch_device), "command": _command()}  # fmt: skip
+    console.print(write_slate_report([common | r for r in rows], report))
+
+
 @app.command()
 def export(
     checkpoint: Annotated[Path, typer.Argument(help="A `genrec train` checkpoint folder")],

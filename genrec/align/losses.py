@@ -1,7 +1,8 @@
 """The alignment objectives, as pure functions of log-probabilities.
 
 `softmax_dpo_loss` is Softmax-DPO (Chen et al. 2024, as Align3GR uses it): one chosen item
-against many rejected ones in one softmax.
+against many rejected ones in one softmax. `orpo_loss` compares two whole pages (HiGR's
+listwise alignment of slates).
 
 `policy_loss` is one group policy-gradient objective whose switches give three methods:
 
@@ -46,6 +47,19 @@ def softmax_dpo_loss(
     margin = beta * ((rejected - ref_rejected) - (chosen - ref_chosen)[:, None])
     margin = margin.masked_fill(~rejected_valid, float("-inf"))[rows]
     return -F.logsigmoid(-torch.logsumexp(margin, 1)).mean()
+
+
+def orpo_loss(chosen: torch.Tensor, rejected: torch.Tensor) -> torch.Tensor:
+    """ORPO's odds-ratio term (Hong et al. 2024), the listwise preference objective of slate
+    training: chosen, rejected (B,) mean token log-probabilities of a whole page →
+    -log sigmoid(log odds(chosen) - log odds(rejected)) per pair, where odds(p) = p / (1 - p).
+    No reference model: it is added to the NLL of the chosen page."""
+
+    def log_odds(logp: torch.Tensor) -> torch.Tensor:
+        logp = logp.clamp(max=-1e-6)  # p < 1
+        return logp - torch.log(-torch.expm1(logp))
+
+    return -F.logsigmoid(log_odds(chosen) - log_odds(rejected))
 
 
 def group_normalise(r: torch.Tensor, valid: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:

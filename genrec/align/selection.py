@@ -27,9 +27,10 @@ class Selection:
         cold: np.ndarray,
         device: torch.device,
         beam: int = 20,
+        slate: bool = False,  # validate generated pages (slate mode) instead of beam search
     ):
         self.decoder, self.store, self.valid, self.cold = decoder, store, valid, cold
-        self.device, self.beam = device, beam
+        self.device, self.beam, self.slate = device, beam, slate
         self.history: list[dict] = []
         self.best, self.best_step, self.best_state = -1.0, 0, None
         self.start = time.perf_counter()
@@ -38,8 +39,9 @@ class Selection:
         """Validate the current weights; remember them if they are the best so far."""
         was_training = self.decoder.training
         metrics = evaluate_decoder(
-            self.decoder.eval(), self.store, self.valid, self.device, self.beam, self.cold
-        )
+            self.decoder.eval(), self.store, self.valid, self.device, self.beam, self.cold,
+            self.slate,
+        )  # fmt: skip
         self.decoder.train(was_training)
         row = {"step": step, **stats, **metrics, "seconds": time.perf_counter() - self.start}
         self.history.append(row)

@@ -57,7 +57,6 @@ def beam_search(
     # lineage[b, w, j]: which slot column holds the step-j token of beam w's ancestor. Beams never
     # move their keys/values when they are reordered; the attention mask follows the lineage.
     lineage = torch.zeros(B, beam, T, dtype=torch.long, device=embeds.device)
-    steps = torch.arange(T, device=embeds.device)
     scores = torch.zeros(B, 1, device=embeds.device)
     nodes = torch.zeros(B, 1, dtype=torch.long, device=embeds.device)
     codes: list[torch.Tensor] = []
@@ -67,8 +66,7 @@ def beam_search(
         else:
             step = level - 1
             lineage[:, :, step] = beams  # this step's token goes into the beam's own column
-            own = (lineage[:, :, None, :] == beams[None, None, :, None]) & (steps <= step)
-            own = own.reshape(B, beam, beam * T)  # slot w' * T + j, as laid out in the cache
+            own = lineage_mask(lineage, step, beam)
             mask = torch.cat([valid[:, None, :].expand(B, beam, P), own], -1)
             logits = runner.decode(
                 codes[-1] + vocab.level_offset(step),
@@ -84,6 +82,16 @@ def beam_search(
             lineage = lineage.gather(1, parent[..., None].expand(-1, -1, T))
     found = scores > NEG_INF
     return BeamResult(scores, torch.where(found, nodes, -1), torch.stack(codes, -1))
+
+
+def lineage_mask(lineage: torch.Tensor, step: int, n_beams: int) -> torch.Tensor:
+    """lineage (N, w, T): the beam column holding each query beam's step-j ancestor → (N, w,
+    n_beams * T) bool, which generated slots (column w' * T + j, as laid out in the cache) each
+    query may attend to: its ancestors' tokens up to this step, its own included."""
+    N, w, T = lineage.shape
+    columns = torch.arange(n_beams, device=lineage.device)[None, None, :, None]
+    steps = torch.arange(T, device=lineage.device)
+    return ((lineage[:, :, None, :] == columns) & (steps <= step)).reshape(N, w, n_beams * T)
 
 
 def select(

@@ -1,8 +1,9 @@
-"""The decode engine: prompts in, top-K items out.
+"""The decode engine: prompts in, top-K items (or a whole slate) out.
 
 It pads requests into static (batch, prompt length, exclusion) buckets, embeds them, and runs
-`beam_search` — on CUDA as a captured graph per bucket (replayed with no Python per step and
-no host sync until the results are read), elsewhere eagerly, with the same code.
+`beam_search` — or, in slate mode, `slate_search` (HiGR: plan, then all slots in parallel) — on
+CUDA as a captured graph per bucket (replayed with no Python per step and no host sync until the
+results are read), elsewhere eagerly, with the same code.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from transformers import Qwen2ForCausalLM
 
 from genrec.engine.beam_search import BeamResult, beam_search, excluded_bitmap
 from genrec.engine.runner import Qwen2Runner
+from genrec.engine.slate_search import slate_search
 from genrec.errors import GenrecError
 from genrec.model.vocab import SIDVocab
 from genrec.tokenizer.store import TokenizerStore
@@ -81,15 +83,18 @@ class DecodeEngine:
         cuda_graphs: bool = True,
         fuse: bool | None = None,
         prompt_multiple: int = 16,
+        slate_beam: int = 4,
     ):
         self.device = torch.device(device)
         self.vocab, self.beam, self.prompt_multiple = vocab, beam, prompt_multiple
+        self.slate_beam = slate_beam  # candidates per slot in slate mode
         self._check(model, store, vocab, beam)
         dtype = dtype or (torch.bfloat16 if self.device.type == "cuda" else torch.float32)
         fuse = self.device.type == "cuda" if fuse is None else fuse  # Inductor: Triton on GPUs
         self.runner = Qwen2Runner(model, dtype, self.device, fuse=fuse)
         self.trie = store.trie.to(self.device)
         self.n_items = len(store.item_ids)
+        self.first_codes = torch.from_numpy(store.item_sids[:, 0].astype(np.int64)).to(self.device)
         self.use_graphs = cuda_graphs and self.device.type == "cuda"
         self._graphs: dict[tuple[int, int, bool], _Graph] = {}
 
@@ -111,23 +116,32 @@ class DecodeEngine:
         if not 1 <= beam <= vocab.codebook_size:
             raise EngineError(f"beam width {beam} must be in 1..{vocab.codebook_size}")
 
-    def _search(self, inputs, valid, excluded, padded: bool) -> BeamResult:
-        """inputs: token ids (B, P) or embeddings (B, P, C); ids are embedded inside the graph."""
+    def _search(self, inputs, valid, excluded, padded: bool, slots: int) -> BeamResult:
+        """inputs: token ids (B, P) or embeddings (B, P, C); ids are embedded inside the graph.
+        slots > 0: a slate of that many items, after a [SEP] appended to every prompt."""
         embeds = self.runner.embed_tokens(inputs) if inputs.dim() == 2 else inputs
-        return beam_search(
-            self.runner, self.trie, self.vocab, embeds, valid, self.beam, excluded, padded
-        )
+        if not slots:
+            return beam_search(
+                self.runner, self.trie, self.vocab, embeds, valid, self.beam, excluded, padded
+            )
+        sep = torch.full_like(valid[:, :1], self.vocab.sep, dtype=torch.long)
+        embeds = torch.cat([embeds, self.runner.embed_tokens(sep)], 1)
+        valid = torch.cat([valid, torch.ones_like(valid[:, :1])], 1)
+        return slate_search(
+            self.runner, self.trie, self.vocab, self.first_codes, embeds, valid, slots,
+            self.slate_beam, excluded, padded,
+        )  # fmt: skip
 
     def _run(
         self, inputs: torch.Tensor, valid: torch.Tensor, excluded: torch.Tensor | None,
-        padded: bool,
+        padded: bool, slots: int,
     ) -> BeamResult:  # fmt: skip
         if not self.use_graphs:
-            return self._search(inputs, valid, excluded, padded)
-        key = (*inputs.shape, excluded is not None, padded)
+            return self._search(inputs, valid, excluded, padded, slots)
+        key = (*inputs.shape, excluded is not None, padded, slots)
         if key not in self._graphs:
             self._graphs[key] = _Graph(
-                functools.partial(self._search, padded=padded),
+                functools.partial(self._search, padded=padded, slots=slots),
                 inputs.clone(),
                 valid.clone(),
                 None if excluded is None else excluded.clone(),
@@ -140,9 +154,11 @@ class DecodeEngine:
         prompts: Sequence[Sequence[int]],
         k: int = 10,
         exclude: Sequence[Sequence[int]] | None = None,
+        slate: bool = False,
     ) -> Recommendations:
         """prompts: token ids per request (any lengths); exclude: item ids per request that
-        must not be returned (e.g. shown on earlier pages) → the k best items of each."""
+        must not be returned (e.g. shown on earlier pages) → the k best items of each, or with
+        `slate`, a generated page of k distinct items in page order."""
         lengths = np.fromiter((len(p) for p in prompts), dtype=np.int64, count=len(prompts))
         P = _round_up(int(lengths.max()), self.prompt_multiple)
         if (lengths == P).all():  # the common serving case: one array copy, no Python loop
@@ -152,7 +168,7 @@ class DecodeEngine:
             for row, prompt in enumerate(prompts):
                 ids[row, P - len(prompt) :] = prompt
         valid = np.arange(P)[None] >= (P - lengths)[:, None]
-        return self._recommend(torch.from_numpy(ids), torch.from_numpy(valid), k, exclude)
+        return self._recommend(torch.from_numpy(ids), torch.from_numpy(valid), k, exclude, slate)
 
     @torch.no_grad()
     def recommend_embeds(
@@ -161,10 +177,11 @@ class DecodeEngine:
         valid: torch.Tensor,
         k: int = 10,
         exclude: Sequence[Sequence[int]] | None = None,
+        slate: bool = False,
     ) -> Recommendations:
         """The same from prompt embeddings (B, P, C), e.g. a token merger's output, left-padded
         with `valid` (B, P) marking real positions."""
-        return self._recommend(embeds.to(self.runner.dtype), valid, k, exclude)
+        return self._recommend(embeds.to(self.runner.dtype), valid, k, exclude, slate)
 
     def _recommend(
         self,
@@ -172,6 +189,7 @@ class DecodeEngine:
         valid: torch.Tensor,
         k: int,
         exclude: Sequence[Sequence[int]] | None,
+        slate: bool,
     ) -> Recommendations:
         if k > self.beam:
             raise EngineError(f"k={k} exceeds the beam width {self.beam}")
@@ -194,7 +212,7 @@ class DecodeEngine:
                 for row, items in enumerate(rows):
                     ex[row, : len(items)] = list(items)
                 excluded = excluded_bitmap(torch.from_numpy(ex).to(self.device), self.n_items)
-            out = self._run(chunk, chunk_valid, excluded, padded)
+            out = self._run(chunk, chunk_valid, excluded, padded, k if slate else 0)
             outs.append(
                 Recommendations(
                     out.items[:n, :k].clone(), out.scores[:n, :k].clone(), out.sids[:n, :k].clone()

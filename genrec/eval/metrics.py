@@ -99,3 +99,17 @@ def list_entropy(topk: np.ndarray) -> float:
         return 0.0
     p = np.unique(valid, return_counts=True)[1] / valid.size
     return float(-(p * np.log(p)).sum())
+
+
+def page_diversity(pages: np.ndarray, first_codes: np.ndarray) -> float:
+    """Mean number of distinct first SID codes (the coarsest semantic level) per page."""
+    return float(
+        np.mean([len(np.unique(first_codes[p[p >= 0]])) for p in pages]) if len(pages) else 0.0
+    )
+
+
+def page_duplicates(pages: np.ndarray) -> float:
+    """Mean number of slots per page that repeat an item already on the page."""
+    return float(
+        np.mean([(p >= 0).sum() - len(np.unique(p[p >= 0])) for p in pages]) if len(pages) else 0.0
+    )

@@ -20,6 +20,7 @@ from torch import nn
 from transformers import Qwen2ForCausalLM
 
 from genrec.model.merger import TokenMerger
+from genrec.model.slate import SlateLayout
 from genrec.model.vocab import SIDVocab
 
 
@@ -97,34 +98,78 @@ class SIDDecoder(nn.Module):
         its own earlier tokens only: the prompt is encoded once for the whole page (training)
         or the whole group of candidates (preference alignment)."""
         prompt, valid = self.prompt_embeds(history, user_scids)
-        P, k, depth = prompt.shape[1], items.shape[1], self.vocab.sid_depth
-        T, dev = depth - 1, items.device  # each item feeds all but its last token
+        k, T, dev = items.shape[1], self.vocab.sid_depth - 1, items.device
         targets = self.item_tokens[items.clamp_min(0)]  # (B, k, depth)
-        fed = self.lm.get_input_embeddings()(targets[:, :, :T]).flatten(1, 2)  # (B, k*T, C)
-        block = torch.cat(
-            [torch.full((P,), -1, device=dev), torch.arange(k, device=dev).repeat_interleave(T)]
-        )
-        n = P + k * T
-        index = torch.arange(n, device=dev)
-        same = (block[None, :] == -1) | (block[:, None] == block[None, :])
-        allowed = (index[:, None] >= index[None, :]) & same  # (n, n)
-        keys = torch.cat([valid, (items >= 0).repeat_interleave(T, 1)], 1)  # (B, n)
-        mask = (allowed[None] & keys[:, None, :]) | torch.eye(n, dtype=torch.bool, device=dev)
+        fed = targets[:, :, :T].flatten(1)  # each item feeds all but its last token
+        block = torch.arange(k, device=dev).repeat_interleave(T)
         start = valid.sum(1, keepdim=True)  # first generated position
-        positions = torch.cat(
-            [(valid.cumsum(1) - 1).clamp_min(0), start + torch.arange(T, device=dev).repeat(k)], 1
-        )
-        x = self.dropout(torch.cat([prompt, fed], 1))
-        hidden = self.lm.model(
-            inputs_embeds=x, attention_mask=mask[:, None], position_ids=positions
-        ).last_hidden_state
+        positions = start + torch.arange(T, device=dev).repeat(k)
+        present = (items >= 0).repeat_interleave(T, 1)
+        hidden = self._blocks(prompt, valid, fed, block, present, positions)
         # Token i of item j is predicted at: the prompt's last position (i = 0), or item j's
         # token i - 1.
-        source = P + torch.arange(k, device=dev)[:, None] * T + torch.arange(depth, device=dev) - 1
+        P = prompt.shape[1]
+        source = P + torch.arange(k, device=dev)[:, None] * T + torch.arange(T + 1, device=dev) - 1
         source[:, 0] = P - 1
+        return self._target_logprobs(hidden, source, targets, items)
+
+    def slate_logprobs(
+        self, history: torch.Tensor, page: torch.Tensor, user_scids: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """The slate layout (HiGR's two stages, `genrec.model.slate`): history (B, H), page
+        (B, k) item indices (-1: none) → (B, k, depth) log-probabilities, where [:, j, 0] is
+        slot j's first SID code as the plan's j-th token and [:, j, 1:] the rest of its SID as
+        slot j's item decoding, given the whole plan; 0 where the item is -1."""
+        prompt, valid = self.prompt_embeds(history, user_scids)
+        B, k = page.shape
+        T, dev = self.vocab.sid_depth - 1, page.device
+        targets = self.item_tokens[page.clamp_min(0)]  # (B, k, depth)
+        sep = torch.full((B, 1), self.vocab.sep, dtype=torch.long, device=dev)
+        fed = torch.cat([sep, targets[:, :, 0], targets[:, :, :T].flatten(1)], 1)
+        layout = SlateLayout(k, T)
+        block = torch.cat([torch.full((1 + k,), -1, device=dev), layout.slot_blocks(dev)])
+        present = page >= 0
+        keys = torch.cat([torch.ones_like(sep, dtype=torch.bool), present,
+                          present.repeat_interleave(T, 1)], 1)  # fmt: skip
+        positions = valid.sum(1, keepdim=True) + layout.positions(dev)
+        hidden = self._blocks(prompt, valid, fed, block, keys, positions)
+        source = prompt.shape[1] + layout.sources(dev)
+        return self._target_logprobs(hidden, source, targets, page)
+
+    def _blocks(
+        self,
+        prompt: torch.Tensor,
+        valid: torch.Tensor,
+        fed: torch.Tensor,
+        block: torch.Tensor,
+        fed_valid: torch.Tensor,
+        fed_positions: torch.Tensor,
+    ) -> torch.Tensor:
+        """One forward pass over the prompt (B, P, C) followed by fed tokens (B, n): fed token
+        q attends to the valid prompt, to every earlier fed token of block -1 (shared context)
+        and to the earlier ones of its own block → last hidden states (B, P + n, C)."""
+        P, n, dev = prompt.shape[1], fed.shape[1], fed.device
+        block = torch.cat([torch.full((P,), -1, device=dev), block])
+        index = torch.arange(P + n, device=dev)
+        same = (block[None, :] == -1) | (block[:, None] == block[None, :])
+        allowed = (index[:, None] >= index[None, :]) & same  # (P + n, P + n)
+        keys = torch.cat([valid, fed_valid], 1)  # (B, P + n)
+        eye = torch.eye(P + n, dtype=torch.bool, device=dev)
+        mask = (allowed[None] & keys[:, None, :]) | eye
+        positions = torch.cat([(valid.cumsum(1) - 1).clamp_min(0), fed_positions], 1)
+        x = self.dropout(torch.cat([prompt, self.lm.get_input_embeddings()(fed)], 1))
+        return self.lm.model(
+            inputs_embeds=x, attention_mask=mask[:, None], position_ids=positions
+        ).last_hidden_state
+
+    def _target_logprobs(
+        self, hidden: torch.Tensor, source: torch.Tensor, targets: torch.Tensor, items: torch.Tensor
+    ) -> torch.Tensor:
+        """Log-probabilities of targets (B, k, depth), token (j, i) predicted at hidden position
+        source[j, i]; 0 where items (B, k) is -1."""
         logits = self.lm.lm_head(hidden[:, source.flatten()]).float()  # (B, k*depth, V)
         logp = logits.log_softmax(-1).gather(-1, targets.flatten(1)[..., None])[..., 0]
-        return logp.view(-1, k, depth).masked_fill(items[..., None] < 0, 0.0)
+        return logp.view(*items.shape, -1).masked_fill(items[..., None] < 0, 0.0)
 
     def forward(
         self, history: torch.Tensor, page: torch.Tensor, user_scids: torch.Tensor | None = None

@@ -40,16 +40,48 @@ def batch_prompts(
 
 
 class EngineRecommender:
-    """Adapts decoder + engine to `genrec.eval`'s TopKRecommender protocol."""
+    """Adapts decoder + engine to `genrec.eval`'s TopKRecommender protocol: the top-k of one
+    beam search, or with `slate`, one generated page (HiGR mode)."""
 
-    def __init__(self, decoder: SIDDecoder, engine: DecodeEngine, store: TokenizerStore):
-        self.decoder, self.engine, self.store = decoder, engine, store
+    def __init__(
+        self, decoder: SIDDecoder, engine: DecodeEngine, store: TokenizerStore, slate: bool = False
+    ):
+        self.decoder, self.engine, self.store, self.slate = decoder, engine, store, slate
 
     def recommend(self, users: np.ndarray, histories: list[np.ndarray], k: int) -> np.ndarray:
         embeds, valid = batch_prompts(
             self.decoder, self.store, users, histories, self.engine.device
         )
-        return self.engine.recommend_embeds(embeds, valid, k).items.numpy()
+        return self.engine.recommend_embeds(embeds, valid, k, slate=self.slate).items.numpy()
+
+
+class ItemByItemRecommender(EngineRecommender):
+    """A page built one item at a time, the autoregressive way slates are generated without a
+    plan: item j is the best of a full beam search whose prompt holds the user's history
+    followed by items 1..j-1 (the last `max_history` kept), with 1..j-1 excluded."""
+
+    def __init__(
+        self, decoder: SIDDecoder, engine: DecodeEngine, store: TokenizerStore, max_history: int
+    ):
+        super().__init__(decoder, engine, store)
+        self.max_history = max_history
+
+    def recommend(self, users: np.ndarray, histories: list[np.ndarray], k: int) -> np.ndarray:
+        page = np.full((len(users), k), -1, dtype=np.int64)
+        for j in range(k):
+            grown = [
+                np.concatenate([h, p[:j]])[-self.max_history :]
+                for h, p in zip(histories, page, strict=True)
+            ]
+            embeds, valid = batch_prompts(
+                self.decoder, self.store, users, grown, self.engine.device
+            )
+            page[:, j] = (
+                self.engine.recommend_embeds(embeds, valid, 1, list(page[:, :j]))
+                .items[:, 0]
+                .numpy()
+            )
+        return page
 
 
 def evaluate_decoder(
@@ -59,14 +91,16 @@ def evaluate_decoder(
     device: torch.device,
     beam: int = 20,
     cold: np.ndarray | None = None,
+    slate: bool = False,
 ) -> dict[str, float]:
-    """Recall / NDCG @5 / @10, invalid rate and coverage of beam-`beam` constrained decoding
-    (and the cold-start and exposure metrics when `cold` marks the cold-start items)."""
+    """Recall / NDCG @5 / @10, invalid rate and coverage of beam-`beam` constrained decoding,
+    or of generated pages with `slate` (and the cold-start and exposure metrics when `cold`
+    marks the cold-start items)."""
     engine = DecodeEngine(
         decoder.lm, store, decoder.vocab, device, dtype=torch.float32, beam=beam,
         cuda_graphs=False, fuse=False,
     )  # fmt: skip
-    recommender = EngineRecommender(decoder, engine, store)
+    recommender = EngineRecommender(decoder, engine, store, slate)
     return evaluate_topk(recommender, data, len(store.item_ids), batch_size=256, cold=cold)
 
 
