@@ -1,10 +1,11 @@
 """The model Triton serves: one exported version folder (`genrec export`) behind the decode engine.
 
 Triton's dynamic batcher hands `model.py` a list of requests; this module turns them into one
-engine call: histories (item indices) → prompt embeddings through the decoder's token merger and
-user-SCID prefix → constrained beam search with per-request exclusions → the k best items of
-each. Keeping it here, not in `model.py`, lets the tests run the exact serving path without a
-Triton server.
+engine call per decode mode: histories (item indices) → prompt embeddings through the decoder's
+token merger and user-SCID prefix → constrained beam search with per-request exclusions → the k
+best items of each; or, for requests that ask for a slate, a whole generated page (HiGR mode).
+Keeping it here, not in `model.py`, lets the tests run the exact serving path without a Triton
+server.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import numpy as np
 import torch
 
 from genrec.device import resolve_device
-from genrec.engine.engine import BATCH_BUCKETS, DecodeEngine
+from genrec.engine.engine import BATCH_BUCKETS, DecodeEngine, bucket
 from genrec.errors import GenrecError
 from genrec.model.decoder import SIDDecoder
 from genrec.tokenizer.store import TokenizerStore
@@ -30,6 +31,7 @@ class DecodeRequest:
     exclude: np.ndarray  # item indices that must not come back (-1 entries are padding)
     k: int
     user_scid: np.ndarray | None = None  # (levels,), for decoders that read user SCIDs
+    slate: bool = False  # a generated page (plan, then slots) instead of the beam's top k
 
 
 @dataclass(frozen=True)
@@ -56,18 +58,24 @@ class ServedModel:
         self.store, self.device = store, device
         self.engine = DecodeEngine(decoder.lm, store, decoder.vocab, device, beam=beam)
         self.max_history = 20
+        # Slates decode a fixed number of slots per captured graph: the smallest bucket that
+        # holds the batch's largest K (the first k slots of a longer slate are the k-slot slate,
+        # up to the fill's fallback).
+        self.slate_slots = (*(s for s in (10, 20, 50) if s < beam), beam)
         if self.engine.use_graphs:
             self.warm_up()
 
     def warm_up(self) -> None:
-        """Capture every CUDA graph serving can need before the model reports ready: each batch
-        bucket, with full and with short histories (the two prefill variants). Otherwise the
-        first requests of each shape wait seconds for a capture and time out."""
+        """Capture the CUDA graphs serving needs before the model reports ready: each batch
+        bucket, with full and with short histories (the two prefill variants), for beam search
+        and for slates of the first slot bucket (other slot counts capture on first use).
+        Otherwise the first requests of each shape wait seconds for a capture and time out."""
         for size in BATCH_BUCKETS:
             for history_len in (self.max_history, 1):
-                history = np.zeros(history_len, np.int64)
-                request = DecodeRequest(history, np.zeros(1, np.int64), 1, None)
-                self.recommend([request] * size)
+                for slate in (False, True):
+                    history = np.zeros(history_len, np.int64)
+                    request = DecodeRequest(history, np.zeros(1, np.int64), 1, None, slate)
+                    self.recommend([request] * size)
 
     @classmethod
     def load(
@@ -106,9 +114,24 @@ class ServedModel:
             return f"USER_SCID must be {levels} codes in 0..{codes - 1}"
         return None
 
-    @torch.no_grad()
     def recommend(self, requests: list[DecodeRequest]) -> tuple[list[DecodeResult], BatchTimings]:
-        """Requests must have passed `check`."""
+        """Requests must have passed `check`. Beam and slate requests decode as two batches."""
+        results: list[DecodeResult | None] = [None] * len(requests)
+        prompt_us = decode_us = 0
+        for slate in (False, True):
+            rows = [i for i, r in enumerate(requests) if r.slate == slate]
+            if rows:
+                out, timings = self._decode([requests[i] for i in rows], slate)
+                for i, result in zip(rows, out, strict=True):
+                    results[i] = result
+                prompt_us += timings.prompt_us
+                decode_us += timings.decode_us
+        return results, BatchTimings(prompt_us, decode_us)
+
+    @torch.no_grad()
+    def _decode(
+        self, requests: list[DecodeRequest], slate: bool
+    ) -> tuple[list[DecodeResult], BatchTimings]:
         start = time.perf_counter()
         history = np.full((len(requests), self.max_history), -1, dtype=np.int64)
         for row, r in enumerate(requests):
@@ -124,8 +147,10 @@ class ServedModel:
             torch.cuda.synchronize(self.device)
         built = time.perf_counter()
         k = max(r.k for r in requests)
+        if slate:
+            k = bucket(k, self.slate_slots)
         exclude = [r.exclude[r.exclude >= 0] for r in requests]
-        out = self.engine.recommend_embeds(embeds, valid, k, exclude)
+        out = self.engine.recommend_embeds(embeds, valid, k, exclude, slate)
         done = time.perf_counter()
         prompt_tokens = valid.sum(1).cpu().numpy()
         results = [

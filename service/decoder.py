@@ -1,6 +1,6 @@
 """The Triton-hosted decoder as the gateway calls it: one gRPC inference per page, with a
 deadline. Inputs are item indices; the token merger, user-SCID prefix and constrained beam
-search all run inside the model (see `model_repo/genrec/model.py`)."""
+search (or slate generation) all run inside the model (see `model_repo/genrec/model.py`)."""
 
 from __future__ import annotations
 
@@ -57,8 +57,11 @@ class Decoded:
     model_version: str
 
 
+TRITON_TYPES = {np.dtype(np.int64): "INT64", np.dtype(np.int32): "INT32", np.dtype(bool): "BOOL"}
+
+
 def _tensor(name: str, values: np.ndarray) -> InferInput:
-    t = InferInput(name, [1, len(values)], "INT64" if values.dtype == np.int64 else "INT32")
+    t = InferInput(name, [1, len(values)], TRITON_TYPES[values.dtype])
     t.set_data_from_numpy(values[None])
     return t
 
@@ -99,7 +102,12 @@ class TritonDecoder:
         return max(ready, key=int, default=None)
 
     async def recommend(
-        self, history: list[int], exclude: list[int], k: int, user_scid: np.ndarray | None
+        self,
+        history: list[int],
+        exclude: list[int],
+        k: int,
+        user_scid: np.ndarray | None,
+        slate: bool = False,
     ) -> Decoded:
         inputs = [
             _tensor("HISTORY", np.asarray(history or [-1], dtype=np.int64)),
@@ -108,6 +116,8 @@ class TritonDecoder:
         ]
         if user_scid is not None:
             inputs.append(_tensor("USER_SCID", np.asarray(user_scid, dtype=np.int64)))
+        if slate:
+            inputs.append(_tensor("SLATE", np.array([True])))
         if not self.breaker.allow():
             raise DecoderUnavailable("circuit open after repeated Triton failures")
         start = time.perf_counter()

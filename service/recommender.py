@@ -14,7 +14,12 @@ from service.decoder import DecoderUnavailable, TritonDecoder
 from service.history import Histories
 from service.metrics import FALLBACKS, INVALID_IDS
 from service.pages import Cursor, PageChains, StoredPage
-from service.schemas import RecommendationPage, RecommendationRequest, RecommendedItem
+from service.schemas import (
+    DecodeMode,
+    RecommendationPage,
+    RecommendationRequest,
+    RecommendedItem,
+)
 from service.settings import Settings
 
 log = logging.getLogger("genrec.gateway")
@@ -39,7 +44,9 @@ class Recommender:
         )
         try:
             state = await self.chains.state(cursor, user)
-            page = state.current or await self._decode(user, state.shown, request.page_size)
+            page = state.current or await self._decode(
+                user, state.shown, request.page_size, request.mode == DecodeMode.slate
+            )
             if state.current is None:
                 page = await self.chains.store(cursor, user, page)
         except RedisError as e:  # no history, no chain: a popular page that ends the chain
@@ -48,7 +55,7 @@ class Recommender:
             return self._response(cursor, user, [], page, request.page_size, more=False)
         return self._response(cursor, user, state.shown, page, request.page_size)
 
-    async def _decode(self, user: str, shown: list[str], k: int) -> StoredPage:
+    async def _decode(self, user: str, shown: list[str], k: int, slate: bool) -> StoredPage:
         catalog = self.catalog
         recent = await self.histories.recent(user, self.settings.history_len)
         history = [i for i in map(catalog.item_index, recent) if i is not None]
@@ -57,7 +64,7 @@ class Recommender:
         if not history and scid is None:
             return self._popular(exclude, k, "cold_user")
         try:
-            decoded = await self.decoder.recommend(history, exclude, k, scid)
+            decoded = await self.decoder.recommend(history, exclude, k, scid, slate)
         except DecoderUnavailable as e:
             log.warning("decoder unavailable, serving popularity: %s", e)
             return self._popular(exclude, k, "decoder_unavailable")

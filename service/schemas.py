@@ -17,10 +17,16 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
+class DecodeMode(StrEnum):
+    beam = "beam"  # the page is the top page_size of one constrained beam search
+    slate = "slate"  # the page is generated whole: a plan of its coarse codes, then its items
+
+
 class RecommendationRequest(Strict):
     user_id: str = Id
     page_size: int = Field(10, ge=1, le=50)
     page_token: str | None = Field(None, pattern=TOKEN_PATTERN)
+    mode: DecodeMode = DecodeMode.beam
 
 
 class RecommendedItem(BaseModel):

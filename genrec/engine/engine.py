@@ -37,7 +37,8 @@ class Recommendations:
     sids: torch.Tensor  # (B, k, depth)
 
 
-def _bucket(n: int, buckets: Sequence[int]) -> int:
+def bucket(n: int, buckets: Sequence[int]) -> int:
+    """The smallest bucket that holds n (the largest, if none does)."""
     return next((b for b in buckets if b >= n), buckets[-1])
 
 
@@ -200,7 +201,7 @@ class DecodeEngine:
             padded = not bool(chunk_valid.all())  # host-side for token prompts
             chunk_valid = chunk_valid.to(self.device)
             n = len(chunk)
-            size = _bucket(n, BATCH_BUCKETS)
+            size = bucket(n, BATCH_BUCKETS)
             if size > n:  # fill the bucket with copies of the last request
                 chunk = torch.cat([chunk, chunk[-1:].expand(size - n, *chunk.shape[1:])])
                 chunk_valid = torch.cat([chunk_valid, chunk_valid[-1:].expand(size - n, -1)])

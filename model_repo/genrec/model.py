@@ -47,12 +47,13 @@ class TritonPythonModel:
     def execute(self, requests: list) -> list:
         parsed, errors = [], {}
         for i, request in enumerate(requests):
-            exclude = _input(request, "EXCLUDE")
+            exclude, slate = _input(request, "EXCLUDE"), _input(request, "SLATE")
             decode = DecodeRequest(
                 history=_input(request, "HISTORY"),
                 exclude=np.empty(0, np.int64) if exclude is None else exclude,
                 k=int(_input(request, "K")[0]),
                 user_scid=_input(request, "USER_SCID"),
+                slate=slate is not None and bool(slate[0]),
             )
             reason = self.model.check(decode)
             if reason is None:

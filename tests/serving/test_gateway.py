@@ -66,6 +66,23 @@ def test_five_pages_never_repeat_and_refetch_is_stable(client, small_synthetic):
         assert _ids(again) == pages[n - 1]
 
 
+def test_slate_pages_are_generated_whole_and_never_repeat(client, small_synthetic):
+    user = small_synthetic.users[12].id
+    shown, token = [], None
+    for n in (1, 2):
+        body = {"user_id": user, "page_size": 10, "mode": "slate", "page_token": token}
+        r = client.post(REC, json=body)
+        assert r.status_code == 200, r.text
+        page = r.json()
+        assert page["page"] == n and len(page["items"]) == 10 and page["fallback"] is False
+        assert all(i["score"] <= 0 for i in page["items"])
+        shown += _ids(page)
+        token = page["next_page_token"]
+    assert len(shown) == len(set(shown)) == 20  # within and across pages
+    bad = client.post(REC, json={"user_id": user, "mode": "whole"})
+    assert bad.status_code == 422 and "mode" in bad.text
+
+
 def test_an_event_changes_the_next_page(client, redis, small_synthetic):
     user = small_synthetic.users[20].id
     before = _ids(client.post(REC, json={"user_id": user, "page_size": 10}).json())

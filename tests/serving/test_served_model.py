@@ -14,10 +14,10 @@ def served(exported) -> ServedModel:
     return ServedModel.load(exported / "genrec" / "1", device="cpu", beam=50)
 
 
-def _request(history, exclude=(), k=10, scid=None) -> DecodeRequest:
+def _request(history, exclude=(), k=10, scid=None, slate=False) -> DecodeRequest:
     return DecodeRequest(
         np.asarray(history, np.int64), np.asarray(exclude, np.int64), k,
-        None if scid is None else np.asarray(scid, np.int64),
+        None if scid is None else np.asarray(scid, np.int64), slate,
     )  # fmt: skip
 
 
@@ -41,6 +41,20 @@ def test_exclusions_are_never_returned(served, small_synthetic):
     (second,), _ = served.recommend([_request(history, exclude=first.items, k=20)])
     assert not set(first.items.tolist()) & set(second.items.tolist())
     assert (second.items >= 0).all()
+
+
+def test_beam_and_slate_requests_share_a_batch(served, small_synthetic):
+    users = small_synthetic.users[:4]
+    requests = [_request(u.items[-20:], k=7, slate=i % 2 == 1) for i, u in enumerate(users)]
+    mixed, _ = served.recommend(requests)
+    for request, result in zip(requests, mixed, strict=True):
+        (alone,), _ = served.recommend([request])
+        assert alone.items.tolist() == result.items.tolist()
+        assert len(result.items) == 7 and len(set(result.items.tolist())) == 7
+    beam, slate = mixed[0], mixed[1]
+    assert (np.diff(beam.scores) <= 1e-6).all()  # beam: best first
+    (as_beam,), _ = served.recommend([_request(users[1].items[-20:], k=7)])
+    assert as_beam.items.tolist() != slate.items.tolist()  # the slate is its own decode
 
 
 @pytest.mark.parametrize(
