@@ -127,7 +127,10 @@ def baselines(
 @app.command()
 def tokenize(
     dataset: Annotated[str, typer.Option("--dataset", "-d")] = "synthetic",
-    method: Annotated[str, typer.Option(help="rqvae (learned) or rqkmeans (baseline)")] = "rqvae",
+    method: Annotated[
+        str,
+        typer.Option(help="rqvae (learned), bloger (RQ-VAE + recommender in the loop) or rqkmeans"),
+    ] = "rqvae",
     signals: Annotated[
         str | None, typer.Option(help="Comma list of text, collab [default: all the dataset has]")
     ] = None,
@@ -137,6 +140,10 @@ def tokenize(
     align_epochs: Annotated[int, typer.Option(help="Phase 2: + U2I alignment epochs")] = 100,
     u2i_weight: float = 0.1,
     contrastive: Annotated[float, typer.Option(help="HiGR contrastive weight (0 = off)")] = 0.0,
+    bloger_steps: Annotated[int, typer.Option(help="BLOGER: bi-level tokenizer updates")] = 400,
+    rec_weight: Annotated[float, typer.Option(help="BLOGER: λ of the recommendation loss")] = 1.0,
+    meta: Annotated[bool, typer.Option(help="BLOGER: one-step lookahead (meta-gradient)")] = True,
+    surgery: Annotated[bool, typer.Option(help="BLOGER: PCGrad on conflicting gradients")] = True,
     seed: int = 0,
     store: Annotated[Path, typer.Option(help="Tokenizer store root")] = STORE,
     artifacts: Annotated[Path, typer.Option(help="SASRec embeddings and caches")] = ARTIFACTS,
@@ -147,6 +154,7 @@ def tokenize(
     from genrec.bench.tokenizer import tokenizer_row, write_tokenizer_report
     from genrec.data import load_dataset
     from genrec.device import resolve_device
+    from genrec.tokenizer.bloger import BlogerConfig
     from genrec.tokenizer.pipeline import TokenizeConfig
     from genrec.tokenizer.pipeline import tokenize as run_tokenize
     from genrec.tokenizer.signals import parse_signals
@@ -163,6 +171,9 @@ def tokenize(
             u2i_weight=u2i_weight,
             contrastive_weight=contrastive,
             seed=seed,
+        ),
+        bloger=BlogerConfig(
+            steps=bloger_steps, rec_weight=rec_weight, meta=meta, surgery=surgery, seed=seed
         ),
     )
     torch_device = resolve_device(device)
@@ -227,6 +238,7 @@ def train(
     constrained decoding and writes a checkpoint."""
     import numpy as np
 
+    from genrec.bench.tokenizer import variant_name
     from genrec.data import leave_one_out, load_dataset
     from genrec.device import describe_hardware, resolve_device
     from genrec.model.config import SIZES, build_decoder
@@ -262,6 +274,8 @@ def train(
         if on
     )
     ids = f"{manifest['method']}:{'+'.join(manifest['signals'])}"
+    if tokenizer_variant := variant_name(manifest["config"]):
+        ids += f" ({tokenizer_variant})"
     out = out or Path("checkpoints") / dataset / (
         f"{variant.replace(' ', '-')}-{manifest['version']}-s{seed}"
     )

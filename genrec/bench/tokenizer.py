@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from genrec.bench.report import markdown_table, merge_rows
+from genrec.bench.report import locked, markdown_table, merge_rows
 from genrec.device import describe_hardware
 from genrec.tokenizer.store import TokenizerStore
 
@@ -17,7 +17,7 @@ COLUMNS = (
     *KEY, "collision_rate", "max_items_per_code",
     "utilization_l1", "utilization_l2", "utilization_l3",
     "perplexity_l1", "perplexity_l2", "perplexity_l3",
-    "recon_mse", "seconds", "load_seconds", "command",
+    "recon_mse", "seconds", "bloger_seconds", "conflict_share", "load_seconds", "command",
 )  # fmt: skip
 
 
@@ -42,13 +42,26 @@ def tokenizer_row(store: TokenizerStore, path: Path, device: torch.device, comma
 def variant_name(config: dict) -> str:
     """What sets a run apart beyond method and signals (empty for the defaults)."""
     weight = config["train"]["contrastive_weight"]
+    if config["method"] == "bloger":
+        b = config["bloger"]
+        switches = [("no meta", not b["meta"]), ("no surgery", not b["surgery"]),
+                    (f"λ {b['rec_weight']:g}", b["rec_weight"] != 1.0)]  # fmt: skip
+        return ", ".join(name for name, on in switches if on)
     return f"contrastive {weight:g}" if config["method"] == "rqvae" and weight > 0 else ""
 
 
 def write_tokenizer_report(rows: list[dict], json_path: Path) -> None:
+    with locked(json_path):
+        _write(rows, json_path)
+
+
+def _write(rows: list[dict], json_path: Path) -> None:
     merged = merge_rows(json_path, rows, key=KEY)
     header = (
         "# Semantic-ID tokenizer\n\ncollision_rate: share of items whose 3-level code is "
-        "shared; utilization / perplexity per level over 256 codes.\n\n"
+        "shared; utilization / perplexity per level over 256 codes. BLOGER rows: "
+        "`bloger_seconds` is the bi-level phase's share of `seconds` (the extra time over the "
+        "RQ-VAE it starts from); `conflict_share` the share of tokenizer updates whose two "
+        "gradients conflicted.\n\n"
     )
     json_path.with_suffix(".md").write_text(header + markdown_table(merged, COLUMNS))

@@ -1,7 +1,8 @@
-"""`genrec tokenize`: features → quantizer (RQ-VAE or RQ-KMeans) → unique SIDs, user SCIDs, trie.
+"""`genrec tokenize`: features → quantizer (RQ-VAE, BLOGER or RQ-KMeans) → unique SIDs, user
+SCIDs, trie.
 
 RQ-KMeans (residual k-means on the concatenated features, nothing trained) is the baseline the
-learned RQ-VAE must beat.
+learned RQ-VAE must beat. BLOGER continues the RQ-VAE's item half with a recommender in the loop.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import torch
 from genrec.data.schema import Dataset
 from genrec.data.split import leave_one_out
 from genrec.errors import GenrecError
+from genrec.tokenizer.bloger import BlogerConfig, train_bloger
 from genrec.tokenizer.quantizer import ResidualQuantizer
 from genrec.tokenizer.rqvae import RQVAEConfig
 from genrec.tokenizer.sids import add_collision_level, code_stats
@@ -24,7 +26,7 @@ from genrec.tokenizer.store import TokenizerStore
 from genrec.tokenizer.train import TokenizerTrainConfig, train_dual_rqvae
 from genrec.tokenizer.trie import Trie
 
-METHODS = ("rqvae", "rqkmeans")
+METHODS = ("rqvae", "rqkmeans", "bloger")
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,7 @@ class TokenizeConfig:
     signals: tuple[str, ...] = ("text", "collab")
     model: RQVAEConfig = field(default_factory=RQVAEConfig)
     train: TokenizerTrainConfig = field(default_factory=TokenizerTrainConfig)
+    bloger: BlogerConfig = field(default_factory=BlogerConfig)  # method "bloger" only
     dense_levels: int = 2  # trie depths kept as dense tables
 
 
@@ -44,6 +47,7 @@ class Quantized:
     recon_mse: float  # item reconstruction error in feature space
     codebooks: dict[str, torch.Tensor]
     weights: dict[str, torch.Tensor]
+    extra: dict[str, float] = field(default_factory=dict)  # method-specific metrics
 
 
 def _rqvae(
@@ -51,6 +55,7 @@ def _rqvae(
     user_x: torch.Tensor,
     pairs: torch.Tensor,
     next_pairs: torch.Tensor,
+    train: list[np.ndarray],
     cfg: TokenizeConfig,
     device: torch.device,
     progress: bool,
@@ -59,6 +64,15 @@ def _rqvae(
         item_x, user_x, pairs, next_pairs, cfg.model, cfg.train, device, progress
     )
     item, user = models.item, models.user
+    extra = {}
+    if cfg.method == "bloger":
+        bilevel = train_bloger(item, item_x, train, cfg.bloger, device, progress)
+        extra = {
+            "bloger_seconds": round(bilevel.seconds, 1),
+            "conflict_share": bilevel.conflict_share,
+            "rec_loss_start": bilevel.history[0]["rec_loss"] if bilevel.history else 0.0,
+            "rec_loss_end": bilevel.history[-1]["rec_loss"] if bilevel.history else 0.0,
+        }
     item_x, user_x = item_x.to(device), user_x.to(device)
     item_codes = item.encode(item_x)
     with torch.no_grad():
@@ -72,6 +86,7 @@ def _rqvae(
         recon,
         {"item": item.quantizer.codebooks.detach(), "user": user.quantizer.codebooks.detach()},
         weights,
+        extra,
     )
 
 
@@ -111,9 +126,11 @@ def tokenize(
     split = leave_one_out(dataset)
     features = build_features(dataset, split, cfg.signals, artifacts, device, progress)
     start = time.perf_counter()
-    if cfg.method == "rqvae":
+    if cfg.method in ("rqvae", "bloger"):
         pairs, next_pairs = interaction_pairs(split)
-        q = _rqvae(features.item, features.user, pairs, next_pairs, cfg, device, progress)
+        q = _rqvae(
+            features.item, features.user, pairs, next_pairs, split.train, cfg, device, progress
+        )
     else:
         q = _rqkmeans(features.item, features.user, cfg, device)
     seconds = time.perf_counter() - start
@@ -123,6 +140,7 @@ def tokenize(
         **code_stats(q.item_codes, cfg.model.codebook_size),
         "recon_mse": q.recon_mse,
         "seconds": round(seconds, 1),
+        **q.extra,
     }
     user_stats = code_stats(q.user_codes, cfg.model.codebook_size)
     metrics["user_distinct_scids"] = user_stats["distinct_codes"]

@@ -9,10 +9,6 @@ import numpy as np
 import pytest
 import torch
 
-from genrec.baselines.artifacts import save_sasrec
-from genrec.baselines.sasrec import SASRecConfig
-from genrec.baselines.sasrec_trainer import TrainConfig, train_sasrec
-from genrec.data import leave_one_out
 from genrec.tokenizer.kmeans import kmeans
 from genrec.tokenizer.pipeline import TokenizeConfig, tokenize
 from genrec.tokenizer.quantizer import ResidualQuantizer
@@ -20,22 +16,6 @@ from genrec.tokenizer.rqvae import RQVAEConfig
 from genrec.tokenizer.train import TokenizerTrainConfig
 
 SMALL = RQVAEConfig(codebook_size=16, code_dim=8, hidden=(64,))
-
-
-@pytest.fixture(scope="module")
-def artifacts(small_synthetic, tmp_path_factory):
-    """A quickly trained SASRec artifact, so collab signals do not train a full one."""
-    root = tmp_path_factory.mktemp("artifacts")
-    split = leave_one_out(small_synthetic)
-    result = train_sasrec(
-        split,
-        SASRecConfig(n_items=split.n_items, d_model=16),
-        TrainConfig(epochs=2),
-        torch.device("cpu"),
-        progress=False,
-    )
-    save_sasrec(root / small_synthetic.name / "sasrec", result.model, small_synthetic, {})
-    return root
 
 
 def test_kmeans_finds_separated_clusters():
