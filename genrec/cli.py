@@ -541,6 +541,7 @@ def bench_slate(
     batches: Annotated[str, typer.Option(help="Comma list of batch sizes timed")] = "1,64",
     repeats: Annotated[int, typer.Option(help="Timed calls per batch size")] = 20,
     test_users: Annotated[int, typer.Option(help="Test users scored (0 = all)")] = 0,
+    caps: Annotated[str, typer.Option(help="Comma list of per-code slot caps (1..4)")] = "4",
     report: Annotated[Path, typer.Option(help="JSON report (+ .md)")] = Path("reports/slate.json"),
 ) -> None:
     """Pages three ways from one checkpoint — beam top-k, item by item, HiGR slate — quality
@@ -553,7 +554,12 @@ def bench_slate(
     decoder, meta, store, _, split = _load_trained(checkpoint, data_dir)
     test = subset(split.test, test_users, 0) if test_users else split.test
     sizes = tuple(int(b) for b in batches.split(","))
-    rows = bench_slates(decoder, store, test, torch_device, k, sizes, repeats, split.max_history)
+    code_caps = tuple(int(c) for c in caps.split(","))
+    if not all(1 <= c <= 4 for c in code_caps):
+        raise GenrecError(f"--caps must be in 1..4 (the slot beam width), got {caps}")
+    rows = bench_slates(
+        decoder, store, test, torch_device, k, sizes, repeats, split.max_history, code_caps
+    )
     common = {"dataset": meta["dataset"], "checkpoint": checkpoint.name, "test_users": len(test),
               "trained_by": meta.get("slate_command", ""),
               "hardware": describe_hardware(torch_device), "command": _command()}  # fmt: skip

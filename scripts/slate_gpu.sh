@@ -5,7 +5,8 @@
 # checkpoints (checkpoints/<dataset>-sft, `genrec train`), their tokenizer stores and the data
 # (GENREC_DATA_DIR).
 # Usage: scripts/slate_gpu.sh MINUTES "DATASET EXTRA-SLATE-ARGS" ...
-# e.g.   scripts/slate_gpu.sh 4 "beauty --lr 1e-4" "beauty --lr 1e-4 --orpo-weight 0" ml-100k
+# e.g.   scripts/slate_gpu.sh 4 "beauty --lr 1e-4" "beauty --orpo-weight 0" ml-100k
+# CAPS (default 4): comma list of per-code slot caps the benchmark decodes slates with.
 set -uo pipefail
 minutes=$1
 shift
@@ -27,6 +28,6 @@ done
 for pid in "${pids[@]}"; do wait "$pid" || status=1; done
 for name in "${names[@]}"; do
     python3 -m genrec bench-slate "checkpoints/$name" --device cuda \
-        --report reports/slate.json >"$logs/$name-bench.log" 2>&1 || status=1
+        --caps "${CAPS:-4}" --report reports/slate.json >"$logs/$name-bench.log" 2>&1 || status=1
 done
 exit $status

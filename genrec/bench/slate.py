@@ -89,13 +89,18 @@ def bench_slates(
     batches: tuple[int, ...] = (1, 64),
     repeats: int = 20,
     max_history: int = 20,
+    caps: tuple[int, ...] = (4,),
 ) -> list[dict]:
-    """→ one row per mode: page quality on `test` and latency per batch size, with speed-ups."""
+    """→ one row per mode: page quality on `test` and latency per batch size, with speed-ups;
+    slates once per per-code cap (`slate` at the slot beam width 4, `slate capN` below it)."""
     engine = DecodeEngine(decoder.lm, store, decoder.vocab, device, beam=20)
+    decoders = recommenders(decoder.to(device).eval(), engine, store, max_history)
+    runs = [(mode, r, None) for mode, r in decoders.items() if mode != "slate"]
+    runs += [("slate" if c == engine.slate_beam else f"slate cap{c}", decoders["slate"], c)
+             for c in caps]  # fmt: skip
     rows = []
-    for mode, recommender in recommenders(
-        decoder.to(device).eval(), engine, store, max_history
-    ).items():
+    for mode, recommender, cap in runs:
+        engine.slate_cap = cap or engine.slate_beam
         row = {"mode": mode, **page_quality(recommender, test, store, k)}
         for batch in batches:
             row |= page_latency(recommender, test, k, min(batch, len(test)), repeats)

@@ -85,10 +85,12 @@ class DecodeEngine:
         fuse: bool | None = None,
         prompt_multiple: int = 16,
         slate_beam: int = 4,
+        slate_cap: int | None = None,
     ):
         self.device = torch.device(device)
         self.vocab, self.beam, self.prompt_multiple = vocab, beam, prompt_multiple
         self.slate_beam = slate_beam  # candidates per slot in slate mode
+        self.slate_cap = slate_cap or slate_beam  # most slots per first SID code in a slate
         self._check(model, store, vocab, beam)
         dtype = dtype or (torch.bfloat16 if self.device.type == "cuda" else torch.float32)
         fuse = self.device.type == "cuda" if fuse is None else fuse  # Inductor: Triton on GPUs
@@ -130,7 +132,7 @@ class DecodeEngine:
         valid = torch.cat([valid, torch.ones_like(valid[:, :1])], 1)
         return slate_search(
             self.runner, self.trie, self.vocab, self.first_codes, embeds, valid, slots,
-            self.slate_beam, excluded, padded,
+            self.slate_beam, excluded, padded, self.slate_cap,
         )  # fmt: skip
 
     def _run(
@@ -139,7 +141,7 @@ class DecodeEngine:
     ) -> BeamResult:  # fmt: skip
         if not self.use_graphs:
             return self._search(inputs, valid, excluded, padded, slots)
-        key = (*inputs.shape, excluded is not None, padded, slots)
+        key = (*inputs.shape, excluded is not None, padded, slots, self.slate_cap)
         if key not in self._graphs:
             self._graphs[key] = _Graph(
                 functools.partial(self._search, padded=padded, slots=slots),

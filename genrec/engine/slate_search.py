@@ -2,8 +2,8 @@
 from one call, planned first, then filled in parallel.
 
 1. Plan: k greedy steps over the first SID level, each code allowed only while it has capacity
-   left: its items not excluded, at most b (the slot beam width), minus the slots already
-   planned on it.
+   left: its items not excluded, at most b (the slot beam width, or a lower cap that spreads
+   the page over more codes), minus the slots already planned on it.
 2. Slots: each slot runs a width-b beam search over the remaining levels under its planned code
    — all k slots at once, as k groups of b beams over the request's shared prompt-and-plan
    cache (the beam search's lineage masks, one group per slot).
@@ -36,10 +36,12 @@ def slate_search(
     beam: int,
     excluded: torch.Tensor | None = None,
     padded: bool = True,
+    code_cap: int | None = None,
 ) -> BeamResult:
     """embeds (B, P, C) left-padded prompts ending in [SEP], valid (B, P), first_codes
     (n_items,) each item's first SID code, excluded (B, n_items) bool or None → a page of
-    `slots` items per prompt in page order (scores: plan + slot log-probabilities)."""
+    `slots` items per prompt in page order (scores: plan + slot log-probabilities).
+    code_cap: at most this many slots per first code (≤ beam; default beam)."""
     B, P, dev = len(embeds), embeds.shape[1], embeds.device
     K, depth, T = vocab.codebook_size, vocab.sid_depth, vocab.sid_depth - 1
     layout = SlateLayout(slots, T)
@@ -50,7 +52,7 @@ def slate_search(
     free = torch.ones(B, len(first_codes), device=dev) if excluded is None else (~excluded).float()
     capacity = torch.zeros(B, K, device=dev).scatter_add_(1, first_codes.expand(B, -1), free)
     # At most `beam` slots per code: its slots then always have enough distinct candidates.
-    capacity.clamp_(max=beam)
+    capacity.clamp_(max=min(beam, code_cap or beam))
     plan_pos, columns = layout.plan_positions(dev), torch.arange(slots, device=dev)
     plan, plan_scores = [], []
     for i in range(slots + 1):  # the extra step writes the last plan token's keys and values
