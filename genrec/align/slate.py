@@ -136,7 +136,7 @@ def train_slates(
         for epoch in range(1, cfg.epochs + 1):
             rejected = generated_pages(policy, examples, cfg.slots) if cfg.orpo_weight > 0 else None
             sums: dict[str, float] = {}
-            decoder.train()  # validation puts it back in eval mode
+            decoder.train()  # dropout on for the updates (Policy starts it in eval mode)
             for rows in policy.batches(len(examples), cfg.batch_size):
                 stats = slate_step(
                     policy, cfg, examples.users[rows], examples.history[rows], examples.page[rows],

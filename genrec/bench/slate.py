@@ -18,6 +18,7 @@ import torch
 from genrec.bench.report import locked, markdown_table, merge_rows
 from genrec.data.split import EvalSet
 from genrec.engine.engine import DecodeEngine
+from genrec.eval.evaluate import TopKRecommender
 from genrec.eval.metrics import (
     invalid_rate,
     page_diversity,
@@ -29,7 +30,6 @@ from genrec.model.decoder import SIDDecoder
 from genrec.tokenizer.store import TokenizerStore
 from genrec.train.evaluation import EngineRecommender, ItemByItemRecommender
 
-MODES = ("beam", "item-by-item", "slate")
 COLUMNS = (
     "dataset", "checkpoint", "mode", "recall@10", "ndcg@10", "diversity@10", "duplicates@10",
     "invalid_rate", "ms_p50_b1", "ms_p99_b1", "pages_per_s_b64", "speedup_vs_item_by_item_b1",
@@ -39,7 +39,8 @@ COLUMNS = (
 
 def recommenders(
     decoder: SIDDecoder, engine: DecodeEngine, store: TokenizerStore, max_history: int
-):
+) -> dict[str, TopKRecommender]:
+    """The three ways to a page, on one engine."""
     return {
         "beam": EngineRecommender(decoder, engine, store),
         "item-by-item": ItemByItemRecommender(decoder, engine, store, max_history),
@@ -48,8 +49,9 @@ def recommenders(
 
 
 def page_quality(
-    recommender, data: EvalSet, store: TokenizerStore, k: int, batch: int = 256
+    recommender: TopKRecommender, data: EvalSet, store: TokenizerStore, k: int, batch: int = 256
 ) -> dict:
+    """Recall / NDCG of each user's page against the held-out item, plus what a page is made of."""
     pages = np.concatenate([
         recommender.recommend(data.users[s : s + batch], data.histories[s : s + batch], k)
         for s in range(0, len(data), batch)
@@ -63,7 +65,9 @@ def page_quality(
     }
 
 
-def page_latency(recommender, data: EvalSet, k: int, batch: int, repeats: int) -> dict:
+def page_latency(
+    recommender: TopKRecommender, data: EvalSet, k: int, batch: int, repeats: int
+) -> dict:
     """Wall time of whole calls (prompt building included, results on the host) for one batch
     of `batch` test users, after warm-up (graph capture) calls."""
     users, histories = data.users[:batch], data.histories[:batch]
