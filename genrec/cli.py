@@ -496,6 +496,9 @@ def slate(
     orpo_weight: Annotated[float, typer.Option(help="Listwise odds-ratio term (0 = off)")] = 0.5,
     ntp_weight: Annotated[float, typer.Option(help="Page-wise NTP term (keeps beam mode)")] = 1.0,
     dropout: Annotated[float, typer.Option(help="Input-embedding dropout")] = 0.1,
+    complete_pages: Annotated[
+        bool, typer.Option(help="Fill short pages with the starting model's beam top items")
+    ] = False,
     eval_users: Annotated[int, typer.Option(help="Validation users decoded per check")] = 2000,
     seed: int = 0,
     out: Annotated[Path | None, typer.Option(help="Checkpoint folder (must not exist)")] = None,
@@ -518,7 +521,8 @@ def slate(
     decoder, meta, store, store_path, split = _load_trained(checkpoint, data_dir)
     cfg = SlateConfig(
         slots=slots, epochs=epochs, batch_size=batch_size, lr=lr, orpo_weight=orpo_weight,
-        ntp_weight=ntp_weight, dropout=dropout, eval_users=eval_users, seed=seed,
+        ntp_weight=ntp_weight, dropout=dropout, complete_pages=complete_pages,
+        eval_users=eval_users, seed=seed,
         time_budget_s=None if time_budget is None else time_budget * 60,
     )  # fmt: skip
     result = train_slates(decoder, store, split, cfg, resolve_device(device), progress)

@@ -7,6 +7,10 @@ page at the end of a sequence). Three terms, from the same batch:
   itself generates for the prompt (regenerated every epoch, cut to the true page's length);
   a model that already generates the true page has no pair;
 - page-wise NTP on the same page, so beam-search mode keeps what SFT taught it.
+Most pages of sparse data are shorter than k, so the plan's later slots would learn from few
+examples; `complete_pages` fills a short page's empty slots, after its real items, with the
+starting model's own beam-search top items (a teacher completion; page-wise NTP still sees only
+the real items).
 Unlike preference alignment, this is supervised training on a new layout, so it runs with
 dropout on. The weights are validated on generated pages (slate NDCG@10), the start included;
 the best are kept.
@@ -22,6 +26,8 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from genrec.align.losses import orpo_loss
 from genrec.align.policy import Policy
+from genrec.align.prompts import Prompts
+from genrec.align.rollouts import beam_candidates
 from genrec.align.selection import Selection
 from genrec.data.split import Split
 from genrec.engine.engine import DecodeEngine
@@ -41,6 +47,7 @@ class SlateConfig:
     orpo_weight: float = 0.5  # weight of the listwise odds-ratio term
     ntp_weight: float = 1.0  # weight of page-wise NTP (keeps beam-search mode)
     dropout: float = 0.1  # on the input embeddings; attention dropout is the checkpoint's
+    complete_pages: bool = False  # fill short pages with the starting model's beam top items
     eval_users: int = 2000
     beam: int = 20
     seed: int = 0
@@ -75,13 +82,25 @@ def generated_pages(
     return torch.cat(pages)
 
 
+def complete_pages(page: torch.Tensor, candidates: torch.Tensor) -> torch.Tensor:
+    """page (N, k) right-padded with -1, candidates (N, c) distinct, best first → each page with its
+    empty slots filled, in order, by the first candidates not already on it."""
+    k = page.shape[1]
+    fresh = candidates.masked_fill((candidates[..., None] == page[:, None, :]).any(-1), -1)
+    fresh = fresh.gather(1, torch.sort((fresh < 0).to(torch.int8), dim=1, stable=True).indices)
+    slot, filled = torch.arange(k)[None], (page >= 0).sum(1, keepdim=True)
+    fill = fresh.gather(1, (slot - filled).clamp(0, fresh.shape[1] - 1))
+    return torch.where(slot < filled, page, fill)
+
+
 def slate_step(
     policy: Policy, cfg: SlateConfig, users: torch.Tensor, history: torch.Tensor,
-    page: torch.Tensor, rejected: torch.Tensor,
+    page: torch.Tensor, rejected: torch.Tensor, real: torch.Tensor,
 ) -> dict[str, float]:  # fmt: skip
-    """One update on a batch → its loss terms."""
+    """One update on a batch (`page` the slate target, `real` its observed items only) → its
+    loss terms."""
     decoder, dev = policy.decoder, policy.device
-    history, page, rejected = history.to(dev), page.to(dev), rejected.to(dev)
+    history, page, rejected, real = history.to(dev), page.to(dev), rejected.to(dev), real.to(dev)
     scids = None if policy.user_scids is None else policy.user_scids[users.to(dev)]
     rejected = rejected.masked_fill(page < 0, -1)  # compare pages of equal length
     depth = decoder.vocab.sid_depth
@@ -102,7 +121,7 @@ def slate_step(
             loss = loss + cfg.orpo_weight * odds
             stats["orpo"] = odds.item()
         if cfg.ntp_weight > 0:
-            ntp = decoder(history, page, scids)
+            ntp = decoder(history, real, scids)
             loss = loss + cfg.ntp_weight * ntp
             stats["ntp"] = ntp.item()
     stats["loss"] = policy.step(loss)
@@ -126,6 +145,11 @@ def train_slates(
         cfg.beam, slate=True,
     )  # fmt: skip
     examples = page_examples(split, cfg.slots)
+    pages = examples.page
+    if cfg.complete_pages:
+        prompts = Prompts(examples.users, examples.history, examples.page[:, 0])
+        teacher = beam_candidates(decoder, store, prompts, max(cfg.beam, cfg.slots), device)
+        pages = complete_pages(examples.page, teacher.cpu())
     start, stopped_by = time.perf_counter(), "epochs"
     selection.check(0, stage="start")
     columns = [TextColumn("slate"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
@@ -139,8 +163,9 @@ def train_slates(
             decoder.train()  # dropout on for the updates (Policy starts it in eval mode)
             for rows in policy.batches(len(examples), cfg.batch_size):
                 stats = slate_step(
-                    policy, cfg, examples.users[rows], examples.history[rows], examples.page[rows],
-                    examples.page[rows] if rejected is None else rejected[rows.to(rejected.device)],
+                    policy, cfg, examples.users[rows], examples.history[rows], pages[rows],
+                    pages[rows] if rejected is None else rejected[rows.to(rejected.device)],
+                    examples.page[rows],
                 )  # fmt: skip
                 for key, value in stats.items():
                     sums[key] = sums.get(key, 0.0) + value

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from genrec.align.losses import orpo_loss
-from genrec.align.slate import SlateConfig, train_slates
+from genrec.align.slate import SlateConfig, complete_pages, train_slates
 from genrec.data import leave_one_out
 from genrec.model.config import build_decoder
 from genrec.model.decoder import PromptConfig, SIDDecoder
@@ -36,12 +36,22 @@ def test_orpo_prefers_the_chosen_page():
     assert (chosen.grad < 0).all() and (rejected.grad > 0).all()  # raise chosen, lower rejected
 
 
+def test_short_pages_are_completed_by_unused_candidates_in_order():
+    page = torch.tensor([[5, -1, -1, -1], [1, 2, 3, 4], [-1, -1, -1, -1], [2, 3, -1, -1]])
+    candidates = torch.tensor(
+        [[5, 7, 8, 9, 10], [9, 8, 7, 6, 5], [3, 4, 5, 6, 7], [3, 2, -1, -1, -1]]
+    )
+    assert complete_pages(page, candidates).tolist() == [
+        [5, 7, 8, 9], [1, 2, 3, 4], [3, 4, 5, 6], [2, 3, -1, -1],  # too few: stays short
+    ]  # fmt: skip
+
+
 def test_training_validates_pages_and_keeps_its_best(small_synthetic, small_store):
     store, _ = small_store
     decoder = _decoder(store)
     split = leave_one_out(small_synthetic)
     split = replace(split, train=split.train[:300])  # a quarter of the users: a faster test
-    cfg = SlateConfig(epochs=2, batch_size=256, lr=3e-3, eval_users=64)
+    cfg = SlateConfig(epochs=2, batch_size=256, lr=3e-3, eval_users=64, complete_pages=True)
     result = train_slates(decoder, store, split, cfg, torch.device("cpu"), progress=False)
     steps = [h["step"] for h in result.history]
     assert steps == [0, 1, 2]
