@@ -59,7 +59,7 @@ class BlogerResult:
     seconds: float = 0.0
 
 
-class CodeRecommender(nn.Module):
+class LatentRecommender(nn.Module):
     """Causal transformer: quantized latents of the history (B, T, d) → predicted latent of each
     position's next item (B, T, d). Attention is written out, so second derivatives exist."""
 
@@ -95,7 +95,7 @@ class CodeRecommender(nn.Module):
 
 
 def rec_loss(
-    rec: CodeRecommender, params: dict[str, torch.Tensor], z_q: torch.Tensor, seqs: torch.Tensor
+    rec: LatentRecommender, params: dict[str, torch.Tensor], z_q: torch.Tensor, seqs: torch.Tensor
 ) -> torch.Tensor:
     """Next-item cross-entropy over the whole catalogue: seqs (B, T + 1) item indices (-1 =
     padding, right-padded), z_q (n_items, d) every item's quantized latent; an item's score is
@@ -143,7 +143,7 @@ def train_bloger(
     item.to(device).train()
     item_x = item_x.to(device)
     seqs = training_sequences(train, cfg.max_len).to(device)
-    rec = CodeRecommender(item.cfg.code_dim, cfg.hidden, cfg.layers, cfg.max_len).to(device)
+    rec = LatentRecommender(item.cfg.code_dim, cfg.hidden, cfg.layers, cfg.max_len).to(device)
     rec_opt = torch.optim.AdamW(rec.parameters(), lr=cfg.rec_lr)
     tok_params = [p for p in item.parameters() if p.requires_grad]
     tok_opt = torch.optim.AdamW(tok_params, lr=cfg.tok_lr)

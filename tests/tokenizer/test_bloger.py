@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from genrec.data import leave_one_out
-from genrec.tokenizer.bloger import BlogerConfig, CodeRecommender, pcgrad, rec_loss
+from genrec.tokenizer.bloger import BlogerConfig, LatentRecommender, pcgrad, rec_loss
 from genrec.tokenizer.pipeline import TokenizeConfig, tokenize
 from genrec.tokenizer.train import TokenizerTrainConfig
 from tests.tokenizer.test_pipeline import SMALL
@@ -26,7 +26,7 @@ def test_pcgrad_removes_only_conflicting_components():
 def test_the_lookahead_adds_a_second_order_path_to_the_tokenizer():
     torch.manual_seed(0)
     z_q = torch.randn(30, 8, requires_grad=True)  # stands for the tokenizer's output
-    rec = CodeRecommender(code_dim=8, hidden=16, layers=1, max_len=5)
+    rec = LatentRecommender(code_dim=8, hidden=16, layers=1, max_len=5)
     seqs = torch.randint(0, 30, (12, 6))
     params = dict(rec.named_parameters())
 
