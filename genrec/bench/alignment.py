@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from genrec.bench.report import locked, markdown_table, merge_rows
+from genrec.bench.report import write_merged
 
 COLUMNS = (
     "dataset", "method", "recall@5", "recall@10", "ndcg@5", "ndcg@10", "coldstart_share@10",
@@ -19,20 +19,20 @@ CURVES = ("ndcg@10", "coldstart_share@10", "entropy@10")
 def write_alignment_report(rows: list[dict], path: Path) -> str:
     """Merge rows (keyed by dataset, method, start checkpoint), rewrite the Markdown and the
     dataset's curve plot."""
-    with locked(path):
-        merged = merge_rows(path, rows, key=("dataset", "method", "start"))
-        header = (
-            "# Preference alignment from one SFT checkpoint per dataset (test split, beam 20)\n\n"
-            f"Generated from `{path.name}`. Cold-start items: the 20 % of the catalogue least "
-            "frequent in the training sequences. `coldstart_share@10`: share of top-10 slots "
-            "holding cold-start items; `coldstart_recall@10`: Recall@10 over test users whose "
-            "target is cold-start; `entropy@10`: entropy (nats) of the item distribution over "
-            "all users' top-10. `best_step`: the validation checkpoint kept (0 = the SFT start). "
-            "`feedback`: where DPO's preferences came from. Each row names its command and "
-            "hardware.\n\n"
-        )
-        shown = sorted(merged, key=lambda r: (r["dataset"], r["method"] != "sft", r["method"]))
-        path.with_suffix(".md").write_text(header + markdown_table(shown, COLUMNS))
+    header = (
+        "# Preference alignment from one SFT checkpoint per dataset (test split, beam 20)\n\n"
+        f"Generated from `{path.name}`. Cold-start items: the 20 % of the catalogue least "
+        "frequent in the training sequences. `coldstart_share@10`: share of top-10 slots "
+        "holding cold-start items; `coldstart_recall@10`: Recall@10 over test users whose "
+        "target is cold-start; `entropy@10`: entropy (nats) of the item distribution over "
+        "all users' top-10. `best_step`: the validation checkpoint kept (0 = the SFT start). "
+        "`feedback`: where DPO's preferences came from. Each row names its command and "
+        "hardware.\n\n"
+    )
+    merged = write_merged(
+        path, rows, ("dataset", "method", "start"), header, COLUMNS,
+        order=lambda r: (r["dataset"], r["method"] != "sft", r["method"]),
+    )  # fmt: skip
     for dataset in {r["dataset"] for r in rows}:
         _plot([r for r in merged if r["dataset"] == dataset and r.get("curve")],
               path.parent / f"alignment_{dataset}.png", dataset)  # fmt: skip

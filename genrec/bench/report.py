@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import fcntl
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -31,6 +31,23 @@ def merge_rows(path: Path, rows: list[dict], key: Sequence[str]) -> list[dict]:
     merged.sort(key=lambda r: tuple(_sortable(r[k]) for k in key))
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"rows": merged}, indent=2) + "\n")
+    return merged
+
+
+def write_merged(
+    path: Path,
+    rows: list[dict],
+    key: Sequence[str],
+    header: str,
+    columns: Sequence[str],
+    order: Callable[[dict], tuple] | None = None,
+) -> list[dict]:
+    """Under the lock: merge `rows` into `path` (JSON) and rewrite its Markdown as `header` plus
+    the table of every row (in `order`, if given) → all merged rows."""
+    with locked(path):
+        merged = merge_rows(path, rows, key)
+        shown = merged if order is None else sorted(merged, key=order)
+        path.with_suffix(".md").write_text(header + markdown_table(shown, columns))
     return merged
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from genrec.bench.report import locked, markdown_table, merge_rows
+from genrec.bench.report import write_merged
 from genrec.data.split import EvalSet
 from genrec.engine.engine import DecodeEngine
 from genrec.eval.evaluate import TopKRecommender
@@ -120,16 +120,14 @@ def bench_slates(
 
 def write_slate_report(rows: list[dict], path: Path) -> str:
     """Merge rows (keyed by dataset, checkpoint and mode) into `path` and rewrite its Markdown."""
-    with locked(path):
-        merged = merge_rows(path, rows, key=("dataset", "checkpoint", "mode"))
-        header = (
-            "# Whole-page generation: HiGR slates against beam search and item-by-item pages\n\n"
-            f"Generated from `{path.name}` (`genrec bench-slate`). Test split, one held-out item "
-            "per user: Recall / NDCG@10 of the 10-item page in its order. `diversity@10`: "
-            "distinct first SID codes per page; `duplicates@10`: repeated items per page. "
-            "Latency: whole calls for a batch of 1 or 64 users on the same engine, CUDA graphs "
-            "on a GPU; speed-ups are ratios of p50 page latency in the same run. Each row names "
-            "its checkpoint, command and hardware.\n\n"
-        )
-        path.with_suffix(".md").write_text(header + markdown_table(merged, COLUMNS))
+    header = (
+        "# Whole-page generation: HiGR slates against beam search and item-by-item pages\n\n"
+        f"Generated from `{path.name}` (`genrec bench-slate`). Test split, one held-out item "
+        "per user: Recall / NDCG@10 of the 10-item page in its order. `diversity@10`: "
+        "distinct first SID codes per page; `duplicates@10`: repeated items per page. "
+        "Latency: whole calls for a batch of 1 or 64 users on the same engine, CUDA graphs "
+        "on a GPU; speed-ups are ratios of p50 page latency in the same run. Each row names "
+        "its checkpoint, command and hardware.\n\n"
+    )
+    write_merged(path, rows, ("dataset", "checkpoint", "mode"), header, COLUMNS)
     return path.with_suffix(".md").read_text()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from genrec.bench.report import locked, markdown_table, merge_rows
+from genrec.bench.report import write_merged
 from genrec.device import describe_hardware
 from genrec.tokenizer.store import TokenizerStore
 
@@ -51,12 +51,6 @@ def variant_name(config: dict) -> str:
 
 
 def write_tokenizer_report(rows: list[dict], json_path: Path) -> None:
-    with locked(json_path):
-        _write(rows, json_path)
-
-
-def _write(rows: list[dict], json_path: Path) -> None:
-    merged = merge_rows(json_path, rows, key=KEY)
     header = (
         "# Semantic-ID tokenizer\n\ncollision_rate: share of items whose 3-level code is "
         "shared; utilization / perplexity per level over 256 codes. BLOGER rows: "
@@ -64,4 +58,4 @@ def _write(rows: list[dict], json_path: Path) -> None:
         "RQ-VAE it starts from); `conflict_share` the share of tokenizer updates whose two "
         "gradients conflicted.\n\n"
     )
-    json_path.with_suffix(".md").write_text(header + markdown_table(merged, COLUMNS))
+    write_merged(json_path, rows, KEY, header, COLUMNS)
