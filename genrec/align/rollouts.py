@@ -19,10 +19,12 @@ def beam_candidates(
     beam: int,
     device: torch.device,
     batch_size: int = 256,
+    slate: bool = False,
 ) -> torch.Tensor:
     """→ (N, beam) item ids of the decoder's current top-`beam` items per prompt, best first;
-    -1 where the trie has fewer. The engine is built for this call from the current weights
-    (eager, float32: the weights change between calls, so nothing is captured)."""
+    -1 where the trie has fewer; with `slate`, the `beam`-item page it generates instead. The
+    engine is built for this call from the current weights (eager, float32: the weights change
+    between calls, so nothing is captured)."""
     was_training = decoder.training
     decoder.eval()
     engine = DecodeEngine(
@@ -35,6 +37,6 @@ def beam_candidates(
         chunk = prompts.take(torch.arange(s, min(s + batch_size, len(prompts))))
         scids = None if user_scids is None else user_scids[chunk.users].to(device)
         embeds, valid = decoder.prompt_embeds(chunk.history.to(device), scids)
-        out.append(engine.recommend_embeds(embeds, valid, k=beam).items)
+        out.append(engine.recommend_embeds(embeds, valid, k=beam, slate=slate).items)
     decoder.train(was_training)
     return torch.cat(out) if out else torch.zeros(0, beam, dtype=torch.long)

@@ -30,11 +30,10 @@ from genrec.align.prompts import Prompts
 from genrec.align.rollouts import beam_candidates
 from genrec.align.selection import Selection
 from genrec.data.split import Split
-from genrec.engine.engine import DecodeEngine
 from genrec.eval.metrics import cold_start_mask
 from genrec.model.decoder import SIDDecoder
 from genrec.tokenizer.store import TokenizerStore
-from genrec.train.examples import Examples, page_examples
+from genrec.train.examples import page_examples
 from genrec.train.trainer import subset
 
 
@@ -61,25 +60,6 @@ class SlateResult:
     best_step: int = 0
     seconds: float = 0.0
     stopped_by: str = "epochs"
-
-
-@torch.no_grad()
-def generated_pages(
-    policy: Policy, examples: Examples, slots: int, batch: int = 1024
-) -> torch.Tensor:
-    """(N, slots) the page the current weights generate for every example's prompt."""
-    decoder, device = policy.decoder, policy.device
-    engine = DecodeEngine(
-        decoder.lm, policy.store, decoder.vocab, device, dtype=torch.float32,
-        beam=max(20, slots), cuda_graphs=False, fuse=False,
-    )  # fmt: skip
-    pages = []
-    for s in range(0, len(examples), batch):
-        users = examples.users[s : s + batch].to(device)
-        scids = None if policy.user_scids is None else policy.user_scids[users]
-        embeds, valid = decoder.prompt_embeds(examples.history[s : s + batch].to(device), scids)
-        pages.append(engine.recommend_embeds(embeds, valid, slots, slate=True).items)
-    return torch.cat(pages)
 
 
 def complete_pages(page: torch.Tensor, candidates: torch.Tensor) -> torch.Tensor:
@@ -145,9 +125,9 @@ def train_slates(
         cfg.beam, slate=True,
     )  # fmt: skip
     examples = page_examples(split, cfg.slots)
+    prompts = Prompts(examples.users, examples.history, examples.page[:, 0])
     pages = examples.page
     if cfg.complete_pages:
-        prompts = Prompts(examples.users, examples.history, examples.page[:, 0])
         teacher = beam_candidates(decoder, store, prompts, max(cfg.beam, cfg.slots), device)
         pages = complete_pages(examples.page, teacher.cpu())
     start, stopped_by = time.perf_counter(), "epochs"
@@ -158,7 +138,9 @@ def train_slates(
     with Progress(*columns, disable=not progress) as bar:
         task = bar.add_task("train", total=batches * cfg.epochs, status="")
         for epoch in range(1, cfg.epochs + 1):
-            rejected = generated_pages(policy, examples, cfg.slots) if cfg.orpo_weight > 0 else None
+            rejected = None
+            if cfg.orpo_weight > 0:  # the pages the current weights generate
+                rejected = beam_candidates(decoder, store, prompts, cfg.slots, device, slate=True)
             sums: dict[str, float] = {}
             decoder.train()  # dropout on for the updates (Policy starts it in eval mode)
             for rows in policy.batches(len(examples), cfg.batch_size):

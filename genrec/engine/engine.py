@@ -99,7 +99,7 @@ class DecodeEngine:
         self.n_items = len(store.item_ids)
         self.first_codes = torch.from_numpy(store.item_sids[:, 0].astype(np.int64)).to(self.device)
         self.use_graphs = cuda_graphs and self.device.type == "cuda"
-        self._graphs: dict[tuple[int, int, bool], _Graph] = {}
+        self._graphs: dict[tuple, _Graph] = {}  # (*input shape, excluded, padded, slots, cap)
 
     @staticmethod
     def _check(model: Qwen2ForCausalLM, store: TokenizerStore, vocab: SIDVocab, beam: int) -> None:
