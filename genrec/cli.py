@@ -798,15 +798,22 @@ def bench_decode(
     exact_prompts: Annotated[
         int, typer.Option(help="Prompts checked against HF (0 = skip)")
     ] = 1000,
+    profile: Annotated[
+        bool,
+        typer.Option(help="CUDA: also profile one search by kernel family (decode_profile.json)"),
+    ] = False,
     report: Annotated[Path, typer.Option(help="JSON report (+ .md, + .png)")] = Path(
         "reports/decode_bench.json"
     ),
 ) -> None:
     """Benchmark the constrained beam-search engine against HF generate in the same run."""
     from genrec.bench.decode import DecodeBench, run_bench, write_decode_report
+    from genrec.bench.decode_profile import write_profile_report
     from genrec.device import describe_hardware, resolve_device
 
     torch_device = resolve_device(device)
+    if profile and torch_device.type != "cuda":
+        raise GenrecError("--profile reads CUDA kernel times: run it with a CUDA device")
     cfg = DecodeBench(
         sizes=tuple(sizes.split(",")),
         batches=tuple(int(b) for b in batches.split(",")),
@@ -815,9 +822,12 @@ def bench_decode(
         engine_iters=engine_iters,
         hf_requests=hf_requests,
         exact_prompts=exact_prompts,
+        profile=profile,
     )
     gpu = describe_hardware(torch_device)
-    rows, exact = run_bench(cfg, torch_device, gpu, _command())
+    rows, exact, profiled = run_bench(cfg, torch_device, gpu, _command())
+    if profiled:
+        write_profile_report(profiled, report.with_name("decode_profile.json"))
     text = write_decode_report(rows, exact, report, gpu, exact_model=cfg.sizes[0])
     console.print(text)
 

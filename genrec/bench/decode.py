@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from genrec.bench.decode_profile import profile_rows, profile_search
 from genrec.bench.report import markdown_table, merge_rows
 from genrec.engine.beam_search import select
 from genrec.engine.engine import DecodeEngine
@@ -34,6 +35,7 @@ class DecodeBench:
     engine_iters: int = 50  # timed calls per (model, batch)
     hf_requests: int = 512  # requests the reference decodes per (model, batch), at least one batch
     exact_prompts: int = 1000  # prompts compared against the reference (float32, first size)
+    profile: bool = False  # kernel families of one search at the smallest and largest batch
     seed: int = 0
 
 
@@ -62,10 +64,12 @@ def random_store(n_items: int, vocab: SIDVocab, seed: int) -> TokenizerStore:
 
 def random_prompts(
     store: TokenizerStore, vocab: SIDVocab, n: int, history: int, seed: int
-) -> list[list[int]]:
+) -> np.ndarray:
+    """(n, 1 + history * depth) token ids: a batch as Triton hands it to a model, one array.
+    Both the engine and the reference take it as it is."""
     rng = np.random.default_rng(seed)
     picks = rng.integers(0, len(store.item_ids), (n, history))
-    return [vocab.history_prompt(torch.from_numpy(store.item_sids[p])) for p in picks]
+    return np.array([vocab.history_prompt(torch.from_numpy(store.item_sids[p])) for p in picks])
 
 
 def _sync(device: torch.device) -> None:
@@ -171,29 +175,34 @@ def _bench_model(
             "mask_share": mask_share(engine, batch, float(np.median(times))),
             "peak_gpu_gb": peak, "gpu": gpu, "command": command,
         })  # fmt: skip
-    return rows
+    profiled = []
+    if cfg.profile:
+        for batch in sorted({min(cfg.batches), max(cfg.batches)}):
+            base = {"gpu": gpu, "batch": batch, "command": command}
+            profiled += profile_rows(profile_search(engine, prompts[:batch], cfg.k), base)
+    return rows, profiled
 
 
 def run_bench(
     cfg: DecodeBench, device: torch.device, gpu: str, command: str
-) -> tuple[list[dict], dict]:
-    """→ one row per (model size, batch) and the exactness check (float32, first size)."""
+) -> tuple[list[dict], dict, list[dict]]:
+    """→ one row per (model size, batch), the exactness check (float32, first size) and, with
+    `cfg.profile`, the kernel-family rows."""
     vocab = SIDVocab()
     store = random_store(cfg.n_items, vocab, cfg.seed)
     n_prompts = max(max(cfg.batches), cfg.exact_prompts)
     prompts = random_prompts(store, vocab, n_prompts, cfg.history, cfg.seed)
-    rows, exact = [], {}
+    rows, exact, profiled = [], {}, []
     for n, size in enumerate(cfg.sizes):
         model = build_decoder(size, vocab, cfg.seed).to(device)
         if n == 0 and cfg.exact_prompts:
             exact = exactness(
                 model, store, vocab, prompts[: cfg.exact_prompts], cfg.beam, cfg.k, device
             ) | {"command": command}
-        rows += [
-            {"model": size, **row}
-            for row in _bench_model(model, store, vocab, prompts, cfg, device, gpu, command)
-        ]
-    return rows, exact
+        timed, kernels = _bench_model(model, store, vocab, prompts, cfg, device, gpu, command)
+        rows += [{"model": size, **row} for row in timed]
+        profiled += [{"model": size, **row} for row in kernels]
+    return rows, exact, profiled
 
 
 COLUMNS = (
@@ -209,12 +218,9 @@ def write_decode_report(
     Markdown text."""
     merged = merge_rows(report, rows, key=("gpu", "model", "batch"))
     text = "# Constrained beam-search engine vs HF generate\n\n" + markdown_table(merged, COLUMNS)
-    if exact:
-        exact_rows = merge_rows(
-            report.with_name("decode_exactness.json"),
-            [{"gpu": gpu, "model": exact_model, **exact}],
-            key=("gpu", "model"),
-        )
+    fresh = [{"gpu": gpu, "model": exact_model, **exact}] if exact else []
+    exact_rows = merge_rows(report.with_name("decode_exactness.json"), fresh, ("gpu", "model"))
+    if exact_rows:
         text += "\n## Exactness (float32, engine vs HF reference)\n\n" + markdown_table(
             exact_rows, list(exact_rows[0])
         )

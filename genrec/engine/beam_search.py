@@ -54,8 +54,9 @@ def beam_search(
     cache = runner.new_cache(B, P, beam * T)
     last_logits, pos = runner.prefill(embeds, valid, cache, padded)
     beams = torch.arange(beam, device=embeds.device)
-    # lineage[b, w, j]: which slot column holds the step-j token of beam w's ancestor. Beams never
-    # move their keys/values when they are reordered; the attention mask follows the lineage.
+    # lineage[b, w, j]: which beam column of step j's slot block holds the step-j token of beam
+    # w's ancestor. Beams never move their keys/values when they are reordered; the attention
+    # mask follows the lineage.
     lineage = torch.zeros(B, beam, T, dtype=torch.long, device=embeds.device)
     scores = torch.zeros(B, 1, device=embeds.device)
     nodes = torch.zeros(B, 1, dtype=torch.long, device=embeds.device)
@@ -71,7 +72,7 @@ def beam_search(
             logits = runner.decode(
                 codes[-1] + vocab.level_offset(step),
                 (pos + step)[:, None].expand(B, beam),
-                P + beams * T + step,
+                slice(P + step * beam, P + (step + 1) * beam),
                 additive_mask(mask[:, None], runner.dtype),
                 cache,
             )  # (B, W, V)
@@ -86,12 +87,12 @@ def beam_search(
 
 def lineage_mask(lineage: torch.Tensor, step: int, n_beams: int) -> torch.Tensor:
     """lineage (N, w, T): the beam column holding each query beam's step-j ancestor → (N, w,
-    n_beams * T) bool, which generated slots (column w' * T + j, as laid out in the cache) each
-    query may attend to: its ancestors' tokens up to this step, its own included."""
+    T * n_beams) bool, which generated slots (column j * n_beams + w', as laid out in the
+    cache) each query may attend to: its ancestors' tokens up to this step, its own included."""
     N, w, T = lineage.shape
-    columns = torch.arange(n_beams, device=lineage.device)[None, None, :, None]
-    steps = torch.arange(T, device=lineage.device)
-    return ((lineage[:, :, None, :] == columns) & (steps <= step)).reshape(N, w, n_beams * T)
+    columns = torch.arange(n_beams, device=lineage.device)
+    steps = torch.arange(T, device=lineage.device)[:, None]
+    return ((lineage[..., None] == columns) & (steps <= step)).reshape(N, w, T * n_beams)
 
 
 def select(

@@ -154,12 +154,13 @@ class DecodeEngine:
     @torch.no_grad()
     def recommend(
         self,
-        prompts: Sequence[Sequence[int]],
+        prompts: Sequence[Sequence[int]] | np.ndarray,
         k: int = 10,
         exclude: Sequence[Sequence[int]] | None = None,
         slate: bool = False,
     ) -> Recommendations:
-        """prompts: token ids per request (any lengths); exclude: item ids per request that
+        """prompts: token ids per request (any lengths; a (B, P) array when all are equal, as
+        Triton delivers a batch, skips the packing); exclude: item ids per request that
         must not be returned (e.g. shown on earlier pages) → the k best items of each, or with
         `slate`, a generated page of k distinct items in page order."""
         lengths = np.fromiter((len(p) for p in prompts), dtype=np.int64, count=len(prompts))
@@ -216,11 +217,8 @@ class DecodeEngine:
                     ex[row, : len(items)] = list(items)
                 excluded = excluded_bitmap(torch.from_numpy(ex).to(self.device), self.n_items)
             out = self._run(chunk, chunk_valid, excluded, padded, k if slate else 0)
-            outs.append(
-                Recommendations(
-                    out.items[:n, :k].clone(), out.scores[:n, :k].clone(), out.sids[:n, :k].clone()
-                )
-            )
-        return Recommendations(
-            *(torch.cat([getattr(o, f) for o in outs]).cpu() for f in ("items", "scores", "sids"))
-        )
+            # Copied out before the next chunk replays the same graph over its outputs.
+            outs.append([t[:n, :k].cpu() for t in (out.items, out.scores, out.sids)])
+        if len(outs) == 1:
+            return Recommendations(*outs[0])
+        return Recommendations(*(torch.cat(parts) for parts in zip(*outs, strict=True)))

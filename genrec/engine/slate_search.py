@@ -45,7 +45,8 @@ def slate_search(
     B, P, dev = len(embeds), embeds.shape[1], embeds.device
     K, depth, T = vocab.codebook_size, vocab.sid_depth, vocab.sid_depth - 1
     layout = SlateLayout(slots, T)
-    cache = runner.new_cache(B, P, slots + slots * beam * T)  # plan columns, then slot columns
+    # Plan columns, then per step one block of slots x beam columns (slot-major within a block).
+    cache = runner.new_cache(B, P, slots + T * slots * beam)
     logits, pos = runner.prefill(embeds, valid, cache, padded)  # predicts plan token 0
 
     # 1. The plan.
@@ -58,11 +59,11 @@ def slate_search(
     for i in range(slots + 1):  # the extra step writes the last plan token's keys and values
         if i > 0:
             seen = (columns < i).expand(B, slots)
-            mask = torch.cat([valid, seen, seen.new_zeros(B, slots * beam * T)], 1)
+            mask = torch.cat([valid, seen, seen.new_zeros(B, T * slots * beam)], 1)
             logits = runner.decode(
                 plan[-1][:, None] + vocab.level_offset(0),
                 (pos + plan_pos[i - 1])[:, None],
-                P + columns[i - 1 : i],
+                slice(P + i - 1, P + i),
                 additive_mask(mask[:, None, None], runner.dtype),
                 cache,
             )[:, 0]
@@ -81,28 +82,29 @@ def slate_search(
     nodes = trie.advance(0, root, plan_codes.flatten()).clamp_min(0)  # 0: code out of capacity
     nodes, scores = nodes[:, None], torch.zeros(G, 1, device=dev)
     codes = [plan_codes.flatten()[:, None]]
-    beams, slot_ids = torch.arange(beam, device=dev), torch.arange(slots, device=dev)
+    beams = torch.arange(beam, device=dev)
     lineage = torch.zeros(G, beam, T, dtype=torch.long, device=dev)
     slot_pos = layout.slot_positions(dev)  # (k, T)
     last = None if excluded is None else excluded.repeat_interleave(slots, 0)
     for step in range(T):
         width = 1 if step == 0 else beam  # one root beam per slot at the first step
         lineage[:, :width, step] = beams[:width]
-        own = lineage_mask(lineage[:, :width], step, beam)  # (G, width, beam * T)
+        own = lineage_mask(lineage[:, :width], step, beam)  # (G, width, T * beam)
         own = (
-            own.view(B, slots, width, 1, beam * T)
-            & torch.eye(slots, dtype=torch.bool, device=dev)[None, :, None, :, None]
+            own.view(B, slots, width, T, 1, beam)
+            & torch.eye(slots, dtype=torch.bool, device=dev)[None, :, None, None, :, None]
         )  # a slot reads only its own columns
         mask = torch.cat(
             [valid[:, None].expand(B, slots * width, P),
              torch.ones(B, slots * width, slots, dtype=torch.bool, device=dev),
-             own.reshape(B, slots * width, slots * beam * T)], -1,
+             own.reshape(B, slots * width, T * slots * beam)], -1,
         )  # fmt: skip
-        column = P + slots + (slot_ids[:, None] * beam + beams[:width]) * T + step  # (k, width)
+        # Slot s's beam w writes column s * beam + w of this step's block (w = 0 at step 0).
+        block = P + slots + step * slots * beam
         logits = runner.decode(
             codes[-1].view(B, slots * width) + vocab.level_offset(step),
             (pos[:, None, None] + slot_pos[:, step, None]).expand(B, slots, width).flatten(1),
-            column.flatten(),
+            slice(block, block + slots * beam, beam // width),
             additive_mask(mask[:, None], runner.dtype),
             cache,
         ).view(G, width, -1)
