@@ -705,11 +705,15 @@ def bench_serve(
 
 @app.command()
 def loadtest(
-    users: Annotated[int, typer.Option(help="Steady Locust users (a burst triples them)")] = 15,
+    users: Annotated[
+        str,
+        typer.Option(help="Steady Locust users (a burst triples them); a comma list sweeps"),
+    ] = "15",
     spawn_rate: Annotated[float, typer.Option(help="Users started per second")] = 5.0,
-    run_time: Annotated[int, typer.Option(help="Seconds")] = 60,
+    run_time: Annotated[int, typer.Option(help="Seconds per run")] = 60,
     p99_ms: Annotated[float, typer.Option(help="SLO: p99 latency, all requests")] = 150.0,
     error_rate: Annotated[float, typer.Option(help="SLO: share of failed requests")] = 0.0,
+    processes: Annotated[int, typer.Option(help="Locust load processes")] = 1,
     gpu: Gpu = False,
     workers: Annotated[int, typer.Option(help="Gateway worker processes")] = 1,
     model_repo: ModelRepo = Path("model_repo"),
@@ -720,30 +724,39 @@ def loadtest(
     workdir: Annotated[Path, typer.Option(help="Logs, Redis data, CSVs")] = Path("build/loadtest"),
     data_dir: DataDir = None,
 ) -> None:
-    """Start the stack, run the Locust scenarios headless against it for a bounded time, and
-    write the report; exit 1 when an SLO broke."""
-    from genrec.bench.loadtest import Run, plot_history, read_rows, run_locust, write_catalog
-    from genrec.bench.loadtest import write_report as write_loadtest
+    """Start the stack, run the Locust scenarios headless against it for a bounded time (once
+    per user count of a sweep, on the same stack), and write the report; exit 1 when an SLO
+    broke (in a sweep: at every user count)."""
+    from genrec.bench import loadtest as lt
     from genrec.device import describe_hardware, resolve_device
     from genrec.stack import running_stack
 
+    levels = [int(u) for u in users.split(",")]
     _, _, dataset = _exported(model_repo, data_dir)
-    catalog = write_catalog(
+    catalog = lt.write_catalog(
         [u.id for u in dataset.users], [i.id for i in dataset.items], workdir / "catalog.json"
     )
-    run = Run(users, spawn_rate, run_time, p99_ms, error_rate)
+    runs = [lt.Run(n, spawn_rate, run_time, p99_ms, error_rate, None, processes) for n in levels]
     label = setting or f"{dataset.name}, {'GPU' if gpu else 'CPU'}, {workers} gateway worker(s)"
-    with running_stack(model_repo, workdir, dataset, gpu, workers) as stack:
-        code = run_locust(stack.url, catalog, run, workdir / "locust")
+    # Locust's simulated users all arrive from one loopback address: the per-address limit,
+    # meant for one real client, would shed them (bench-reliability tests the limit itself).
+    unlimited = {"GENREC_RATE_LIMIT_RPS": "1e9", "GENREC_RATE_LIMIT_BURST": "1000000000"}
+    with running_stack(model_repo, workdir, dataset, gpu, workers, gateway_env=unlimited) as stack:
+        codes = [lt.run_locust(stack.url, catalog, r, workdir / f"locust-{r.users}") for r in runs]
     hardware = describe_hardware(resolve_device("cuda" if gpu else "cpu"))
     rows = [
-        {"setting": label, **r, "hardware": hardware, "command": _command()}
-        for r in read_rows(workdir / "locust", run)
+        {"setting": label, **row, "hardware": hardware, "command": _command()}
+        for r in runs
+        for row in lt.read_rows(workdir / f"locust-{r.users}", r)
     ]
     slug = label.replace(" ", "_").replace(",", "").replace("(", "").replace(")", "")
-    plot_history(workdir / "locust", report.parent / f"loadtest_{slug}.png", label)
-    console.print(write_loadtest(rows, report))
-    if code != 0:
+    png = report.parent / f"loadtest_{slug}.png"
+    if len(runs) == 1:
+        lt.plot_history(workdir / f"locust-{levels[0]}", png, label)
+    else:
+        lt.plot_knee(rows, png.with_name(f"loadtest_{slug}_knee.png"), label)
+    console.print(lt.write_report(rows, report))
+    if all(code != 0 for code in codes):
         raise typer.Exit(1)
 
 

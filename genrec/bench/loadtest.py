@@ -29,6 +29,7 @@ class Run:
     p99_ms: float = 150.0
     error_rate: float = 0.0
     api_key: str | None = None  # sent on writes when the gateway requires one
+    processes: int = 1  # Locust load processes: one gevent loop tops out near 1-2k req/s
 
 
 def run_locust(url: str, catalog: Path, run: Run, prefix: Path) -> int:
@@ -49,6 +50,8 @@ def run_locust(url: str, catalog: Path, run: Run, prefix: Path) -> int:
         "-t", f"{run.seconds}s", "--stop-timeout", "5", "--csv", str(prefix), "--csv-full-history",
         "--only-summary", "--loglevel", "WARNING",
     ]  # fmt: skip
+    if run.processes > 1:
+        command += ["--processes", str(run.processes)]
     return subprocess.run(command, env=env, timeout=run.seconds + 120).returncode
 
 
@@ -112,10 +115,35 @@ def write_report(rows: list[dict], path: Path) -> str:
         "names its command and hardware.\n\n"
     )
     with locked(path):
-        merged = merge_rows(path, rows, key=("setting", "scenario"))
+        merged = merge_rows(path, rows, key=("setting", "scenario", "users"))
         table = markdown_table(merged, COLUMNS)
         path.with_suffix(".md").write_text(header + table)
     return table
+
+
+def plot_knee(rows: list[dict], png: Path, title: str) -> None:
+    """All requests' p50/p95/p99 and throughput against the offered users of a sweep: where
+    latency turns up is the knee."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sel = sorted((r for r in rows if r["scenario"] == "all"), key=lambda r: r["users"])
+    users = [r["users"] for r in sel]
+    fig, (lat, rps) = plt.subplots(1, 2, figsize=(10, 3.6))
+    for q in ("p50_ms", "p95_ms", "p99_ms"):
+        lat.plot(users, [r[q] for r in sel], marker="o", label=q[:3])
+    lat.axhline(sel[0]["slo_p99_ms"], color="tab:red", ls=":", label="p99 SLO")
+    lat.set(xlabel="steady Locust users", ylabel="latency ms", yscale="log")
+    lat.legend()
+    rps.plot(users, [r["rps"] for r in sel], marker="o", color="tab:green")
+    rps.set(xlabel="steady Locust users", ylabel="requests / s")
+    fig.suptitle(title)
+    fig.tight_layout()
+    png.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(png, dpi=110)
+    plt.close(fig)
 
 
 def write_catalog(users: list[str], items: list[str], path: Path) -> Path:
