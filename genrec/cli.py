@@ -199,7 +199,12 @@ def tokenize(
 @app.command()
 def train(
     dataset: Annotated[str, typer.Option("--dataset", "-d")] = "synthetic",
-    size: Annotated[str, typer.Option(help="Decoder size: tiny, 26m, 200m")] = "tiny",
+    size: Annotated[
+        str, typer.Option(help="Decoder size: tiny, 5m, 26m, 200m, or pretrained smollm2-135m")
+    ] = "tiny",
+    sid_rows: Annotated[
+        str, typer.Option(help="Pretrained sizes: SID tokens reuse vocabulary rows, or add rows")
+    ] = "reuse",
     store: Annotated[
         Path | None, typer.Option(help="Tokenizer store version folder [default: latest]")
     ] = None,
@@ -243,6 +248,7 @@ def train(
     from genrec.device import describe_hardware, resolve_device
     from genrec.model.config import SIZES, build_decoder
     from genrec.model.decoder import PromptConfig, SIDDecoder
+    from genrec.model.pretrained import PRETRAINED, pretrained_decoder
     from genrec.model.vocab import SIDVocab
     from genrec.tokenizer.store import TokenizerStore, latest
     from genrec.train.checkpoint import save_checkpoint
@@ -250,8 +256,9 @@ def train(
     from genrec.train.evaluation import evaluate_decoder, hallucination_rate
     from genrec.train.trainer import DecoderTrainConfig, train_decoder
 
-    if size not in SIZES:
-        raise GenrecError(f"unknown size {size!r}; expected one of {', '.join(SIZES)}")
+    if size not in SIZES and size not in PRETRAINED:
+        known = ", ".join([*SIZES, *PRETRAINED])
+        raise GenrecError(f"unknown size {size!r}; expected one of {known}")
     if page_size < 1:
         raise GenrecError(f"--page-size must be ≥ 1, got {page_size}")
     data = load_dataset(dataset, data_dir)
@@ -263,6 +270,7 @@ def train(
     variant = f"decoder-{size}" + "".join(
         part
         for part, on in (
+            (f" sid-{sid_rows}", size in PRETRAINED),
             (f" page{page_size}", page_size > 1),
             (f" merge{merge_to}", merge_to > 0),
             (" uscid", user_scid),
@@ -289,11 +297,14 @@ def train(
             else f"{state_path}: no interrupted run to resume"
         )
     world = init_world(resolve_device(device))
-    vocab = SIDVocab(user_levels=tokenizer.user_scids.shape[1] if user_scid else 0)
+    user_levels = tokenizer.user_scids.shape[1] if user_scid else 0
+    if size in PRETRAINED:
+        lm, vocab = pretrained_decoder(size, sid_rows, user_levels, dropout)
+    else:
+        vocab = SIDVocab(user_levels=user_levels)
+        lm = build_decoder(size, vocab, seed, dropout)
     prompt = PromptConfig(user_scid=user_scid, merge_to=merge_to)
-    decoder = SIDDecoder(
-        build_decoder(size, vocab, seed, dropout), vocab, prompt, tokenizer.item_sids, dropout
-    )
+    decoder = SIDDecoder(lm, vocab, prompt, tokenizer.item_sids, dropout)
     split = leave_one_out(data)
     cfg = DecoderTrainConfig(
         epochs=epochs,

@@ -1,5 +1,7 @@
-"""Token layout of the decoder: a few special tokens, then one block of `codebook_size` tokens
-per SID level, so level l's token t is `n_special + l * codebook_size + t`. Keeping each level
+"""Token layout of the decoder: `n_special` rows first (four special tokens for a decoder of our
+own; most of a pretrained LM's native vocabulary, its own specials first, see
+`genrec.model.pretrained`), then one block of `codebook_size` tokens per SID level, so level
+l's token t is `n_special + l * codebook_size + t`. Keeping each level
 in its own contiguous block lets a decode step slice exactly the tokens it may emit. User SCID
 tokens (Align3GR's prompt prefix), when used, get blocks of their own after the item levels, so
 item token ids do not depend on whether a model reads user SCIDs."""

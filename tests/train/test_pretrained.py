@@ -1,0 +1,77 @@
+"""Starting from a pretrained Llama: the Qwen2 conversion computes the same function, SID
+tokens reuse or add vocabulary rows, and the engine decodes such a model."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from transformers import LlamaConfig, LlamaForCausalLM
+
+from genrec.engine.engine import DecodeEngine
+from genrec.errors import GenrecError
+from genrec.model.pretrained import llama_to_qwen2, pretrained_decoder, with_sid_rows
+from genrec.model.vocab import SIDVocab
+
+NATIVE = 1500  # a small "native" vocabulary, larger than the SID blocks
+
+
+@pytest.fixture(scope="module")
+def llama():
+    """A small random Llama shaped like SmolLM2 (GQA, tied embeddings, no biases)."""
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=NATIVE, hidden_size=48, intermediate_size=96, num_hidden_layers=2,
+        num_attention_heads=6, num_key_value_heads=2, tie_word_embeddings=True,
+        rope_parameters={"rope_type": "default", "rope_theta": 1e5}, max_position_embeddings=256,
+    )  # fmt: skip
+    return LlamaForCausalLM(config).eval()
+
+
+def test_conversion_keeps_the_function(llama):
+    qwen = llama_to_qwen2(llama)
+    ids = torch.randint(0, NATIVE, (3, 17))
+    with torch.no_grad():
+        want, got = llama(ids).logits, qwen(ids).logits
+    assert torch.allclose(got, want, atol=1e-5)
+    assert qwen.config.tie_word_embeddings and qwen.lm_head.weight is qwen.model.embed_tokens.weight
+
+
+def test_sid_rows_reuse_or_add(llama):
+    reused, vocab = with_sid_rows(llama_to_qwen2(llama), "reuse")
+    assert reused.config.vocab_size == vocab.size == NATIVE
+    assert vocab.level_offset(0) == NATIVE - 4 * 256 and (vocab.pad, vocab.bos) == (0, 1)
+    with pytest.raises(GenrecError, match="cannot give"):  # 7 blocks do not fit in 1,500 rows
+        with_sid_rows(llama_to_qwen2(llama), "reuse", user_levels=3)
+
+    before = llama.model.embed_tokens.weight.detach().clone()
+    added, vocab = with_sid_rows(llama_to_qwen2(llama), "add")
+    assert added.config.vocab_size == vocab.size == NATIVE + 4 * 256
+    assert vocab.level_offset(0) == NATIVE
+    weights = added.get_input_embeddings().weight
+    assert torch.equal(weights[:NATIVE], before)  # native rows untouched
+    assert torch.isfinite(weights[NATIVE:]).all()
+
+
+@pytest.mark.parametrize("sid_rows", ["reuse", "add"])
+def test_engine_decodes_a_converted_model(llama, synthetic_store, sid_rows):
+    store = synthetic_store[0]
+    lm, vocab = with_sid_rows(llama_to_qwen2(llama), sid_rows)
+    engine = DecodeEngine(lm, store, vocab, "cpu", beam=20)
+    rng = np.random.default_rng(0)
+    prompts = [
+        vocab.history_prompt(torch.from_numpy(store.item_sids[rng.integers(0, 50, 5)]))
+        for _ in range(4)
+    ]
+    rec = engine.recommend(prompts, k=10)
+    assert (rec.items >= 0).all()
+    assert np.array_equal(store.item_sids[rec.items.numpy()], rec.sids.numpy())
+
+
+def test_unknown_sid_rows_fail_before_loading():
+    with pytest.raises(GenrecError, match="--sid-rows"):
+        pretrained_decoder("smollm2-135m", "share")
+
+
+def test_sid_vocab_default_layout_unchanged():
+    assert SIDVocab().level_offset(0) == 4 and SIDVocab().size == 4 + 4 * 256
