@@ -117,24 +117,21 @@ class Qwen2Runner:
     def embed_tokens(self, ids: torch.Tensor) -> torch.Tensor:
         return F.embedding(ids, self.embed)
 
-    def _flat(self, x: torch.Tensor) -> torch.Tensor:
-        """(..., C) → (N, C), the token dimension marked dynamic (bounded) for Inductor."""
-        flat = x.reshape(-1, x.shape[-1])
+    def _tokens(self, flat: torch.Tensor) -> torch.Tensor:
+        """flat (N, ...) with its token dimension marked dynamic (bounded) for Inductor."""
         if self.fuse and 2 <= len(flat) <= MAX_TOKENS:  # sizes 0 and 1 are always specialised
             torch._dynamo.mark_dynamic(flat, 0, min=2, max=MAX_TOKENS)
         return flat
 
     def _qkv(self, layer: Layer, x: torch.Tensor, pos: torch.Tensor):
         """x (..., C), pos (...) → q (..., Hq, hd), k and v (..., Hkv, hd)."""
-        flat_pos = pos.reshape(-1)
-        if self.fuse and 2 <= len(flat_pos) <= MAX_TOKENS:
-            torch._dynamo.mark_dynamic(flat_pos, 0, min=2, max=MAX_TOKENS)
-        q, k, v = self._tokens_qkv(layer, self._flat(x), flat_pos)
+        flat_x, flat_pos = self._tokens(x.reshape(-1, x.shape[-1])), self._tokens(pos.reshape(-1))
+        q, k, v = self._tokens_qkv(layer, flat_x, flat_pos)
         lead = x.shape[:-1]
         return q.view(*lead, *q.shape[1:]), k.view(*lead, *k.shape[1:]), v.view(*lead, *v.shape[1:])
 
     def _mlp(self, layer: Layer, x: torch.Tensor) -> torch.Tensor:
-        return self._tokens_mlp(layer, self._flat(x)).view(x.shape)
+        return self._tokens_mlp(layer, self._tokens(x.reshape(-1, x.shape[-1]))).view(x.shape)
 
     def _flat_qkv(self, layer: Layer, x: torch.Tensor, pos: torch.Tensor):
         """x (N, C), pos (N,) → q (N, Hq, hd), k and v (N, Hkv, hd), rotary applied to q and k
