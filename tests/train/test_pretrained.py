@@ -8,10 +8,15 @@ import pytest
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM
 
+from genrec.data import leave_one_out
 from genrec.engine.engine import DecodeEngine
 from genrec.errors import GenrecError
+from genrec.model.decoder import PromptConfig, SIDDecoder
 from genrec.model.pretrained import llama_to_qwen2, pretrained_decoder, with_sid_rows
 from genrec.model.vocab import SIDVocab
+from genrec.train.checkpoint import load_checkpoint, save_checkpoint
+from genrec.train.distributed import World
+from genrec.train.trainer import DecoderTrainConfig, train_decoder
 
 NATIVE = 1500  # a small "native" vocabulary, larger than the SID blocks
 
@@ -66,6 +71,22 @@ def test_engine_decodes_a_converted_model(llama, synthetic_store, sid_rows):
     rec = engine.recommend(prompts, k=10)
     assert (rec.items >= 0).all()
     assert np.array_equal(store.item_sids[rec.items.numpy()], rec.sids.numpy())
+
+
+def test_a_converted_model_trains_and_round_trips(llama, small_synthetic, small_store, tmp_path):
+    """Added rows, tied embeddings and GQA survive a training step and save → load."""
+    store, store_path = small_store
+    lm, vocab = with_sid_rows(llama_to_qwen2(llama), "add")
+    decoder = SIDDecoder(lm, vocab, PromptConfig(merge_to=2), store.item_sids)
+    cfg = DecoderTrainConfig(epochs=1, batch_size=64, lr=1e-3, warmup_steps=5, eval_users=50)
+    split = leave_one_out(small_synthetic)
+    result = train_decoder(decoder, split, store, cfg, World(torch.device("cpu")), progress=False)
+    assert result.history[0]["invalid_rate"] == 0.0
+    out = save_checkpoint(result.decoder, store, store_path, tmp_path / "ckpt", {})
+    loaded, meta = load_checkpoint(out, store)
+    assert meta["vocab"]["n_special"] == NATIVE and loaded.lm.config.tie_word_embeddings
+    history, page = torch.tensor([[-1, 3, 4], [5, 6, 7]]), torch.tensor([[8, 9], [1, -1]])
+    assert torch.allclose(loaded(history, page), result.decoder.eval()(history, page))
 
 
 def test_unknown_sid_rows_fail_before_loading():
