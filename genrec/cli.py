@@ -205,6 +205,10 @@ def train(
     sid_rows: Annotated[
         str, typer.Option(help="Pretrained sizes: SID tokens reuse vocabulary rows, or add rows")
     ] = "reuse",
+    text_tasks: Annotated[
+        float,
+        typer.Option(help="Pretrained sizes: weight of the item text ↔ SID tasks (0 = off)"),
+    ] = 0.0,
     store: Annotated[
         Path | None, typer.Option(help="Tokenizer store version folder [default: latest]")
     ] = None,
@@ -248,12 +252,13 @@ def train(
     from genrec.device import describe_hardware, resolve_device
     from genrec.model.config import SIZES, build_decoder
     from genrec.model.decoder import PromptConfig, SIDDecoder
-    from genrec.model.pretrained import PRETRAINED, pretrained_decoder
+    from genrec.model.pretrained import PRETRAINED, pretrained_decoder, text_encoder
     from genrec.model.vocab import SIDVocab
     from genrec.tokenizer.store import TokenizerStore, latest
     from genrec.train.checkpoint import save_checkpoint
     from genrec.train.distributed import close_world, init_world
     from genrec.train.evaluation import evaluate_decoder, hallucination_rate
+    from genrec.train.text_tasks import item_text_tasks
     from genrec.train.trainer import DecoderTrainConfig, train_decoder
 
     if size not in SIZES and size not in PRETRAINED:
@@ -261,7 +266,11 @@ def train(
         raise GenrecError(f"unknown size {size!r}; expected one of {known}")
     if page_size < 1:
         raise GenrecError(f"--page-size must be ≥ 1, got {page_size}")
+    if text_tasks and size not in PRETRAINED:
+        raise GenrecError("--text-tasks needs text tokens: a pretrained size (smollm2-135m)")
     data = load_dataset(dataset, data_dir)
+    if text_tasks and not data.has_text:
+        raise GenrecError(f"--text-tasks: dataset {dataset!r} has no item text")
     store_path = store or latest(STORE, dataset)
     tokenizer = TokenizerStore.load(store_path, data.fingerprint())
     manifest = tokenizer.manifest
@@ -271,6 +280,7 @@ def train(
         part
         for part, on in (
             (f" sid-{sid_rows}", size in PRETRAINED),
+            (f" text{text_tasks:g}", text_tasks > 0),
             (f" page{page_size}", page_size > 1),
             (f" merge{merge_to}", merge_to > 0),
             (" uscid", user_scid),
@@ -305,6 +315,9 @@ def train(
         lm = build_decoder(size, vocab, seed, dropout)
     prompt = PromptConfig(user_scid=user_scid, merge_to=merge_to)
     decoder = SIDDecoder(lm, vocab, prompt, tokenizer.item_sids, dropout)
+    tasks = None
+    if text_tasks:
+        tasks = item_text_tasks(data.items, decoder.item_tokens, text_encoder(size), vocab)
     split = leave_one_out(data)
     cfg = DecoderTrainConfig(
         epochs=epochs,
@@ -315,9 +328,10 @@ def train(
         eval_users=eval_users,
         seed=seed,
         page_size=page_size,
+        text_weight=text_tasks,
         time_budget_s=None if time_budget is None else time_budget * 60,
     )
-    result = train_decoder(decoder, split, tokenizer, cfg, world, progress, state_path)
+    result = train_decoder(decoder, split, tokenizer, cfg, world, progress, state_path, tasks)
     if world.main:
         test = evaluate_decoder(result.decoder, tokenizer, split.test, world.device)
         first = split.test.take(np.arange(min(hallucination_users, len(split.test))))

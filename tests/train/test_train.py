@@ -140,6 +140,7 @@ def test_resume_continues_exactly(small_synthetic, small_store, tmp_path):
 @pytest.mark.parametrize(("args", "message"), [
     (["--size", "huge"], "unknown size 'huge'"),
     (["--store", "/nonexistent/v1"], "manifest.json: not found"),
+    (["--text-tasks", "1"], "--text-tasks needs text tokens"),
 ])  # fmt: skip
 def test_cli_bad_input(args, message):
     result = subprocess.run(
