@@ -125,7 +125,7 @@ def train_decoder(
                 len(examples), generator=torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)
             )
             loss_sum = 0.0
-            draw = torch.Generator().manual_seed(cfg.seed * 100_003 + epoch + world.rank)
+            draw = torch.Generator().manual_seed((cfg.seed * 100_003 + epoch) * 1_000 + world.rank)
             for i in range(0, len(order), cfg.batch_size):
                 mine = order[i : i + cfg.batch_size][world.rank :: world.size]
                 tasks = None
