@@ -739,6 +739,9 @@ def loadtest(
     p99_ms: Annotated[float, typer.Option(help="SLO: p99 latency, all requests")] = 150.0,
     error_rate: Annotated[float, typer.Option(help="SLO: share of failed requests")] = 0.0,
     processes: Annotated[int, typer.Option(help="Locust load processes")] = 1,
+    burst: Annotated[
+        float, typer.Option(help="Users multiplier for the middle fifth of each run (1 = none)")
+    ] = 3.0,
     gpu: Gpu = False,
     workers: Annotated[int, typer.Option(help="Gateway worker processes")] = 1,
     model_repo: ModelRepo = Path("model_repo"),
@@ -761,7 +764,9 @@ def loadtest(
     catalog = lt.write_catalog(
         [u.id for u in dataset.users], [i.id for i in dataset.items], workdir / "catalog.json"
     )
-    runs = [lt.Run(n, spawn_rate, run_time, p99_ms, error_rate, None, processes) for n in levels]
+    runs = [
+        lt.Run(n, spawn_rate, run_time, p99_ms, error_rate, None, processes, burst) for n in levels
+    ]
     label = setting or f"{dataset.name}, {'GPU' if gpu else 'CPU'}, {workers} gateway worker(s)"
     # Locust's simulated users all arrive from one loopback address: the per-address limit,
     # meant for one real client, would shed them (bench-reliability tests the limit itself).

@@ -24,6 +24,7 @@ CATALOG = json.loads(Path(os.environ["GENREC_LOADTEST_CATALOG"]).read_text())
 USERS, ITEMS = CATALOG["users"], CATALOG["items"]
 P99_MS = float(os.environ.get("GENREC_SLO_P99_MS", "150"))
 ERROR_RATE = float(os.environ.get("GENREC_SLO_ERROR_RATE", "0"))
+BURST = float(os.environ.get("GENREC_LOADTEST_BURST", "3"))  # users multiplier mid-run
 REC = "/v1/recommendations"
 WRITE_HEADERS = (
     {"X-API-Key": os.environ["GENREC_API_KEY"]} if "GENREC_API_KEY" in os.environ else {}
@@ -78,7 +79,7 @@ class ColdUser(FastHttpUser):
 
 
 class SteadyWithBurst(LoadTestShape):
-    """`--users` steady, three times as many for the middle fifth of `--run-time`."""
+    """`--users` steady, BURST (3) times as many for the middle fifth of `--run-time`."""
 
     def tick(self):
         opts = self.runner.environment.parsed_options
@@ -87,7 +88,7 @@ class SteadyWithBurst(LoadTestShape):
         if t >= total:
             return None
         burst = 0.4 * total <= t < 0.6 * total
-        return (users * 3 if burst else users, opts.spawn_rate)
+        return (round(users * BURST) if burst else users, opts.spawn_rate)
 
 
 @events.quitting.add_listener

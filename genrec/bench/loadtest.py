@@ -16,7 +16,7 @@ from genrec.bench.report import locked, markdown_table, merge_rows
 
 LOCUSTFILE = Path(__file__).resolve().parents[2] / "loadtest" / "locustfile.py"
 COLUMNS = (
-    "setting", "scenario", "users", "requests", "rps", "p50_ms", "p95_ms", "p99_ms",
+    "setting", "scenario", "users", "burst", "requests", "rps", "p50_ms", "p95_ms", "p99_ms",
     "error_rate", "slo_p99_ms", "slo_pass", "hardware",
 )  # fmt: skip
 
@@ -30,6 +30,7 @@ class Run:
     error_rate: float = 0.0
     api_key: str | None = None  # sent on writes when the gateway requires one
     processes: int = 1  # Locust load processes: one gevent loop tops out near 1-2k req/s
+    burst: float = 3.0  # users multiplier for the middle fifth of the run (1 = steady load)
 
 
 def run_locust(url: str, catalog: Path, run: Run, prefix: Path) -> int:
@@ -41,6 +42,7 @@ def run_locust(url: str, catalog: Path, run: Run, prefix: Path) -> int:
             "GENREC_LOADTEST_CATALOG": str(catalog),
             "GENREC_SLO_P99_MS": str(run.p99_ms),
             "GENREC_SLO_ERROR_RATE": str(run.error_rate),
+            "GENREC_LOADTEST_BURST": str(run.burst),
         }
         | ({"GENREC_API_KEY": run.api_key} if run.api_key else {})
     )
@@ -68,6 +70,7 @@ def read_rows(prefix: Path, run: Run) -> list[dict]:
             rows.append({
                 "scenario": "all" if r["Name"] == "Aggregated" else r["Name"],
                 "users": run.users,
+                "burst": run.burst,
                 "requests": count,
                 "rps": round(float(r["Requests/s"]), 1),
                 "p50_ms": float(r["50%"]),
