@@ -756,6 +756,7 @@ def loadtest(
     per user count of a sweep, on the same stack), and write the report; exit 1 when an SLO
     broke (in a sweep: at every user count)."""
     from genrec.bench import loadtest as lt
+    from genrec.bench.serve import scrape
     from genrec.device import describe_hardware, resolve_device
     from genrec.stack import running_stack
 
@@ -771,12 +772,17 @@ def loadtest(
     # Locust's simulated users all arrive from one loopback address: the per-address limit,
     # meant for one real client, would shed them (bench-reliability tests the limit itself).
     unlimited = {"GENREC_RATE_LIMIT_RPS": "1e9", "GENREC_RATE_LIMIT_BURST": "1000000000"}
+    codes, server_p99 = [], []
     with running_stack(model_repo, workdir, dataset, gpu, workers, gateway_env=unlimited) as stack:
-        codes = [lt.run_locust(stack.url, catalog, r, workdir / f"locust-{r.users}") for r in runs]
+        for r in runs:
+            before = scrape(f"{stack.url}/metrics")
+            codes.append(lt.run_locust(stack.url, catalog, r, workdir / f"locust-{r.users}"))
+            server_p99.append(lt.gateway_p99_ms(before, scrape(f"{stack.url}/metrics")))
     hardware = describe_hardware(resolve_device("cuda" if gpu else "cpu"))
     rows = [
         {"setting": label, **row, "hardware": hardware, "command": _command()}
-        for r in runs
+        | ({"gateway_rec_p99_ms": p99} if row["scenario"] == "all" else {})
+        for r, p99 in zip(runs, server_p99, strict=True)
         for row in lt.read_rows(workdir / f"locust-{r.users}", r)
     ]
     slug = label.replace(" ", "_").replace(",", "").replace("(", "").replace(")", "")

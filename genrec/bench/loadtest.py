@@ -13,11 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from genrec.bench.report import locked, markdown_table, merge_rows
+from genrec.bench.serve import REC
 
 LOCUSTFILE = Path(__file__).resolve().parents[2] / "loadtest" / "locustfile.py"
 COLUMNS = (
     "setting", "scenario", "users", "burst", "requests", "rps", "p50_ms", "p95_ms", "p99_ms",
-    "error_rate", "slo_p99_ms", "slo_pass", "hardware",
+    "error_rate", "gateway_rec_p99_ms", "slo_p99_ms", "slo_pass", "hardware",
 )  # fmt: skip
 
 
@@ -81,6 +82,32 @@ def read_rows(prefix: Path, run: Run) -> list[dict]:
                 "slo_pass": p99 <= run.p99_ms and errors <= run.error_rate,
             })  # fmt: skip
     return rows
+
+
+def gateway_p99_ms(before: dict, after: dict, q: float = 0.99) -> float:
+    """The gateway's own q-quantile latency of recommendation requests between two scrapes of
+    its metrics (histogram bucket deltas, linear within a bucket). Beside Locust's client-side
+    p99 it says whether a tail is the server's or the load generator's."""
+    name = "genrec_http_request_duration_seconds_bucket"
+    cumulative: dict[float, float] = {}
+    for (sample, labels), value in after.items():
+        labels = dict(labels)
+        if sample == name and labels.get("route") == REC:
+            le = float(labels["le"])
+            gained = value - before.get((sample, tuple(sorted(labels.items()))), 0.0)
+            cumulative[le] = cumulative.get(le, 0.0) + gained  # summed over methods
+    bounds = sorted(cumulative)
+    total = cumulative[bounds[-1]] if bounds else 0.0
+    if total == 0:
+        return float("nan")
+    rank, lower, below = q * total, 0.0, 0.0
+    for le in bounds:
+        if cumulative[le] >= rank:
+            if le == float("inf"):
+                return lower * 1e3  # past the last finite bucket: its bound is all we know
+            return (lower + (le - lower) * (rank - below) / (cumulative[le] - below)) * 1e3
+        lower, below = le, cumulative[le]
+    return lower * 1e3
 
 
 def plot_history(prefix: Path, png: Path, title: str) -> None:

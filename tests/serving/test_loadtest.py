@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from genrec.bench.loadtest import Run, read_rows, run_locust, write_catalog
+import math
+
+from genrec.bench.loadtest import Run, gateway_p99_ms, read_rows, run_locust, write_catalog
+from genrec.bench.serve import REC, scrape
 from tests.serving.conftest import API_KEY
 
 
@@ -12,7 +15,10 @@ def test_scenarios_run_and_the_slo_decides_the_exit_code(stack, small_synthetic,
         tmp_path / "catalog.json",
     )  # fmt: skip
     easy = Run(users=3, spawn_rate=3, seconds=8, p99_ms=5000, api_key=API_KEY)
+    before = scrape(f"{stack.url}/metrics")
     assert run_locust(stack.url, catalog, easy, tmp_path / "easy") == 0
+    server_p99 = gateway_p99_ms(before, scrape(f"{stack.url}/metrics"))
+    assert 0 < server_p99 < 2500  # the gateway's own view of the same requests
     rows = {r["scenario"]: r for r in read_rows(tmp_path / "easy", easy)}
     assert {"all", "browse: page 1", "browse: page 2", "events: click"} <= set(rows)
     assert rows["all"]["error_rate"] == 0 and rows["all"]["slo_pass"]
@@ -20,3 +26,17 @@ def test_scenarios_run_and_the_slo_decides_the_exit_code(stack, small_synthetic,
     impossible = Run(users=2, spawn_rate=2, seconds=4, p99_ms=0.01, api_key=API_KEY)  # too fast
     assert run_locust(stack.url, catalog, impossible, tmp_path / "strict") == 1
     assert not read_rows(tmp_path / "strict", impossible)[-1]["slo_pass"]
+
+
+def test_gateway_p99_reads_histogram_deltas():
+    """Bucket deltas between two scrapes, summed over methods, interpolated within a bucket."""
+    name, route = "genrec_http_request_duration_seconds_bucket", ("route", REC)
+
+    def scrape_of(counts: dict[str, float], method: str = "POST") -> dict:
+        return {(name, (("le", le), ("method", method), route)): n for le, n in counts.items()}
+
+    before = scrape_of({"0.01": 50, "0.1": 100, "+Inf": 100})
+    after = scrape_of({"0.01": 140, "0.1": 200, "+Inf": 200})  # +90 under 10 ms, +10 in 10-100
+    after |= {(name, (("le", "0.1"), ("method", "GET"), ("route", "/other"))): 1e6}  # ignored
+    assert math.isclose(gateway_p99_ms(before, after), 10 + 90 * (99 - 90) / 10)
+    assert math.isnan(gateway_p99_ms(after, after))
