@@ -12,7 +12,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from genrec.bench.report import locked, markdown_table, merge_rows
+from genrec.bench.report import markdown_table, write_merged
 from genrec.bench.serve import REC
 
 LOCUSTFILE = Path(__file__).resolve().parents[2] / "loadtest" / "locustfile.py"
@@ -90,12 +90,11 @@ def gateway_p99_ms(before: dict, after: dict, q: float = 0.99) -> float:
     p99 it says whether a tail is the server's or the load generator's."""
     name = "genrec_http_request_duration_seconds_bucket"
     cumulative: dict[float, float] = {}
-    for (sample, labels), value in after.items():
-        labels = dict(labels)
-        if sample == name and labels.get("route") == REC:
-            le = float(labels["le"])
-            gained = value - before.get((sample, tuple(sorted(labels.items()))), 0.0)
-            cumulative[le] = cumulative.get(le, 0.0) + gained  # summed over methods
+    for key, value in after.items():
+        labels = dict(key[1])
+        if key[0] == name and labels.get("route") == REC:
+            le = float(labels["le"])  # summed over methods
+            cumulative[le] = cumulative.get(le, 0.0) + value - before.get(key, 0.0)
     bounds = sorted(cumulative)
     total = cumulative[bounds[-1]] if bounds else 0.0
     if total == 0:
@@ -140,15 +139,13 @@ def write_report(rows: list[dict], path: Path) -> str:
     header = (
         "# Load test (Locust, loadtest/locustfile.py)\n\n"
         f"Generated from `{path.name}`. Scenarios: browsing a chain page 1 → 2 → 3, an event "
-        "then a fresh page, cold users; a burst triples the users for the middle fifth of the "
-        "run. `slo_pass`: p99 ≤ `slo_p99_ms` and no error beyond the allowed rate. Each row "
-        "names its command and hardware.\n\n"
+        "then a fresh page, cold users; a burst multiplies the users by `burst` for the middle "
+        "fifth of the run. `slo_pass`: p99 ≤ `slo_p99_ms` and no error beyond the allowed "
+        "rate; `gateway_rec_p99_ms`: the gateway's own p99 for recommendations. Each row names "
+        "its command and hardware.\n\n"
     )
-    with locked(path):
-        merged = merge_rows(path, rows, key=("setting", "scenario", "users"))
-        table = markdown_table(merged, COLUMNS)
-        path.with_suffix(".md").write_text(header + table)
-    return table
+    merged = write_merged(path, rows, ("setting", "scenario", "users"), header, COLUMNS)
+    return markdown_table(merged, COLUMNS)
 
 
 def plot_knee(rows: list[dict], png: Path, title: str) -> None:
