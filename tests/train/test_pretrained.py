@@ -6,7 +6,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from transformers import LlamaConfig, LlamaForCausalLM
 
 from genrec.data import leave_one_out
 from genrec.engine.engine import DecodeEngine
@@ -17,20 +16,7 @@ from genrec.model.vocab import SIDVocab
 from genrec.train.checkpoint import load_checkpoint, save_checkpoint
 from genrec.train.distributed import World
 from genrec.train.trainer import DecoderTrainConfig, train_decoder
-
-NATIVE = 1500  # a small "native" vocabulary, larger than the SID blocks
-
-
-@pytest.fixture(scope="module")
-def llama():
-    """A small random Llama shaped like SmolLM2 (GQA, tied embeddings, no biases)."""
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=NATIVE, hidden_size=48, intermediate_size=96, num_hidden_layers=2,
-        num_attention_heads=6, num_key_value_heads=2, tie_word_embeddings=True,
-        rope_parameters={"rope_type": "default", "rope_theta": 1e5}, max_position_embeddings=256,
-    )  # fmt: skip
-    return LlamaForCausalLM(config).eval()
+from tests.train.conftest import NATIVE
 
 
 def test_conversion_keeps_the_function(llama):

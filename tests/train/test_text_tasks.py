@@ -3,9 +3,7 @@ with them lowers their loss while the recommendation task still trains."""
 
 from __future__ import annotations
 
-import pytest
 import torch
-from transformers import LlamaConfig, LlamaForCausalLM
 
 from genrec.data import Item, leave_one_out
 from genrec.model.decoder import PromptConfig, SIDDecoder
@@ -14,8 +12,7 @@ from genrec.model.vocab import SIDVocab
 from genrec.train.distributed import World
 from genrec.train.text_tasks import IGNORE, item_text_tasks
 from genrec.train.trainer import DecoderTrainConfig, train_decoder
-
-NATIVE = 1500
+from tests.train.conftest import NATIVE
 
 
 def encode(text: str) -> list[int]:
@@ -48,17 +45,6 @@ def test_text_tokens_on_reused_sid_rows_are_dropped():
         lambda _: [5, 150, 7], vocab,
     )  # fmt: skip
     assert tasks.ids[0, :4].tolist() == [vocab.bos, 5, 7, vocab.sep]
-
-
-@pytest.fixture(scope="module")
-def llama():
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=NATIVE, hidden_size=48, intermediate_size=96, num_hidden_layers=2,
-        num_attention_heads=6, num_key_value_heads=2, tie_word_embeddings=True,
-        max_position_embeddings=256,
-    )  # fmt: skip
-    return LlamaForCausalLM(config).eval()
 
 
 def test_training_with_text_tasks_learns_them(llama, small_synthetic, small_store):
