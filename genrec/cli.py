@@ -772,19 +772,20 @@ def loadtest(
     # Locust's simulated users all arrive from one loopback address: the per-address limit,
     # meant for one real client, would shed them (bench-reliability tests the limit itself).
     unlimited = {"GENREC_RATE_LIMIT_RPS": "1e9", "GENREC_RATE_LIMIT_BURST": "1000000000"}
-    codes, server_p99 = [], []
+    codes, server = [], []  # per run: (its server-side p99s, CPU seconds before and after)
     with running_stack(model_repo, workdir, dataset, gpu, workers, gateway_env=unlimited) as stack:
         for r in runs:
-            before = scrape(f"{stack.url}/metrics")
+            before, cpu_before = scrape(f"{stack.url}/metrics"), lt.cpu_seconds(stack)
             codes.append(lt.run_locust(stack.url, catalog, r, workdir / f"locust-{r.users}"))
-            server_p99.append(lt.gateway_p99_ms(before, scrape(f"{stack.url}/metrics")))
+            p99s = lt.server_p99s(before, scrape(f"{stack.url}/metrics"))
+            server.append((p99s, cpu_before, lt.cpu_seconds(stack)))
     hardware = describe_hardware(resolve_device("cuda" if gpu else "cpu"))
-    rows = [
-        {"setting": label, **row, "hardware": hardware, "command": _command()}
-        | ({"gateway_rec_p99_ms": p99} if row["scenario"] == "all" else {})
-        for r, p99 in zip(runs, server_p99, strict=True)
-        for row in lt.read_rows(workdir / f"locust-{r.users}", r)
-    ]
+    rows = []
+    for r, (p99s, cpu_before, cpu_after) in zip(runs, server, strict=True):
+        for row in lt.read_rows(workdir / f"locust-{r.users}", r):
+            if row["scenario"] == "all":  # the server's view covers all requests
+                row |= p99s | lt.cpu_ms_per_request(cpu_before, cpu_after, row["requests"])
+            rows.append({"setting": label, **row, "hardware": hardware, "command": _command()})
     slug = label.replace(" ", "_").replace(",", "").replace("(", "").replace(")", "")
     png = report.parent / f"loadtest_{slug}.png"
     if len(runs) == 1:

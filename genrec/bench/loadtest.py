@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import resource
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -14,11 +15,13 @@ from pathlib import Path
 
 from genrec.bench.report import markdown_table, write_merged
 from genrec.bench.serve import REC
+from genrec.stack import Stack
 
 LOCUSTFILE = Path(__file__).resolve().parents[2] / "loadtest" / "locustfile.py"
 COLUMNS = (
     "setting", "scenario", "users", "burst", "requests", "rps", "p50_ms", "p95_ms", "p99_ms",
-    "error_rate", "gateway_rec_p99_ms", "slo_p99_ms", "slo_pass", "hardware",
+    "error_rate", "gateway_rec_p99_ms", "triton_p99_ms", "redis_p99_ms", "gateway_cpu_ms",
+    "triton_cpu_ms", "redis_cpu_ms", "locust_cpu_ms", "slo_p99_ms", "slo_pass", "hardware",
 )  # fmt: skip
 
 
@@ -84,16 +87,16 @@ def read_rows(prefix: Path, run: Run) -> list[dict]:
     return rows
 
 
-def gateway_p99_ms(before: dict, after: dict, q: float = 0.99) -> float:
-    """The gateway's own q-quantile latency of recommendation requests between two scrapes of
-    its metrics (histogram bucket deltas, linear within a bucket). Beside Locust's client-side
-    p99 it says whether a tail is the server's or the load generator's."""
-    name = "genrec_http_request_duration_seconds_bucket"
+def histogram_quantile_ms(
+    before: dict, after: dict, name: str, q: float = 0.99, **labels: str
+) -> float:
+    """The q-quantile (ms) of a gateway latency histogram between two scrapes of its metrics
+    (bucket deltas over samples whose labels include `labels`, linear within a bucket)."""
+    want = set(labels.items())
     cumulative: dict[float, float] = {}
     for key, value in after.items():
-        labels = dict(key[1])
-        if key[0] == name and labels.get("route") == REC:
-            le = float(labels["le"])  # summed over methods
+        if key[0] == f"{name}_bucket" and want <= set(key[1]):
+            le = float(dict(key[1])["le"])  # summed over the other labels
             cumulative[le] = cumulative.get(le, 0.0) + value - before.get(key, 0.0)
     bounds = sorted(cumulative)
     total = cumulative[bounds[-1]] if bounds else 0.0
@@ -107,6 +110,55 @@ def gateway_p99_ms(before: dict, after: dict, q: float = 0.99) -> float:
             return (lower + (le - lower) * (rank - below) / (cumulative[le] - below)) * 1e3
         lower, below = le, cumulative[le]
     return lower * 1e3
+
+
+def server_p99s(before: dict, after: dict) -> dict[str, float]:
+    """Server-side p99s beside Locust's client-side one: the gateway's for recommendations and
+    its Triton calls'. Together they say whose tail it is: the load generator's, the gateway's
+    or the decoder's."""
+    return {
+        "gateway_rec_p99_ms": histogram_quantile_ms(
+            before, after, "genrec_http_request_duration_seconds", route=REC
+        ),
+        "triton_p99_ms": histogram_quantile_ms(
+            before, after, "genrec_triton_request_duration_seconds"
+        ),
+        "redis_p99_ms": histogram_quantile_ms(before, after, "genrec_redis_duration_seconds"),
+    }
+
+
+def cpu_seconds(stack: Stack) -> dict[str, float]:
+    """CPU seconds (user + system) used so far by each part of the stack with its child
+    processes (gateway workers, Triton's Python backend stubs) and by finished Locust runs
+    (this process's waited-for children)."""
+    import psutil
+
+    def tree(process) -> float:
+        total = 0.0
+        root = psutil.Process(process.pid)
+        for p in (root, *root.children(recursive=True)):
+            try:
+                t = p.cpu_times()
+            except psutil.NoSuchProcess:
+                continue
+            total += t.user + t.system
+        return total
+
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return {
+        "gateway": tree(stack.gateway.process),
+        "triton": tree(stack.triton.process),
+        "redis": tree(stack.redis.process),
+        "locust": children.ru_utime + children.ru_stime,
+    }
+
+
+def cpu_ms_per_request(before: dict, after: dict, requests: int) -> dict[str, float]:
+    """Each part's CPU milliseconds per request of a run: what bounds throughput on one box."""
+    return {
+        f"{part}_cpu_ms": round(1e3 * (after[part] - before[part]) / max(requests, 1), 3)
+        for part in before
+    }
 
 
 def plot_history(prefix: Path, png: Path, title: str) -> None:
@@ -141,8 +193,11 @@ def write_report(rows: list[dict], path: Path) -> str:
         f"Generated from `{path.name}`. Scenarios: browsing a chain page 1 → 2 → 3, an event "
         "then a fresh page, cold users; a burst multiplies the users by `burst` for the middle "
         "fifth of the run. `slo_pass`: p99 ≤ `slo_p99_ms` and no error beyond the allowed "
-        "rate; `gateway_rec_p99_ms`: the gateway's own p99 for recommendations. Each row names "
-        "its command and hardware.\n\n"
+        "rate; `gateway_rec_p99_ms`: the gateway's own p99 for recommendations, `triton_p99_ms` "
+        "and `redis_p99_ms` its Triton calls' and Redis round trips' (from its histograms); "
+        "`*_cpu_ms`: CPU milliseconds per request (all requests) used by the gateway workers, "
+        "Triton with its Python backend, Redis and Locust. Each row names its command and "
+        "hardware.\n\n"
     )
     merged = write_merged(path, rows, ("setting", "scenario", "users"), header, COLUMNS)
     return markdown_table(merged, COLUMNS)

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import math
 
-from genrec.bench.loadtest import Run, gateway_p99_ms, read_rows, run_locust, write_catalog
+from genrec.bench.loadtest import (
+    Run,
+    cpu_ms_per_request,
+    cpu_seconds,
+    histogram_quantile_ms,
+    read_rows,
+    run_locust,
+    server_p99s,
+    write_catalog,
+)
 from genrec.bench.serve import REC, scrape
 from tests.serving.conftest import API_KEY
 
@@ -15,20 +24,24 @@ def test_scenarios_run_and_the_slo_decides_the_exit_code(stack, small_synthetic,
         tmp_path / "catalog.json",
     )  # fmt: skip
     easy = Run(users=3, spawn_rate=3, seconds=8, p99_ms=5000, api_key=API_KEY)
-    before = scrape(f"{stack.url}/metrics")
+    before, cpu_before = scrape(f"{stack.url}/metrics"), cpu_seconds(stack)
     assert run_locust(stack.url, catalog, easy, tmp_path / "easy") == 0
-    server_p99 = gateway_p99_ms(before, scrape(f"{stack.url}/metrics"))
-    assert 0 < server_p99 < 2500  # the gateway's own view of the same requests
+    server = server_p99s(before, scrape(f"{stack.url}/metrics"))
+    # the gateway's own view of the same requests; its Triton calls are part of them
+    assert 0 < server["triton_p99_ms"] <= server["gateway_rec_p99_ms"] < 2500
     rows = {r["scenario"]: r for r in read_rows(tmp_path / "easy", easy)}
     assert {"all", "browse: page 1", "browse: page 2", "events: click"} <= set(rows)
     assert rows["all"]["error_rate"] == 0 and rows["all"]["slo_pass"]
+    cpu = cpu_ms_per_request(cpu_before, cpu_seconds(stack), rows["all"]["requests"])
+    assert set(cpu) == {"gateway_cpu_ms", "triton_cpu_ms", "redis_cpu_ms", "locust_cpu_ms"}
+    assert cpu["gateway_cpu_ms"] > 0 and cpu["triton_cpu_ms"] > 0 and cpu["locust_cpu_ms"] > 0
 
     impossible = Run(users=2, spawn_rate=2, seconds=4, p99_ms=0.01, api_key=API_KEY)  # too fast
     assert run_locust(stack.url, catalog, impossible, tmp_path / "strict") == 1
     assert not read_rows(tmp_path / "strict", impossible)[-1]["slo_pass"]
 
 
-def test_gateway_p99_reads_histogram_deltas():
+def test_histogram_quantile_reads_bucket_deltas():
     """Bucket deltas between two scrapes, summed over methods, interpolated within a bucket."""
     name, route = "genrec_http_request_duration_seconds_bucket", ("route", REC)
 
@@ -38,5 +51,6 @@ def test_gateway_p99_reads_histogram_deltas():
     before = scrape_of({"0.01": 50, "0.1": 100, "+Inf": 100})
     after = scrape_of({"0.01": 140, "0.1": 200, "+Inf": 200})  # +90 under 10 ms, +10 in 10-100
     after |= {(name, (("le", "0.1"), ("method", "GET"), ("route", "/other"))): 1e6}  # ignored
-    assert math.isclose(gateway_p99_ms(before, after), 10 + 90 * (99 - 90) / 10)
-    assert math.isnan(gateway_p99_ms(after, after))
+    p99 = histogram_quantile_ms(before, after, name.removesuffix("_bucket"), route=REC)
+    assert math.isclose(p99, 10 + 90 * (99 - 90) / 10)
+    assert math.isnan(histogram_quantile_ms(after, after, name.removesuffix("_bucket")))
