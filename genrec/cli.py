@@ -241,6 +241,9 @@ def train(
         int, typer.Option(help="Test users for the unconstrained-decode hallucination rate")
     ] = 500,
     progress: Annotated[bool, typer.Option(help="Show progress bars")] = True,
+    strategy: Annotated[
+        str, typer.Option(help="Under torchrun: ddp (replicas) or fsdp (sharded parameters)")
+    ] = "ddp",
 ) -> None:
     """Train the decoder (page-wise NTP, optional token merger and user SCIDs); under
     `torchrun --nproc_per_node N -m genrec train` data-parallel. Prints test metrics of beam-20
@@ -256,7 +259,7 @@ def train(
     from genrec.model.vocab import SIDVocab
     from genrec.tokenizer.store import TokenizerStore, latest
     from genrec.train.checkpoint import save_checkpoint
-    from genrec.train.distributed import close_world, init_world
+    from genrec.train.distributed import STRATEGIES, close_world, init_world
     from genrec.train.evaluation import evaluate_decoder, hallucination_rate
     from genrec.train.text_tasks import item_text_tasks
     from genrec.train.trainer import DecoderTrainConfig, train_decoder
@@ -266,6 +269,10 @@ def train(
         raise GenrecError(f"unknown size {size!r}; expected one of {known}")
     if page_size < 1:
         raise GenrecError(f"--page-size must be ≥ 1, got {page_size}")
+    if strategy not in STRATEGIES:
+        raise GenrecError(f"unknown --strategy {strategy!r}; expected ddp or fsdp")
+    if resume and strategy == "fsdp":
+        raise GenrecError("--resume needs --strategy ddp (fsdp runs write no state file)")
     if text_tasks and size not in PRETRAINED:
         raise GenrecError("--text-tasks needs text tokens: a pretrained size (smollm2-135m)")
     data = load_dataset(dataset, data_dir)
@@ -330,6 +337,7 @@ def train(
         page_size=page_size,
         text_weight=text_tasks,
         time_budget_s=None if time_budget is None else time_budget * 60,
+        strategy=strategy,
     )
     result = train_decoder(decoder, split, tokenizer, cfg, world, progress, state_path, tasks)
     if world.main:
@@ -683,6 +691,11 @@ def bench_serve(
     clients: Annotated[int, typer.Option(help="Load-generating processes")] = 1,
     workers: Annotated[list[int], typer.Option(help="Gateway worker counts (repeatable)")] = [1],
     gpu: Gpu = False,
+    gpus: Annotated[
+        list[int],
+        typer.Option(help="Triton on the first N GPUs (repeatable): also writes the scale-out"),
+    ] = [],
+    slo_p99_ms: Annotated[float, typer.Option(help="p99 bound of the scale-out report")] = 50.0,
     model_repo: ModelRepo = Path("model_repo"),
     setting: Annotated[str, typer.Option(help="Row label, e.g. 'embedded default, CPU'")] = "",
     report: Annotated[Path, typer.Option(help="JSON report (+ .md)")] = Path(
@@ -692,16 +705,35 @@ def bench_serve(
     data_dir: DataDir = None,
 ) -> None:
     """Start the stack on the latest exported model, load the dataset's histories, and measure
-    end-to-end latency (p50/p95/p99), throughput and the time split per request."""
-    from genrec.bench.serve import Load, run_load, scrape, summarize, time_split, write_report
+    end-to-end latency (p50/p95/p99), throughput and the time split per request. With `--gpus`,
+    once per GPU count, and `serving_scaling.json` says what each count served within the SLO."""
+    from genrec.bench.serve import (
+        Load,
+        run_load,
+        scrape,
+        summarize,
+        time_split,
+        write_report,
+        write_scaling_report,
+    )
     from genrec.device import describe_hardware, resolve_device
     from genrec.stack import running_stack
 
+    if gpus:
+        import torch
+
+        if not gpu or max(gpus) > torch.cuda.device_count() or min(gpus) < 1:
+            have = torch.cuda.device_count()
+            raise GenrecError(f"--gpus {gpus} needs --gpu and 1..{have} GPUs (this machine)")
     _, info, dataset = _exported(model_repo, data_dir)
     users = [u.id for u in dataset.users]
     hardware = describe_hardware(resolve_device("cuda" if gpu else "cpu"))
-    for n_workers in workers:
-        with running_stack(model_repo, workdir, dataset, gpu, n_workers) as stack:
+    label = setting or f"{dataset.name}, {'GPU' if gpu else 'CPU'}"
+    measured = []
+    for n_gpus, n_workers in [(g, w) for g in gpus or [None] for w in workers]:
+        with running_stack(
+            model_repo, workdir, dataset, gpu, n_workers, triton_gpus=n_gpus
+        ) as stack:
             points = [Load(duration_s=duration, rate=r, clients=clients) for r in rate] + [
                 Load(duration_s=duration, rate=None, concurrency=c, clients=clients)
                 for c in concurrency
@@ -713,7 +745,7 @@ def bench_serve(
                 after = scrape(f"{stack.url}/metrics"), scrape(triton_metrics)
                 split = time_split((before[0], after[0]), (before[1], after[1]))
                 row = {
-                    "setting": setting or f"{dataset.name}, {'GPU' if gpu else 'CPU'}",
+                    "setting": label if n_gpus is None else f"{label}, {n_gpus} GPU(s)",
                     "model": f"{info['dataset']} {info.get('size', '')}".strip(),
                     "gateway_workers": n_workers,
                     "mode": "open" if load.rate is not None else "closed",
@@ -725,7 +757,11 @@ def bench_serve(
                 }
                 write_report([row], report)  # row by row: a cut-off run keeps its points
                 console.print(row)
+                measured.append(row | {"gpus": n_gpus})
     console.print(report.with_suffix(".md").read_text())
+    if gpus:
+        scaling = report.with_name("serving_scaling.json")
+        console.print(write_scaling_report(measured, slo_p99_ms, scaling))
 
 
 @app.command()
@@ -880,6 +916,66 @@ def bench_decode(
         write_profile_report(profiled, report.with_name("decode_profile.json"))
     text = write_decode_report(rows, exact, report, gpu, exact_model=cfg.sizes[0])
     console.print(text)
+
+
+@app.command("bench-scaling")
+def bench_scaling(
+    datasets: Annotated[str, typer.Option(help="Comma list of datasets")] = "synthetic",
+    sizes: Annotated[str, typer.Option(help="Comma list of decoder sizes")] = "26m,200m",
+    strategies: Annotated[str, typer.Option(help="Comma list: ddp, fsdp")] = "ddp,fsdp",
+    gpus: Annotated[
+        str, typer.Option(help="Comma list of process counts (one GPU each on CUDA)")
+    ] = "1,2,4",
+    steps: Annotated[int, typer.Option(help="Timed optimizer steps per row")] = 50,
+    warmup: Annotated[int, typer.Option(help="Untimed steps before them")] = 5,
+    batch_size: Annotated[int, typer.Option(help="Global batch: examples per step")] = 512,
+    device: Annotated[str, typer.Option(help="cuda (one process per GPU) or cpu (gloo)")] = "cuda",
+    store: Annotated[
+        Path | None, typer.Option(help="Tokenizer store version folder [default: latest]")
+    ] = None,
+    report: Annotated[Path, typer.Option(help="JSON report (+ .md, + .png)")] = Path(
+        "reports/scaling.json"
+    ),
+    data_dir: DataDir = None,
+) -> None:
+    """Training scale-out: for each dataset × size × strategy × N, `torchrun --nproc_per_node
+    N` trains the same seeded decoder on the same global batches and times it; speed-up,
+    efficiency and final loss against N = 1 go into the report."""
+    from rich.progress import track
+
+    from genrec.bench.scaling import launch, runs_for, write_report
+    from genrec.train.distributed import STRATEGIES
+
+    counts = sorted({int(n) for n in gpus.split(",")})
+    kinds = strategies.split(",")
+    if unknown := set(kinds) - set(STRATEGIES):
+        raise GenrecError(f"unknown strategies {sorted(unknown)}; expected ddp or fsdp")
+    if min(counts) < 1:
+        raise GenrecError(f"--gpus takes process counts ≥ 1, got {gpus}")
+    if batch_size % max(counts):
+        raise GenrecError(f"--batch-size {batch_size} must split evenly over {max(counts)}")
+    if device.startswith("cuda"):
+        import torch
+
+        have = torch.cuda.device_count()
+        if max(counts) > have:
+            raise GenrecError(f"--gpus asks for {max(counts)} GPUs; this machine has {have}")
+    runs = runs_for(
+        datasets.split(","),
+        sizes.split(","),
+        kinds,
+        counts,
+        steps=steps,
+        warmup=warmup,
+        batch_size=batch_size,
+        device=device,
+        store=None if store is None else str(store),
+        data_dir=None if data_dir is None else str(data_dir),
+    )
+    rows = []
+    for run in track(runs, description="scaling runs"):
+        rows.append(launch(run, _command()))
+    console.print(write_report(rows, report))
 
 
 def main() -> None:

@@ -146,6 +146,7 @@ class Stack:
     gpu: bool = False
     gateway_workers: int = 1
     gateway_env: dict[str, str] = field(default_factory=dict)
+    triton_gpus: int | None = None  # the first N GPUs for Triton (its instances on each); None: all
     redis_port: int = field(default_factory=free_port)
     triton_http: int = field(default_factory=free_port)
     triton_grpc: int = field(default_factory=free_port)
@@ -170,6 +171,8 @@ class Stack:
             timeout_s=15,
         )  # fmt: skip
         binary, backends, env = triton_backends(self.workdir / "build")
+        if self.triton_gpus is not None:
+            env |= {"CUDA_VISIBLE_DEVICES": ",".join(map(str, range(self.triton_gpus)))}
         config = [] if self.gpu else ["--model-config-name", "cpu"]
         self.triton = Service(
             "tritonserver",
@@ -291,12 +294,17 @@ def running_stack(
     workers: int = 1,
     port: int | None = None,
     gateway_env: dict[str, str] | None = None,
+    triton_gpus: int | None = None,
 ) -> Iterator[Stack]:
     """The stack on `model_repo` with `dataset`'s histories loaded; stopped on exit.
-    `gateway_env` overrides gateway settings (`GENREC_*`)."""
+    `gateway_env` overrides gateway settings (`GENREC_*`); `triton_gpus` limits Triton to the
+    first N GPUs."""
     histories = write_histories(dataset, workdir / "histories.jsonl")
     ports = {} if port is None else {"gateway_port": port}
-    stack = Stack(model_repo.resolve(), workdir.resolve(), gpu, workers, gateway_env or {}, **ports)
+    stack = Stack(
+        model_repo.resolve(), workdir.resolve(), gpu, workers, gateway_env or {}, triton_gpus,
+        **ports,
+    )  # fmt: skip
     stack.start(before_gateway=lambda s: load_histories(s, histories))
     try:
         yield stack

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from prometheus_client.parser import text_string_to_metric_families
 
-from genrec.bench.report import locked, markdown_table, merge_rows
+from genrec.bench.report import locked, markdown_table, merge_rows, write_merged
 
 REC = "/v1/recommendations"
 
@@ -217,3 +217,46 @@ def write_report(rows: list[dict], path: Path) -> str:
         table = markdown_table(merged, COLUMNS)
         path.with_suffix(".md").write_text(header + table)
     return table
+
+
+SCALING_COLUMNS = (
+    "setting", "gpus", "gateway_workers", "slo_p99_ms", "rps_at_slo", "speedup", "points",
+    "hardware",
+)  # fmt: skip
+
+
+def write_scaling_report(rows: list[dict], slo_p99_ms: float, path: Path) -> str:
+    """Serving scale-out (`reports/serving_scaling.json`): per GPU count, the most req/s any
+    measured point of the sweep served with p99 within the SLO, and its ratio to 1 GPU's."""
+    best: dict[int, dict] = {}
+    for r in rows:
+        n = r["gpus"]
+        within = r["p99_ms"] <= slo_p99_ms and r["errors"] == 0
+        entry = best.setdefault(n, {"rps_at_slo": 0.0, "points": 0, "row": r})
+        entry["points"] += 1
+        if within and r["rps"] > entry["rps_at_slo"]:
+            entry.update(rps_at_slo=r["rps"], row=r)
+    one = best.get(1, {}).get("rps_at_slo")
+    summary = [
+        {
+            "setting": e["row"]["setting"].rsplit(",", 1)[0],  # without its ", N GPU(s)"
+            "gpus": n,
+            "gateway_workers": e["row"]["gateway_workers"],
+            "slo_p99_ms": slo_p99_ms,
+            "rps_at_slo": e["rps_at_slo"],
+            "speedup": round(e["rps_at_slo"] / one, 3) if one else None,
+            "points": e["points"],
+            "hardware": e["row"]["hardware"],
+            "command": e["row"]["command"],
+        }
+        for n, e in sorted(best.items())
+    ]
+    header = (
+        "# Serving scale-out (gateway → Triton with its instances on 1..N GPUs)\n\n"
+        f"Generated from `{path.name}` by `genrec bench-serve --gpus N ...`: `rps_at_slo` is "
+        "the most req/s any measured point served with p99 ≤ `slo_p99_ms` and no errors "
+        "(`points` = points measured; their rows are in `serving_bench.md`); `speedup` is "
+        "over 1 GPU's in the same run.\n\n"
+    )
+    merged = write_merged(path, summary, ("setting", "gpus"), header, SCALING_COLUMNS)
+    return markdown_table(merged, SCALING_COLUMNS)

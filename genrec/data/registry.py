@@ -31,6 +31,7 @@ SPECS: dict[str, DatasetSpec] = {
     spec.name: spec
     for spec in [
         DatasetSpec("synthetic", None, None, "embedded default: seeded synthetic catalogue"),
+        DatasetSpec("synthetic-x10", None, None, "the synthetic catalogue ten times larger"),
         DatasetSpec("beauty", beauty.FOLDER, beauty.load, "Amazon 2014 Beauty (P5 split), text"),
         DatasetSpec(
             "instruments",
@@ -69,7 +70,7 @@ def load_dataset(name: str, data_dir: Path | None = None) -> Dataset:
     if spec is None:
         raise GenrecError(f"unknown dataset {name!r}; expected one of {', '.join(SPECS)}")
     if spec.load is None:
-        return synthetic.generate()
+        return synthetic.generate(synthetic.X10 if name == "synthetic-x10" else None, name)
     data_dir = data_dir or default_data_dir()
     if data_dir is None:
         raise DataError(

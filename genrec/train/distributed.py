@@ -2,8 +2,10 @@
 
 `torchrun --nproc_per_node N -m genrec train ...` sets RANK / WORLD_SIZE / LOCAL_RANK; each
 process then joins one group (NCCL on GPUs, gloo on CPUs), trains on its slice of every global
-batch under DistributedDataParallel, and rank 0 alone evaluates and writes files. Without
-torchrun everything here is a no-op for one process.
+batch under DistributedDataParallel (`ddp`: a replica per process) or FSDP (`fsdp`: each
+transformer block's parameters, gradients and optimizer state sharded across processes), and
+rank 0 alone evaluates and writes files. Without torchrun everything here is a no-op for one
+process.
 """
 
 from __future__ import annotations
@@ -13,6 +15,10 @@ from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+
+STRATEGIES = ("ddp", "fsdp")
 
 
 @dataclass(frozen=True)
@@ -59,3 +65,31 @@ def from_main(world: World, value: float) -> float:
     t = torch.tensor([value], dtype=torch.float64, device=world.device)
     dist.broadcast(t, src=0)
     return float(t.item())
+
+
+def parallelize(decoder: nn.Module, world: World, strategy: str) -> nn.Module:
+    """The module to train: the decoder itself for one process; under torchrun a DDP wrapper,
+    or the decoder with FSDP2 (`fully_shard`) on each transformer block and then on the rest."""
+    if strategy not in STRATEGIES:
+        raise ValueError(f"unknown strategy {strategy!r}; expected one of {', '.join(STRATEGIES)}")
+    if world.size == 1:
+        return decoder
+    if strategy == "ddp":
+        return DistributedDataParallel(decoder)
+    from torch.distributed.fsdp import fully_shard
+
+    for block in decoder.lm.model.layers:
+        fully_shard(block)
+    return fully_shard(decoder)
+
+
+def whole_state_dict(decoder: nn.Module, world: World, strategy: str) -> dict:
+    """The decoder's whole weights on rank 0 (others may get {}). Under FSDP every rank must
+    call it: the shards are gathered (to CPU, so rank 0's GPU holds no second copy)."""
+    if world.size == 1 or strategy != "fsdp":
+        return decoder.state_dict()
+    from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
+
+    return get_model_state_dict(
+        decoder, options=StateDictOptions(full_state_dict=True, cpu_offload=True)
+    )

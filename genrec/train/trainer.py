@@ -15,14 +15,13 @@ from pathlib import Path
 import numpy as np
 import torch
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-from torch.nn.parallel import DistributedDataParallel
 
 from genrec.data.split import EvalSet, Split
 from genrec.model.decoder import SIDDecoder
 from genrec.tokenizer.store import TokenizerStore
-from genrec.train.distributed import World, all_sum, from_main
+from genrec.train.distributed import World, all_sum, from_main, parallelize, whole_state_dict
 from genrec.train.evaluation import evaluate_decoder
-from genrec.train.examples import page_examples
+from genrec.train.examples import Examples, page_examples
 from genrec.train.text_tasks import TextTasks
 
 
@@ -40,6 +39,7 @@ class DecoderTrainConfig:
     page_size: int = 1  # k of page-wise NTP (1 = next-item NTP)
     text_weight: float = 1.0  # of the text ↔ SID alignment loss, when text tasks are given
     time_budget_s: float | None = None  # stop after the epoch that passes it (like patience)
+    strategy: str = "ddp"  # under torchrun: ddp (replicas) or fsdp (parameters sharded)
 
 
 @dataclass
@@ -66,6 +66,36 @@ def _save_state(path: Path, state: dict) -> None:
     os.replace(tmp, path)
 
 
+def optimizer_step(
+    model: torch.nn.Module,
+    opt: torch.optim.Optimizer,
+    sched: torch.optim.lr_scheduler.LRScheduler,
+    examples: Examples,
+    mine: torch.Tensor,
+    user_scids: torch.Tensor | None,
+    tasks: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None,
+    text_weight: float,
+    autocast: torch.autocast,
+) -> float:
+    """One AdamW step on this process's examples `mine` of a global batch (+ text-task rows):
+    forward, backward (DDP/FSDP reduce the gradients), clip, step → this process's mean loss."""
+    device = next(model.parameters()).device
+    with autocast:
+        loss = model(
+            examples.history[mine].to(device),
+            examples.page[mine].to(device),
+            None if user_scids is None else user_scids[examples.users[mine].to(device)],
+            tasks,
+            text_weight,
+        )
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    opt.step()
+    sched.step()
+    return loss.item()
+
+
 def train_decoder(
     decoder: SIDDecoder,
     split: Split,
@@ -81,11 +111,16 @@ def train_decoder(
     device = world.device
     torch.manual_seed(cfg.seed)
     decoder.to(device).train()
-    model = DistributedDataParallel(decoder) if world.size > 1 else decoder
+    sharded = world.size > 1 and cfg.strategy == "fsdp"
+    if sharded and state_path is not None and state_path.exists():
+        raise ValueError(f"{state_path}: resuming is for ddp runs (fsdp writes no state file)")
+    # Rank 0 validates on whole weights: under FSDP on a plain copy it loads them into.
+    evaluator = copy.deepcopy(decoder) if sharded and world.main else decoder
+    model = parallelize(decoder, world, cfg.strategy)
     examples = page_examples(split, cfg.page_size)
     user_scids = torch.from_numpy(store.user_scids).to(device) if decoder.prompt.user_scid else None
     valid = subset(split.valid, cfg.eval_users, cfg.seed)
-    opt = torch.optim.AdamW(decoder.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     steps_per_epoch = math.ceil(len(examples) / cfg.batch_size)
     total = steps_per_epoch * cfg.epochs
 
@@ -132,31 +167,24 @@ def train_decoder(
                 if text is not None:
                     rows = text.take(torch.randint(len(text), (len(mine),), generator=draw))
                     tasks = (rows.ids.to(device), rows.labels.to(device), rows.mask.to(device))
-                with autocast:
-                    loss = model(
-                        examples.history[mine].to(device),
-                        examples.page[mine].to(device),
-                        None if user_scids is None else user_scids[examples.users[mine].to(device)],
-                        tasks,
-                        cfg.text_weight,
-                    )
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(decoder.parameters(), 1.0)
-                opt.step()
-                sched.step()
-                loss_sum += loss.item() * len(mine)
+                loss = optimizer_step(
+                    model, opt, sched, examples, mine, user_scids, tasks, cfg.text_weight, autocast
+                )
+                loss_sum += loss * len(mine)
             loss_mean = all_sum(world, loss_sum) / len(examples)
-            decoder.eval()
+            weights = whole_state_dict(decoder, world, cfg.strategy)  # every rank takes part
             metrics = {}
             if world.main:
-                metrics = evaluate_decoder(decoder, store, valid, device, cfg.beam)
+                if sharded:
+                    evaluator.load_state_dict(weights)
+                evaluator.eval()
+                metrics = evaluate_decoder(evaluator, store, valid, device, cfg.beam)
             recall = from_main(world, metrics.get("recall@10", 0.0))
             state["history"].append({"epoch": epoch, "loss": loss_mean, **metrics})
             state["epoch"] = epoch
             if recall > state["best"]:
                 state.update(best=recall, best_epoch=epoch, bad=0)
-                best_state = copy.deepcopy(decoder.state_dict())
+                best_state = copy.deepcopy(weights)
             else:
                 state["bad"] += 1
             state["seconds"] = time.perf_counter() - start
@@ -167,7 +195,7 @@ def train_decoder(
             bar.update(task, advance=1, status=status)
             if world.main and not progress:  # logs of unattended runs still show each epoch
                 print(f"epoch {epoch} {status} {state['seconds']:.0f}s", flush=True)
-            if state_path is not None and world.main:
+            if state_path is not None and world.main and not sharded:
                 _save_state(
                     state_path,
                     {
@@ -186,12 +214,12 @@ def train_decoder(
             if cfg.time_budget_s is not None and elapsed > cfg.time_budget_s:
                 stopped_by = "time budget"
                 break
-    if best_state is not None:
-        decoder.load_state_dict(best_state)
-    decoder.eval()
+    if best_state is not None and (world.main or not sharded):  # FSDP: rank 0 holds them
+        evaluator.load_state_dict(best_state)
+    evaluator.eval()
     history = state["history"]
     best = history[state["best_epoch"] - 1] if state["best_epoch"] else {}
     valid_best = {k: v for k, v in best.items() if k not in ("epoch", "loss")}
     return DecoderTrainResult(
-        decoder, state["best_epoch"], valid_best, state["seconds"], history, stopped_by
+        evaluator, state["best_epoch"], valid_best, state["seconds"], history, stopped_by
     )

@@ -141,6 +141,8 @@ def test_resume_continues_exactly(small_synthetic, small_store, tmp_path):
     (["--size", "huge"], "unknown size 'huge'"),
     (["--store", "/nonexistent/v1"], "manifest.json: not found"),
     (["--text-tasks", "1"], "--text-tasks needs text tokens"),
+    (["--strategy", "zero3"], "unknown --strategy 'zero3'"),
+    (["--strategy", "fsdp", "--resume"], "--resume needs --strategy ddp"),
 ])  # fmt: skip
 def test_cli_bad_input(args, message):
     result = subprocess.run(

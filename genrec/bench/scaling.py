@@ -1,0 +1,238 @@
+"""`genrec bench-scaling`: decoder training throughput under torchrun for N processes (one per
+GPU), with DDP and with FSDP, in `reports/scaling.json` (+ `.md`, + a PNG of speed-up against
+N). Every N trains the same seeded model on the same global batches (each process takes its
+stride of each), so speed-up, efficiency and final loss compare like with like.
+
+The parent (`run_scaling`) launches one torchrun per row; each launch runs `worker` (this
+module as `__main__`), which times `steps` optimizer steps after `warmup` untimed ones through
+the trainer's own `optimizer_step` and has rank 0 write the row.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from genrec.bench.report import locked, markdown_table, merge_rows
+
+COLUMNS = (
+    "dataset", "model", "strategy", "gpus", "steps", "global_batch", "tokens_per_s",
+    "samples_per_s", "speedup", "efficiency", "final_loss", "loss_vs_1", "peak_mem_gb", "gpu",
+)  # fmt: skip
+KEY = ("dataset", "model", "strategy", "gpus")
+
+
+@dataclass(frozen=True)
+class ScalingRun:
+    dataset: str
+    size: str
+    strategy: str  # ddp or fsdp
+    nproc: int
+    steps: int = 50  # timed optimizer steps
+    warmup: int = 5  # untimed steps first (allocator, cuBLAS autotuning)
+    batch_size: int = 512  # global: examples per step over all processes
+    lr: float = 1e-3
+    seed: int = 0
+    device: str = "cuda"
+    store: str | None = None  # tokenizer-store version folder; default: the dataset's latest
+    data_dir: str | None = None
+
+
+def worker(run: ScalingRun, out: Path) -> None:
+    """One torchrun process: build, parallelize, train `warmup + steps` steps, time the last
+    `steps`; rank 0 writes the row as JSON to `out`."""
+    import torch
+    import torch.distributed as dist
+
+    from genrec.data import leave_one_out, load_dataset
+    from genrec.device import describe_hardware, resolve_device
+    from genrec.model.config import build_decoder
+    from genrec.model.decoder import PromptConfig, SIDDecoder
+    from genrec.model.vocab import SIDVocab
+    from genrec.tokenizer.store import TokenizerStore, latest
+    from genrec.train.distributed import all_sum, close_world, init_world, parallelize
+    from genrec.train.examples import page_examples
+    from genrec.train.trainer import optimizer_step
+
+    world = init_world(resolve_device(run.device))
+    device = world.device
+    data = load_dataset(run.dataset, None if run.data_dir is None else Path(run.data_dir))
+    store_path = Path(run.store) if run.store else latest(Path("tokenizer_store"), run.dataset)
+    store = TokenizerStore.load(store_path, data.fingerprint())
+    vocab = SIDVocab()
+    torch.manual_seed(run.seed)
+    lm = build_decoder(run.size, vocab, run.seed, dropout=0.0)  # no dropout: same loss for all N
+    decoder = SIDDecoder(lm, vocab, PromptConfig(), store.item_sids).to(device).train()
+    model = parallelize(decoder, world, run.strategy)
+    opt = torch.optim.AdamW(model.parameters(), lr=run.lr, weight_decay=0.01)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: 1.0)
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
+    examples = page_examples(leave_one_out(data), 1)
+    order = torch.randperm(len(examples), generator=torch.Generator().manual_seed(run.seed))
+    # Tokens an example feeds the model: BOS, its history's SID tokens, the target's.
+    depth = store.item_sids.shape[1]
+    tokens = 1 + depth * (examples.history >= 0).sum(1) + examples.page.shape[1]
+
+    def sync() -> None:
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+
+    losses, timed_tokens, start = [], 0, 0.0
+    for step in range(run.warmup + run.steps):
+        at = (step * run.batch_size) % (len(order) - run.batch_size + 1)
+        batch = order[at : at + run.batch_size]
+        if step == run.warmup:
+            sync()
+            start = time.perf_counter()
+        mine = batch[world.rank :: world.size]
+        loss = optimizer_step(model, opt, sched, examples, mine, None, None, 1.0, autocast)
+        losses.append(all_sum(world, loss * len(mine)) / len(batch))
+        if step >= run.warmup:
+            timed_tokens += int(tokens[batch].sum())
+    sync()
+    seconds = time.perf_counter() - start
+    if device.type == "cuda":
+        peak = torch.tensor([torch.cuda.max_memory_allocated(device) / 2**30], device=device)
+    else:  # Linux reports kilobytes
+        peak = torch.tensor([resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20])
+    if world.size > 1:
+        dist.all_reduce(peak, op=dist.ReduceOp.MAX)
+    if world.main:
+        tail = losses[-min(10, len(losses)) :]
+        row = {
+            "dataset": run.dataset,
+            "model": f"decoder-{run.size}",
+            "strategy": run.strategy,
+            "gpus": world.size,
+            "steps": run.steps,
+            "global_batch": run.batch_size,
+            "tokens_per_s": round(timed_tokens / seconds, 1),
+            "samples_per_s": round(run.steps * run.batch_size / seconds, 1),
+            "final_loss": round(sum(tail) / len(tail), 5),
+            "peak_mem_gb": round(float(peak.item()), 3),
+            "params": sum(p.numel() for p in decoder.parameters()),
+            "gpu": describe_hardware(device),
+        }
+        out.write_text(json.dumps(row))
+    close_world(world)
+
+
+def launch(run: ScalingRun, command: str) -> dict:
+    """Run `worker` under torchrun with `run.nproc` processes (one process: no torchrun) → its
+    row, with the command that reproduces the whole benchmark."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "row.json"
+        args = ["-m", "genrec.bench.scaling", json.dumps(asdict(run)), str(out)]
+        launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone"]
+        argv = [*launcher, "--nproc_per_node", str(run.nproc), *args] if run.nproc > 1 else args
+        env = os.environ | {"OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
+        result = subprocess.run(
+            argv if run.nproc > 1 else [sys.executable, *argv], env=env, capture_output=True
+        )
+        if result.returncode != 0:
+            tail = result.stderr.decode(errors="replace")[-3000:]
+            raise RuntimeError(f"{run.nproc}-process run failed ({result.returncode}):\n{tail}")
+        return json.loads(out.read_text()) | {"command": command}
+
+
+def with_speedups(rows: list[dict]) -> list[dict]:
+    """Speed-up (samples/s over the 1-process row of the same dataset, model and strategy),
+    efficiency (speed-up / N) and the final loss's relative gap to that row's."""
+    base = {(r["dataset"], r["model"], r["strategy"]): r for r in rows if r["gpus"] == 1}
+    out = []
+    for r in rows:
+        one = base.get((r["dataset"], r["model"], r["strategy"]))
+        if one is None:
+            out.append(r)
+            continue
+        speedup = r["samples_per_s"] / one["samples_per_s"]
+        gap = abs(r["final_loss"] - one["final_loss"]) / one["final_loss"]
+        out.append(
+            r | {
+                "speedup": round(speedup, 3),
+                "efficiency": round(speedup / r["gpus"], 3),
+                "loss_vs_1": round(gap, 5),
+            }
+        )  # fmt: skip
+    return out
+
+
+def plot_scaling(rows: list[dict], png: Path) -> None:
+    """Speed-up against processes per model × strategy, beside ideal linear scaling."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    series: dict[tuple, list[dict]] = {}
+    for r in rows:
+        if "speedup" in r:
+            series.setdefault((r["dataset"], r["model"], r["strategy"]), []).append(r)
+    top = max((r["gpus"] for r in rows), default=1)
+    ax.plot([1, top], [1, top], color="gray", ls=":", label="linear")
+    for (dataset, model, strategy), sel in sorted(series.items()):
+        sel.sort(key=lambda r: r["gpus"])
+        ax.plot(
+            [r["gpus"] for r in sel],
+            [r["speedup"] for r in sel],
+            marker="o",
+            label=f"{dataset} {model} {strategy}",
+        )
+    ax.set(xlabel="processes (GPUs)", ylabel="speed-up (samples/s vs 1)", title="Training scaling")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    png.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(png, dpi=110)
+    plt.close(fig)
+
+
+def write_report(rows: list[dict], path: Path) -> str:
+    header = (
+        "# Training scale-out (torchrun, DDP and FSDP)\n\n"
+        f"Generated from `{path.name}` by `genrec bench-scaling`. Each row: `steps` timed "
+        "optimizer steps (after untimed warm-up steps) of the same seeded decoder on the same "
+        "global batches of `global_batch` examples, split across `gpus` processes; "
+        "`tokens_per_s` counts the tokens the examples feed the model (no padding); `speedup` "
+        "is samples/s over the 1-process row of the same model and strategy, `efficiency` = "
+        "speed-up / processes, `loss_vs_1` the relative gap of the final loss (mean of the "
+        "last 10 steps) to that row's; `peak_mem_gb` the most any process held (GPU memory "
+        "allocated, or resident memory on CPUs).\n\n"
+    )
+    with locked(path):  # speed-ups may use 1-process rows of earlier runs
+        full = merge_rows(path, with_speedups(merge_rows(path, rows, KEY)), KEY)
+        path.with_suffix(".md").write_text(header + markdown_table(full, COLUMNS))
+    plot_scaling(full, path.parent / f"{path.stem}.png")
+    return markdown_table(full, COLUMNS)
+
+
+def runs_for(
+    datasets: list[str], sizes: list[str], strategies: list[str], nprocs: list[int], **common
+) -> list[ScalingRun]:
+    return [
+        ScalingRun(d, s, strategy, n, **common)
+        for d in datasets
+        for s in sizes
+        for strategy in strategies
+        for n in nprocs
+    ]
+
+
+def _main() -> None:
+    parser = argparse.ArgumentParser(description="one bench-scaling process (run by torchrun)")
+    parser.add_argument("run", help="ScalingRun as JSON")
+    parser.add_argument("out", type=Path, help="rank 0 writes its row here")
+    args = parser.parse_args()
+    worker(ScalingRun(**json.loads(args.run)), args.out)
+
+
+if __name__ == "__main__":
+    _main()

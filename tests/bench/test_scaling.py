@@ -1,0 +1,85 @@
+"""`genrec bench-scaling` on the CPU: torchrun with 1 and 2 gloo processes, DDP and FSDP, on the
+same global batches; the report says speed-up and the final loss's gap to 1 process."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from genrec.bench.scaling import ScalingRun, launch, write_report
+
+
+def test_one_and_two_processes_train_the_same_model(synthetic_store, tmp_path):
+    _, store_path = synthetic_store
+    common = dict(steps=3, warmup=1, batch_size=32, device="cpu", store=str(store_path))
+    runs = [
+        ScalingRun("synthetic", "tiny", strategy, n, **common)
+        for strategy in ("ddp", "fsdp")
+        for n in (1, 2)
+    ]
+    rows = [launch(run, "genrec bench-scaling ...") for run in runs]
+    assert [(r["strategy"], r["gpus"]) for r in rows] == [
+        ("ddp", 1), ("ddp", 2), ("fsdp", 1), ("fsdp", 2),
+    ]  # fmt: skip
+    assert all(r["samples_per_s"] > 0 and r["tokens_per_s"] > r["samples_per_s"] for r in rows)
+    report = tmp_path / "scaling.json"
+    write_report(rows, report)
+    saved = json.loads(report.read_text())["rows"]
+    for r in saved:
+        assert r["loss_vs_1"] < 1e-3  # same batches, no dropout: the same optimisation
+        assert r["efficiency"] == pytest.approx(r["speedup"] / r["gpus"], abs=1e-3)
+    assert report.with_suffix(".md").exists() and (tmp_path / "scaling.png").exists()
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--strategies", "zero3"], "unknown strategies"),
+    (["--gpus", "1,3", "--batch-size", "512"], "must split evenly over 3"),
+    (["--gpus", "64", "--batch-size", "512", "--device", "cuda"], "asks for 64 GPUs"),
+])  # fmt: skip
+def test_cli_bad_input(args, message, tmp_path):
+    report = tmp_path / "scaling.json"
+    result = subprocess.run(
+        [sys.executable, "-m", "genrec", "bench-scaling", *args, "--report", str(report)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2 and message in result.stderr
+    assert "Traceback" not in result.stderr and not report.exists()
+
+
+def test_serving_scaling_keeps_the_best_rate_within_the_slo(tmp_path):
+    from genrec.bench.serve import write_scaling_report
+
+    def point(gpus, rps, p99, errors=0):
+        return {
+            "setting": f"beauty, GPU, {gpus} GPU(s)", "gpus": gpus, "gateway_workers": 8,
+            "rps": rps, "p99_ms": p99, "errors": errors, "hardware": "H100", "command": "c",
+        }  # fmt: skip
+
+    rows = [
+        point(1, 1000, 20),
+        point(1, 2000, 45),
+        point(1, 2600, 90),  # 2600 breaks the SLO
+        point(2, 2000, 20),
+        point(2, 3800, 48),
+        point(2, 4100, 49, errors=3),  # errors: out
+    ]
+    path = tmp_path / "serving_scaling.json"
+    write_scaling_report(rows, 50.0, path)
+    saved = {r["gpus"]: r for r in json.loads(path.read_text())["rows"]}
+    assert saved[1]["rps_at_slo"] == 2000 and saved[2]["rps_at_slo"] == 3800
+    assert saved[2]["speedup"] == pytest.approx(1.9) and saved[1]["setting"] == "beauty, GPU"
+
+
+def test_bench_serve_gpus_needs_the_gpus(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "genrec", "bench-serve", "--gpu", "--gpus", "2",
+         "--report", str(tmp_path / "serve.json")],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 2 and "--gpus [2] needs --gpu" in result.stderr
+    assert not (tmp_path / "serve.json").exists()
