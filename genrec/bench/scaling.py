@@ -77,9 +77,9 @@ def worker(run: ScalingRun, out: Path) -> None:
     autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
     examples = page_examples(leave_one_out(data), 1)
     order = torch.randperm(len(examples), generator=torch.Generator().manual_seed(run.seed))
-    # Tokens an example feeds the model: BOS, its history's SID tokens, the target's.
+    # Tokens an example feeds the model: BOS, then SID tokens of its history and its target.
     depth = store.item_sids.shape[1]
-    tokens = 1 + depth * (examples.history >= 0).sum(1) + examples.page.shape[1]
+    tokens = 1 + depth * ((examples.history >= 0).sum(1) + (examples.page >= 0).sum(1))
 
     def sync() -> None:
         if device.type == "cuda":
@@ -94,11 +94,12 @@ def worker(run: ScalingRun, out: Path) -> None:
             start = time.perf_counter()
         mine = batch[world.rank :: world.size]
         loss = optimizer_step(model, opt, sched, examples, mine, None, None, 1.0, autocast)
-        losses.append(all_sum(world, loss * len(mine)) / len(batch))
+        losses.append(loss * len(mine))  # summed over processes after the timing
         if step >= run.warmup:
             timed_tokens += int(tokens[batch].sum())
     sync()
     seconds = time.perf_counter() - start
+    losses = [all_sum(world, loss) / run.batch_size for loss in losses[-10:]]
     if device.type == "cuda":
         peak = torch.tensor([torch.cuda.max_memory_allocated(device) / 2**30], device=device)
     else:  # Linux reports kilobytes
@@ -106,7 +107,6 @@ def worker(run: ScalingRun, out: Path) -> None:
     if world.size > 1:
         dist.all_reduce(peak, op=dist.ReduceOp.MAX)
     if world.main:
-        tail = losses[-min(10, len(losses)) :]
         row = {
             "dataset": run.dataset,
             "model": f"decoder-{run.size}",
@@ -116,7 +116,7 @@ def worker(run: ScalingRun, out: Path) -> None:
             "global_batch": run.batch_size,
             "tokens_per_s": round(timed_tokens / seconds, 1),
             "samples_per_s": round(run.steps * run.batch_size / seconds, 1),
-            "final_loss": round(sum(tail) / len(tail), 5),
+            "final_loss": round(sum(losses) / len(losses), 5),
             "peak_mem_gb": round(float(peak.item()), 3),
             "params": sum(p.numel() for p in decoder.parameters()),
             "gpu": describe_hardware(device),
