@@ -31,7 +31,7 @@ def test_unknown_dataset_cli():
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         "error: unknown dataset 'nope'; expected one of "
-        "synthetic, beauty, instruments, scientific, ml-100k"
+        "synthetic, synthetic-x10, beauty, instruments, scientific, ml-100k"
     ]
     assert "Traceback" not in result.stderr + result.stdout
 
