@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from genrec.bench.report import write_merged
+from genrec.bench.report import pyplot, save_figure, write_merged
 
 COLUMNS = (
     "dataset", "method", "recall@5", "recall@10", "ndcg@5", "ndcg@10", "coldstart_share@10",
@@ -40,10 +40,7 @@ def write_alignment_report(rows: list[dict], path: Path) -> str:
 
 
 def _plot(rows: list[dict], path: Path, dataset: str) -> None:
-    import matplotlib  # imported here: only plotting needs it
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, axes = plt.subplots(1, len(CURVES), figsize=(12, 3.3))
     for row in sorted(rows, key=lambda r: r["method"]):
@@ -54,7 +51,4 @@ def _plot(rows: list[dict], path: Path, dataset: str) -> None:
         ax.set(xlabel="validation checkpoint (step or stage)", ylabel=f"valid {metric}")
     axes[0].legend()
     fig.suptitle(f"Alignment on {dataset} (validation users; step 0 = SFT start)")
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path)

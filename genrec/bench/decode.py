@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from genrec.bench.decode_profile import profile_rows, profile_search
-from genrec.bench.report import markdown_table, merge_rows
+from genrec.bench.report import markdown_table, merge_rows, pyplot, save_figure
 from genrec.engine.beam_search import select
 from genrec.engine.engine import DecodeEngine
 from genrec.engine.reference import PrefixTrie, hf_beam_search
@@ -231,10 +231,7 @@ def write_decode_report(
 
 def plot_decode(rows: list[dict], path: Path) -> None:
     """Throughput and p50 latency vs batch size, engine vs reference, one line per model."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, (ax_rps, ax_ms) = plt.subplots(1, 2, figsize=(10, 3.6))
     for model in sorted({r["model"] for r in rows}):
@@ -249,6 +246,4 @@ def plot_decode(rows: list[dict], path: Path) -> None:
         ax.grid(True, which="both", alpha=0.3)
     ax_rps.legend(fontsize=7)
     fig.suptitle(f"constrained beam search (beam {rows[0]['beam']}) on {rows[0]['gpu']}")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path)

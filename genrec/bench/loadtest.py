@@ -13,7 +13,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from genrec.bench.report import markdown_table, write_merged
+from genrec.bench.report import markdown_table, pyplot, save_figure, write_merged
 from genrec.bench.serve import REC
 from genrec.stack import Stack
 
@@ -163,10 +163,7 @@ def cpu_ms_per_request(before: dict, after: dict, requests: int) -> dict[str, fl
 
 def plot_history(prefix: Path, png: Path, title: str) -> None:
     """Aggregated p50/p95/p99 and requests/s over the run, from Locust's history CSV."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     with open(f"{prefix}_stats_history.csv") as f:
         rows = [r for r in csv.DictReader(f) if r["Name"] == "Aggregated" and r["50%"] != "N/A"]
@@ -181,10 +178,7 @@ def plot_history(prefix: Path, png: Path, title: str) -> None:
     rps.plot(t, [float(r["User Count"]) for r in rows], color="tab:gray", ls="--", label="users")
     rps.set(xlabel="seconds", ylabel="req/s, users")
     rps.legend()
-    fig.tight_layout()
-    png.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(png, dpi=110)
-    plt.close(fig)
+    save_figure(fig, png)
 
 
 def write_report(rows: list[dict], path: Path) -> str:
@@ -206,10 +200,7 @@ def write_report(rows: list[dict], path: Path) -> str:
 def plot_knee(rows: list[dict], png: Path, title: str) -> None:
     """All requests' p50/p95/p99 and throughput against the offered users of a sweep: where
     latency turns up is the knee."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     sel = sorted((r for r in rows if r["scenario"] == "all"), key=lambda r: r["users"])
     users = [r["users"] for r in sel]
@@ -222,10 +213,7 @@ def plot_knee(rows: list[dict], png: Path, title: str) -> None:
     rps.plot(users, [r["rps"] for r in sel], marker="o", color="tab:green")
     rps.set(xlabel="steady Locust users", ylabel="requests / s")
     fig.suptitle(title)
-    fig.tight_layout()
-    png.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(png, dpi=110)
-    plt.close(fig)
+    save_figure(fig, png)
 
 
 def write_catalog(users: list[str], items: list[str], path: Path) -> Path:

@@ -67,12 +67,28 @@ def markdown_table(rows: list[dict], columns: Sequence[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def plot_curves(history: list[dict], path: Path, title: str) -> None:
-    """Training loss and validation NDCG@10 per epoch, side by side."""
-    import matplotlib  # imported here: only plotting needs it
+def pyplot():
+    """matplotlib's pyplot on the file-only Agg backend, imported on first use: only the
+    plots need it."""
+    import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save_figure(fig, path: Path) -> None:
+    """Lay the figure out, write it as a PNG (creating its folder) and free it."""
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    pyplot().close(fig)
+
+
+def plot_curves(history: list[dict], path: Path, title: str) -> None:
+    """Training loss and validation NDCG@10 per epoch, side by side."""
+    plt = pyplot()
 
     epochs = [h["epoch"] for h in history]
     fig, (ax_loss, ax_ndcg) = plt.subplots(1, 2, figsize=(9, 3.2))
@@ -81,7 +97,4 @@ def plot_curves(history: list[dict], path: Path, title: str) -> None:
     ax_ndcg.plot(epochs, [h["ndcg@10"] for h in history], color="tab:orange")
     ax_ndcg.set(xlabel="epoch", ylabel="valid NDCG@10", title="validation")
     fig.suptitle(title)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path)

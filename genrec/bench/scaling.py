@@ -21,7 +21,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from genrec.bench.report import locked, markdown_table, merge_rows
+from genrec.bench.report import locked, markdown_table, merge_rows, pyplot, save_figure
 
 COLUMNS = (
     "dataset", "model", "strategy", "gpus", "steps", "global_batch", "tokens_per_s",
@@ -167,10 +167,7 @@ def with_speedups(rows: list[dict]) -> list[dict]:
 
 def plot_scaling(rows: list[dict], png: Path) -> None:
     """Speed-up against processes per model × strategy, beside ideal linear scaling."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, ax = plt.subplots(figsize=(6, 4))
     series: dict[tuple, list[dict]] = {}
@@ -189,10 +186,7 @@ def plot_scaling(rows: list[dict], png: Path) -> None:
         )
     ax.set(xlabel="processes (GPUs)", ylabel="speed-up (samples/s vs 1)", title="Training scaling")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    png.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(png, dpi=110)
-    plt.close(fig)
+    save_figure(fig, png)
 
 
 def write_report(rows: list[dict], path: Path) -> str:
