@@ -761,7 +761,7 @@ def bench_serve(
     console.print(report.with_suffix(".md").read_text())
     if gpus:
         scaling = report.with_name("serving_scaling.json")
-        console.print(write_scaling_report(measured, slo_p99_ms, scaling))
+        console.print(write_scaling_report(measured, label, slo_p99_ms, scaling))
 
 
 @app.command()

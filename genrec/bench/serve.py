@@ -225,9 +225,10 @@ SCALING_COLUMNS = (
 )  # fmt: skip
 
 
-def write_scaling_report(rows: list[dict], slo_p99_ms: float, path: Path) -> str:
-    """Serving scale-out (`reports/serving_scaling.json`): per GPU count, the most req/s any
-    measured point of the sweep served with p99 within the SLO, and its ratio to 1 GPU's."""
+def write_scaling_report(rows: list[dict], setting: str, slo_p99_ms: float, path: Path) -> str:
+    """Serving scale-out (`reports/serving_scaling.json`) of the sweep labelled `setting`: per
+    GPU count, the most req/s any measured point served with p99 within the SLO, and its ratio
+    to 1 GPU's."""
     best: dict[int, dict] = {}
     for r in rows:
         n = r["gpus"]
@@ -239,7 +240,7 @@ def write_scaling_report(rows: list[dict], slo_p99_ms: float, path: Path) -> str
     one = best.get(1, {}).get("rps_at_slo")
     summary = [
         {
-            "setting": e["row"]["setting"].rsplit(",", 1)[0],  # without its ", N GPU(s)"
+            "setting": setting,
             "gpus": n,
             "gateway_workers": e["row"]["gateway_workers"],
             "slo_p99_ms": slo_p99_ms,

@@ -69,7 +69,7 @@ def test_serving_scaling_keeps_the_best_rate_within_the_slo(tmp_path):
         point(2, 4100, 49, errors=3),  # errors: out
     ]
     path = tmp_path / "serving_scaling.json"
-    write_scaling_report(rows, 50.0, path)
+    write_scaling_report(rows, "beauty, GPU", 50.0, path)
     saved = {r["gpus"]: r for r in json.loads(path.read_text())["rows"]}
     assert saved[1]["rps_at_slo"] == 2000 and saved[2]["rps_at_slo"] == 3800
     assert saved[2]["speedup"] == pytest.approx(1.9) and saved[1]["setting"] == "beauty, GPU"
