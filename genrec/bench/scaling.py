@@ -122,6 +122,7 @@ def worker(run: ScalingRun, out: Path) -> None:
             "gpu": describe_hardware(device),
         }
         out.write_text(json.dumps(row))
+    del model  # DDP's reducer must go before its process group, or its teardown can hang
     close_world(world)
 
 
