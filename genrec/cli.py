@@ -972,10 +972,11 @@ def bench_scaling(
         store=None if store is None else str(store),
         data_dir=None if data_dir is None else str(data_dir),
     )
-    rows = []
+    table = ""
     for run in track(runs, description="scaling runs"):
-        rows.append(launch(run, _command()))
-    console.print(write_report(rows, report))
+        # Row by row: a run cut off by a time limit keeps the rows it measured.
+        table = write_report([launch(run, _command())], report)
+    console.print(table)
 
 
 def main() -> None:

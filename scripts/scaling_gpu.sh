@@ -1,20 +1,27 @@
 #!/usr/bin/env bash
-# Issue #13's runs on one machine with several GPUs (e.g. nvidia-h100-x4), from the repository
-# root with the data in $GENREC_DATA_DIR and Beauty's tokenizer store in tokenizer_store/:
-# training scale-out (reports/scaling.*) for N = 1..GPUS on Beauty and on the synthetic
-# catalogue ten times larger, DDP and FSDP, the ~25M and ~200M decoders; then serving
-# scale-out (reports/serving_scaling.*) through the gateway with Triton on 1..GPUS GPUs.
-# Usage: GPUS=4 scripts/scaling_gpu.sh        (GPUS=2 on a two-GPU machine)
+# Issue #13's runs on one machine with several GPUs (e.g. nvidia-h100-x2), from the repository
+# root with the data in $GENREC_DATA_DIR and the tokenizer stores in tokenizer_store/, in two
+# phases that each fit one 10-minute device call:
+#   scripts/scaling_gpu.sh train — training scale-out (reports/scaling.*) for N = 1..GPUS on
+#       Beauty and on the synthetic catalogue ten times larger, DDP and FSDP, the ~25M and
+#       ~200M decoders;
+#   scripts/scaling_gpu.sh serve — serving scale-out (reports/serving_scaling.*): the gateway in
+#       front of Triton on 1..GPUS GPUs, closed-loop load from low to past the p99 bound.
+# Usage: GPUS=2 scripts/scaling_gpu.sh train        (GPUS=4 on a four-GPU machine)
 set -euo pipefail
-gpus=${GPUS:-4}
-counts=$(seq -s, 1 "$gpus")
+phase=$1
+gpus=${GPUS:-2}
 export PYTHONPATH=${PYTHONPATH:-$PWD} NCCL_NVLS_ENABLE=0  # NVLink multicast stays off
-[ -d tokenizer_store/synthetic-x10 ] ||
-    python3 -m genrec tokenize -d synthetic-x10 --device cuda --no-progress
-python3 -m genrec bench-scaling --datasets beauty,synthetic-x10 --sizes 26m,200m \
-    --strategies ddp,fsdp --gpus "$counts" --device cuda
-gpu_args=()
-for n in $(seq 1 "$gpus"); do gpu_args+=(--gpus "$n"); done
-DATASET=beauty SIZE=26m EPOCHS=1 scripts/stack_gpu.sh bench-serve --gpu "${gpu_args[@]}" \
-    --workers 12 --clients 4 --concurrency 128 --concurrency 512 --concurrency 1024 \
-    --setting "Beauty 26m, serving scale-out"
+if [ "$phase" = train ]; then
+    [ -d tokenizer_store/synthetic-x10 ] ||
+        python3 -m genrec tokenize -d synthetic-x10 --device cuda --no-progress
+    python3 -m genrec bench-scaling --datasets beauty,synthetic-x10 --sizes 26m,200m \
+        --strategies ddp,fsdp --gpus "$(seq -s, 1 "$gpus")" --device cuda
+else
+    gpu_args=()
+    for n in $(seq 1 "$gpus"); do gpu_args+=(--gpus "$n"); done
+    DATASET=beauty SIZE=26m EPOCHS=1 scripts/stack_gpu.sh bench-serve --gpu "${gpu_args[@]}" \
+        --workers 16 --clients 6 --duration 20 --concurrency 32 --concurrency 64 \
+        --concurrency 96 --concurrency 128 --concurrency 192 --concurrency 256 \
+        --setting "Beauty 26m, serving scale-out"
+fi
