@@ -66,6 +66,13 @@ def _save_state(path: Path, state: dict) -> None:
     os.replace(tmp, path)
 
 
+def adamw(model: torch.nn.Module, lr: float, weight_decay: float) -> torch.optim.AdamW:
+    """AdamW, fused into one kernel per step on CUDA: the unfused update of a 200M decoder is a
+    fixed cost per step that more GPUs do not shrink (each DDP replica updates every weight)."""
+    fused = next(model.parameters()).device.type == "cuda"
+    return torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay, fused=fused)
+
+
 def optimizer_step(
     model: torch.nn.Module,
     opt: torch.optim.Optimizer,
@@ -120,7 +127,7 @@ def train_decoder(
     examples = page_examples(split, cfg.page_size)
     user_scids = torch.from_numpy(store.user_scids).to(device) if decoder.prompt.user_scid else None
     valid = subset(split.valid, cfg.eval_users, cfg.seed)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    opt = adamw(model, cfg.lr, cfg.weight_decay)
     steps_per_epoch = math.ceil(len(examples) / cfg.batch_size)
     total = steps_per_epoch * cfg.epochs
 
