@@ -717,7 +717,7 @@ def bench_serve(
         write_scaling_report,
     )
     from genrec.device import describe_hardware, resolve_device
-    from genrec.stack import running_stack
+    from genrec.stack import LOOPBACK_LOAD, running_stack
 
     if gpus:
         import torch
@@ -732,7 +732,13 @@ def bench_serve(
     measured = []
     for n_gpus, n_workers in [(g, w) for g in gpus or [None] for w in workers]:
         with running_stack(
-            model_repo, workdir, dataset, gpu, n_workers, triton_gpus=n_gpus
+            model_repo,
+            workdir,
+            dataset,
+            gpu,
+            n_workers,
+            gateway_env=LOOPBACK_LOAD,
+            triton_gpus=n_gpus,
         ) as stack:
             points = [Load(duration_s=duration, rate=r, clients=clients) for r in rate] + [
                 Load(duration_s=duration, rate=None, concurrency=c, clients=clients)
@@ -794,7 +800,7 @@ def loadtest(
     from genrec.bench import loadtest as lt
     from genrec.bench.serve import scrape
     from genrec.device import describe_hardware, resolve_device
-    from genrec.stack import running_stack
+    from genrec.stack import LOOPBACK_LOAD, running_stack
 
     levels = [int(u) for u in users.split(",")]
     _, _, dataset = _exported(model_repo, data_dir)
@@ -805,11 +811,11 @@ def loadtest(
         lt.Run(n, spawn_rate, run_time, p99_ms, error_rate, None, processes, burst) for n in levels
     ]
     label = setting or f"{dataset.name}, {'GPU' if gpu else 'CPU'}, {workers} gateway worker(s)"
-    # Locust's simulated users all arrive from one loopback address: the per-address limit,
-    # meant for one real client, would shed them (bench-reliability tests the limit itself).
-    unlimited = {"GENREC_RATE_LIMIT_RPS": "1e9", "GENREC_RATE_LIMIT_BURST": "1000000000"}
     codes, server = [], []  # per run: (its server-side p99s, CPU seconds before and after)
-    with running_stack(model_repo, workdir, dataset, gpu, workers, gateway_env=unlimited) as stack:
+    # (bench-reliability tests the per-address limit that LOOPBACK_LOAD lifts)
+    with running_stack(
+        model_repo, workdir, dataset, gpu, workers, gateway_env=LOOPBACK_LOAD
+    ) as stack:
         for r in runs:
             before, cpu_before = scrape(f"{stack.url}/metrics"), lt.cpu_seconds(stack)
             codes.append(lt.run_locust(stack.url, catalog, r, workdir / f"locust-{r.users}"))

@@ -54,6 +54,10 @@ def store_label(store: TokenizerStore) -> str:
 
 class ServedModel:
     def __init__(self, decoder: SIDDecoder, store: TokenizerStore, device: torch.device, beam: int):
+        if device.type == "cuda" and device.index is not None:
+            # One served model per process (each Triton instance is one): its GPU becomes the
+            # current device, so nothing in the stack falls back to GPU 0's streams.
+            torch.cuda.set_device(device)
         self.decoder = decoder.to(device).eval()
         self.store, self.device = store, device
         self.engine = DecodeEngine(decoder.lm, store, decoder.vocab, device, beam=beam)

@@ -37,12 +37,28 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def _log_excerpt(log: Path, errors: int = 20, tail: int = 1500) -> str:
+    """The log's error lines (glog's `E` lines, or any naming an error), then its tail: Triton
+    says why a model failed to load long before its shutdown table fills the tail."""
+    text = log.read_text(errors="replace")
+    flagged = [
+        line for line in text.splitlines() if line.startswith("E") or "error" in line.lower()
+    ]
+    head = "\n".join(flagged[-errors:])
+    return f"{head}\n...\n{text[-tail:]}" if head else text[-tail:]
+
+
+LOOPBACK_LOAD = {"GENREC_RATE_LIMIT_RPS": "1e9", "GENREC_RATE_LIMIT_BURST": "1000000000"}
+"""Gateway settings for load generated on this host: every simulated user arrives from one
+loopback address, so the per-address limit (meant for one real client) would shed them."""
+
+
 def _wait(check, what: str, timeout_s: float, process: subprocess.Popen, log: Path) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
-            raise StackError(f"{what} exited with code {process.returncode}; log {log}:\n{tail}")
+            excerpt = _log_excerpt(log) if log.exists() else ""
+            raise StackError(f"{what} exited with code {process.returncode}; log {log}:\n{excerpt}")
         try:
             if check():
                 return

@@ -13,8 +13,11 @@ phase=$1
 gpus=${GPUS:-2}
 export PYTHONPATH=${PYTHONPATH:-$PWD} NCCL_NVLS_ENABLE=0  # NVLink multicast stays off
 if [ "$phase" = train ]; then
+    # Text signals only: throughput does not depend on the IDs' quality, and the collaborative
+    # signal's SASRec over 50,000 users took most of a 10-minute call. Carry the MiniLM cache
+    # (artifacts/cache/text) or the store itself where the GPU box lacks the MiniLM package.
     [ -d tokenizer_store/synthetic-x10 ] ||
-        python3 -m genrec tokenize -d synthetic-x10 --device cuda --no-progress
+        python3 -m genrec tokenize -d synthetic-x10 --signals text --device cuda --no-progress
     python3 -m genrec bench-scaling --datasets beauty,synthetic-x10 --sizes 26m,200m \
         --strategies ddp,fsdp --gpus "$(seq -s, 1 "$gpus")" --device cuda
 else

@@ -80,6 +80,7 @@ def worker(run: ScalingRun, out: Path) -> None:
     # Tokens an example feeds the model: BOS, then SID tokens of its history and its target.
     depth = store.item_sids.shape[1]
     tokens = 1 + depth * ((examples.history >= 0).sum(1) + (examples.page >= 0).sum(1))
+    examples = examples.to(device)  # `tokens` stays on the host: counting waits for no GPU
 
     def sync() -> None:
         if device.type == "cuda":
@@ -99,7 +100,7 @@ def worker(run: ScalingRun, out: Path) -> None:
             timed_tokens += int(tokens[batch].sum())
     sync()
     seconds = time.perf_counter() - start
-    losses = [all_sum(world, loss) / run.batch_size for loss in losses[-10:]]
+    losses = [all_sum(world, float(loss)) / run.batch_size for loss in losses[-10:]]
     if device.type == "cuda":
         peak = torch.tensor([torch.cuda.max_memory_allocated(device) / 2**30], device=device)
     else:  # Linux reports kilobytes

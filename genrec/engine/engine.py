@@ -47,28 +47,34 @@ def _round_up(n: int, multiple: int) -> int:
 
 
 class _Graph:
-    """One captured beam search for a fixed (batch, prompt length, exclusions) shape."""
+    """One captured beam search for a fixed (batch, prompt length, exclusions) shape.
+
+    Capture and replay run with the inputs' GPU as the current device: CUDA graphs use the
+    current device's streams, and the engine may sit on another GPU than the process's current
+    one (Triton gives each model instance its own, e.g. `cuda:1`)."""
 
     def __init__(
         self, run, embeds: torch.Tensor, valid: torch.Tensor, excluded: torch.Tensor | None
     ):
         self.embeds, self.valid, self.excluded = embeds, valid, excluded
-        stream = torch.cuda.Stream()
-        stream.wait_stream(torch.cuda.current_stream())
-        with torch.cuda.stream(stream):
-            for _ in range(2):  # warm up allocator and kernels outside the capture
-                run(embeds, valid, excluded)
-        torch.cuda.current_stream().wait_stream(stream)
-        self.graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(self.graph):
-            self.out: BeamResult = run(embeds, valid, excluded)
+        with torch.cuda.device(embeds.device):
+            stream = torch.cuda.Stream()
+            stream.wait_stream(torch.cuda.current_stream())
+            with torch.cuda.stream(stream):
+                for _ in range(2):  # warm up allocator and kernels outside the capture
+                    run(embeds, valid, excluded)
+            torch.cuda.current_stream().wait_stream(stream)
+            self.graph = torch.cuda.CUDAGraph()
+            with torch.cuda.graph(self.graph):
+                self.out: BeamResult = run(embeds, valid, excluded)
 
     def __call__(self, embeds, valid, excluded) -> BeamResult:
-        self.embeds.copy_(embeds)
-        self.valid.copy_(valid)
-        if self.excluded is not None:
-            self.excluded.copy_(excluded)
-        self.graph.replay()
+        with torch.cuda.device(self.embeds.device):
+            self.embeds.copy_(embeds)
+            self.valid.copy_(valid)
+            if self.excluded is not None:
+                self.excluded.copy_(excluded)
+            self.graph.replay()
         return self.out
 
 

@@ -75,7 +75,8 @@ def parallelize(decoder: nn.Module, world: World, strategy: str) -> nn.Module:
     if world.size == 1:
         return decoder
     if strategy == "ddp":
-        return DistributedDataParallel(decoder)
+        # Gradients live in DDP's all-reduce buckets: no copy into and out of them each step.
+        return DistributedDataParallel(decoder, gradient_as_bucket_view=True)
     from torch.distributed.fsdp import fully_shard
 
     for block in decoder.lm.model.layers:

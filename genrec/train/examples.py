@@ -24,6 +24,11 @@ class Examples:
     def __len__(self) -> int:
         return len(self.users)
 
+    def to(self, device: torch.device) -> Examples:
+        """All examples on the training device (tens of MB), so a step gathers its batch there
+        instead of copying it from the host."""
+        return Examples(self.users.to(device), self.history.to(device), self.page.to(device))
+
 
 def page_examples(split: Split, page_size: int = 1) -> Examples:
     H = split.max_history
