@@ -183,6 +183,8 @@ def summarize(result: LoadResult) -> dict:
         "requests": result.requests,
         "ok": ok,
         "errors": result.requests - ok,
+        # Which errors (599: no answer): a 429 is a limit, a 503 an unready stack, a 5xx a bug.
+        "error_statuses": {str(c): n for c, n in sorted(result.statuses.items()) if c != 200},
         "fallbacks": result.fallbacks,
         "rps": round(ok / result.seconds, 1),
         "p50_ms": float(np.percentile(lat, 50)),
