@@ -24,7 +24,7 @@ else
     gpu_args=()
     for n in $(seq 1 "$gpus"); do gpu_args+=(--gpus "$n"); done
     DATASET=beauty SIZE=26m EPOCHS=1 scripts/stack_gpu.sh bench-serve --gpu "${gpu_args[@]}" \
-        --workers 16 --clients 6 --duration 20 --concurrency 32 --concurrency 64 \
+        --workers 16 --clients 6 --duration 15 --concurrency 32 --concurrency 64 \
         --concurrency 96 --concurrency 128 --concurrency 192 --concurrency 256 \
         --setting "Beauty 26m, serving scale-out"
 fi
