@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from prometheus_client.parser import text_string_to_metric_families
 
-from genrec.bench.report import locked, markdown_table, merge_rows, write_merged
+from genrec.bench.report import markdown_table, write_merged
 
 REC = "/v1/recommendations"
 
@@ -214,11 +214,8 @@ def write_report(rows: list[dict], path: Path) -> str:
         "`prompt_merger_ms` and `decode_ms` lie inside it; `gateway_other_ms` = "
         "validation, page-chain logic, id mapping, JSON). Each row names its command.\n\n"
     )
-    with locked(path):
-        merged = merge_rows(path, rows, key=("setting", "gateway_workers", "mode", "offered"))
-        table = markdown_table(merged, COLUMNS)
-        path.with_suffix(".md").write_text(header + table)
-    return table
+    key = ("setting", "gateway_workers", "mode", "offered")
+    return markdown_table(write_merged(path, rows, key, header, COLUMNS), COLUMNS)
 
 
 SCALING_COLUMNS = (
