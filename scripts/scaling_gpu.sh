@@ -16,10 +16,14 @@ if [ "$phase" = train ]; then
     # Text signals only: throughput does not depend on the IDs' quality, and the collaborative
     # signal's SASRec over 50,000 users took most of a 10-minute call. Carry the MiniLM cache
     # (artifacts/cache/text) or the store itself where the GPU box lacks the MiniLM package.
+    # Beauty first, the larger decoder first: a call cut off at 10 minutes keeps the bar's rows.
+    counts=$(seq -s, 1 "$gpus")
+    python3 -m genrec bench-scaling --datasets beauty --sizes 200m,26m --strategies ddp,fsdp \
+        --gpus "$counts" --device cuda
     [ -d tokenizer_store/synthetic-x10 ] ||
         python3 -m genrec tokenize -d synthetic-x10 --signals text --device cuda --no-progress
-    python3 -m genrec bench-scaling --datasets beauty,synthetic-x10 --sizes 26m,200m \
-        --strategies ddp,fsdp --gpus "$(seq -s, 1 "$gpus")" --device cuda
+    python3 -m genrec bench-scaling --datasets synthetic-x10 --sizes 200m,26m \
+        --strategies ddp,fsdp --gpus "$counts" --device cuda
 else
     gpu_args=()
     for n in $(seq 1 "$gpus"); do gpu_args+=(--gpus "$n"); done
