@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from prometheus_client.parser import text_string_to_metric_families
 
-from genrec.bench.report import markdown_table, write_merged
+from genrec.bench.report import markdown_table, pyplot, save_figure, write_merged
 
 REC = "/v1/recommendations"
 
@@ -259,4 +259,28 @@ def write_scaling_report(rows: list[dict], setting: str, slo_p99_ms: float, path
         "over 1 GPU's in the same run.\n\n"
     )
     merged = write_merged(path, summary, ("setting", "gpus"), header, SCALING_COLUMNS)
+    plot_latency_throughput(rows, slo_p99_ms, path.parent / f"{path.stem}.png")
     return markdown_table(merged, SCALING_COLUMNS)
+
+
+def plot_latency_throughput(rows: list[dict], slo_p99_ms: float, png: Path) -> None:
+    """p99 against req/s of the closed-loop points, one line per GPU count, under the SLO
+    line: where each line crosses it is that count's `rps_at_slo`."""
+    plt = pyplot()
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for n in sorted({r["gpus"] for r in rows}):
+        sel = sorted(
+            (r for r in rows if r["gpus"] == n and r["mode"] == "closed"), key=lambda r: r["rps"]
+        )
+        ax.plot(
+            [r["rps"] for r in sel], [r["p99_ms"] for r in sel], marker="o", label=f"{n} GPU(s)"
+        )
+    ax.axhline(slo_p99_ms, color="gray", ls=":", label=f"p99 SLO {slo_p99_ms:g} ms")
+    ax.set(
+        xlabel="req/s (closed loop)",
+        ylabel="p99 latency (ms)",
+        title="Serving scale-out through the gateway",
+    )
+    ax.legend(fontsize=8)
+    save_figure(fig, png)

@@ -57,7 +57,7 @@ def test_serving_scaling_keeps_the_best_rate_within_the_slo(tmp_path):
     def point(gpus, rps, p99, errors=0):
         return {
             "setting": f"beauty, GPU, {gpus} GPU(s)", "gpus": gpus, "gateway_workers": 8,
-            "rps": rps, "p99_ms": p99, "errors": errors, "hardware": "H100", "command": "c",
+            "mode": "closed", "rps": rps, "p99_ms": p99, "errors": errors, "hardware": "H100", "command": "c",
         }  # fmt: skip
 
     rows = [
@@ -73,6 +73,7 @@ def test_serving_scaling_keeps_the_best_rate_within_the_slo(tmp_path):
     saved = {r["gpus"]: r for r in json.loads(path.read_text())["rows"]}
     assert saved[1]["rps_at_slo"] == 2000 and saved[2]["rps_at_slo"] == 3800
     assert saved[2]["speedup"] == pytest.approx(1.9) and saved[1]["setting"] == "beauty, GPU"
+    assert (tmp_path / "serving_scaling.png").stat().st_size > 0  # p99 against req/s
 
 
 def test_bench_serve_gpus_needs_the_gpus(tmp_path):
