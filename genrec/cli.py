@@ -219,7 +219,9 @@ def train(
     user_scid: Annotated[bool, typer.Option(help="Prefix prompts with the user's SCID")] = False,
     data_dir: DataDir = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda, ...")] = "auto",
-    epochs: int = 50,
+    epochs: Annotated[
+        int, typer.Option(help="Most epochs; the cosine schedule decays over this many")
+    ] = 50,
     batch_size: Annotated[int, typer.Option(help="Examples per step, over all processes")] = 256,
     lr: float = 1e-3,
     weight_decay: float = 0.01,
@@ -295,6 +297,7 @@ def train(
             (f" lr{lr:g}", lr != 1e-3),  # of one report do not overwrite each other
             (f" do{dropout:g}", dropout != 0.1),
             (f" wd{weight_decay:g}", weight_decay != 0.01),
+            (f" e{epochs}", epochs != 50),
         )
         if on
     )
