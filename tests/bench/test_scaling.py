@@ -57,7 +57,8 @@ def test_serving_scaling_keeps_the_best_rate_within_the_slo(tmp_path):
     def point(gpus, rps, p99, errors=0):
         return {
             "setting": f"beauty, GPU, {gpus} GPU(s)", "gpus": gpus, "gateway_workers": 8,
-            "mode": "closed", "rps": rps, "p99_ms": p99, "errors": errors, "hardware": "H100", "command": "c",
+            "mode": "closed", "rps": rps, "p99_ms": p99, "errors": errors, "hardware": "H100",
+            "command": "c",
         }  # fmt: skip
 
     rows = [
