@@ -674,7 +674,7 @@ def serve(
             f"logs: {workdir}/logs/   stop: Ctrl-C"
         )
         while not stopping:
-            for service in (stack.redis, stack.triton, stack.gateway):
+            for service in stack.services:
                 if service.process.poll() is not None:
                     raise GenrecError(f"{service.name} exited; see {service.log}")
             time.sleep(0.5)
@@ -698,6 +698,10 @@ def bench_serve(
         list[int],
         typer.Option(help="Triton on the first N GPUs (repeatable): also writes the scale-out"),
     ] = [],
+    triton_per_gpu: Annotated[
+        bool,
+        typer.Option(help="With --gpus N: N Triton servers, one per GPU (default: one on all N)"),
+    ] = False,
     slo_p99_ms: Annotated[float, typer.Option(help="p99 bound of the scale-out report")] = 50.0,
     model_repo: ModelRepo = Path("model_repo"),
     setting: Annotated[str, typer.Option(help="Row label, e.g. 'embedded default, CPU'")] = "",
@@ -714,6 +718,7 @@ def bench_serve(
         Load,
         run_load,
         scrape,
+        scrape_all,
         summarize,
         time_split,
         write_report,
@@ -728,10 +733,13 @@ def bench_serve(
         if not gpu or max(gpus) > torch.cuda.device_count() or min(gpus) < 1:
             have = torch.cuda.device_count()
             raise GenrecError(f"--gpus {gpus} needs --gpu and 1..{have} GPUs (this machine)")
+    if triton_per_gpu and not gpus:
+        raise GenrecError("--triton-per-gpu needs --gpus")
     _, info, dataset = _exported(model_repo, data_dir)
     users = [u.id for u in dataset.users]
     hardware = describe_hardware(resolve_device("cuda" if gpu else "cpu"))
     label = setting or f"{dataset.name}, {'GPU' if gpu else 'CPU'}"
+    label += ", one Triton per GPU" if triton_per_gpu else ""
     measured = []
     for n_gpus, n_workers in [(g, w) for g in gpus or [None] for w in workers]:
         with running_stack(
@@ -742,16 +750,17 @@ def bench_serve(
             n_workers,
             gateway_env=LOOPBACK_LOAD,
             triton_gpus=n_gpus,
+            triton_servers=n_gpus if triton_per_gpu else 1,
         ) as stack:
             points = [Load(duration_s=duration, rate=r, clients=clients) for r in rate] + [
                 Load(duration_s=duration, rate=None, concurrency=c, clients=clients)
                 for c in concurrency
             ]
             for load in points:
-                triton_metrics = f"http://127.0.0.1:{stack.triton_metrics}/metrics"
-                before = scrape(f"{stack.url}/metrics"), scrape(triton_metrics)
+                triton_metrics = stack.triton_metrics_urls
+                before = scrape(f"{stack.url}/metrics"), scrape_all(triton_metrics)
                 result = run_load(stack.url, users, load)
-                after = scrape(f"{stack.url}/metrics"), scrape(triton_metrics)
+                after = scrape(f"{stack.url}/metrics"), scrape_all(triton_metrics)
                 split = time_split((before[0], after[0]), (before[1], after[1]))
                 row = {
                     "setting": label if n_gpus is None else f"{label}, {n_gpus} GPU(s)",

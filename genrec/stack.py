@@ -153,23 +153,36 @@ def triton_backends(build: Path) -> tuple[Path, Path, dict[str, str]]:
     return root / "bin" / "tritonserver", backends, env
 
 
+@dataclass(frozen=True)
+class TritonPorts:
+    http: int = field(default_factory=free_port)
+    grpc: int = field(default_factory=free_port)
+    metrics: int = field(default_factory=free_port)
+
+
 @dataclass
 class Stack:
-    """redis-server + tritonserver + gateway on free loopback ports under `workdir`."""
+    """redis-server + tritonserver(s) + gateway on free loopback ports under `workdir`.
+
+    `triton_gpus` gives Triton the first N GPUs (None: all it sees); `triton_servers` splits
+    them over that many Triton processes (one per GPU when equal), which the gateway calls
+    round robin."""
 
     model_repo: Path
     workdir: Path
     gpu: bool = False
     gateway_workers: int = 1
     gateway_env: dict[str, str] = field(default_factory=dict)
-    triton_gpus: int | None = None  # the first N GPUs for Triton (its instances on each); None: all
+    triton_gpus: int | None = None
+    triton_servers: int = 1
     redis_port: int = field(default_factory=free_port)
-    triton_http: int = field(default_factory=free_port)
-    triton_grpc: int = field(default_factory=free_port)
-    triton_metrics: int = field(default_factory=free_port)
     gateway_port: int = field(default_factory=free_port)
 
     def __post_init__(self) -> None:
+        if self.triton_gpus is not None and self.triton_gpus % self.triton_servers:
+            raise GenrecError(
+                f"{self.triton_gpus} GPUs do not split evenly over {self.triton_servers} Tritons"
+            )
         self.workdir.mkdir(parents=True, exist_ok=True)
         logs = self.workdir / "logs"
         data = self.workdir / "redis"
@@ -186,25 +199,8 @@ class Stack:
             lambda: _redis_ping(self.redis_port),
             timeout_s=15,
         )  # fmt: skip
-        binary, backends, env = triton_backends(self.workdir / "build")
-        if self.triton_gpus is not None:
-            env |= {"CUDA_VISIBLE_DEVICES": ",".join(map(str, range(self.triton_gpus)))}
-        config = [] if self.gpu else ["--model-config-name", "cpu"]
-        self.triton = Service(
-            "tritonserver",
-            [
-                str(binary), "--model-repository", str(self.model_repo),
-                "--backend-directory", str(backends), *config,
-                "--http-address", "127.0.0.1", "--grpc-address", "127.0.0.1",
-                "--http-port", str(self.triton_http), "--grpc-port", str(self.triton_grpc),
-                "--metrics-port", str(self.triton_metrics), "--exit-timeout-secs", "5",
-                "--allow-gpu-metrics", "true" if self.gpu else "false",
-            ],
-            env,
-            logs / "triton.log",
-            lambda: _http_ok(f"http://127.0.0.1:{self.triton_http}/v2/health/ready"),
-            timeout_s=180,
-        )  # fmt: skip
+        self.triton_ports = [TritonPorts() for _ in range(self.triton_servers)]
+        self.tritons = [self._triton(i, ports, logs) for i, ports in enumerate(self.triton_ports)]
         self.gateway = Service(
             "gateway",
             [
@@ -218,6 +214,45 @@ class Stack:
             timeout_s=60,
         )  # fmt: skip
 
+    def _triton(self, index: int, ports: TritonPorts, logs: Path) -> Service:
+        """Triton server `index`, on its share of the GPUs."""
+        binary, backends, env = triton_backends(self.workdir / "build")
+        if self.triton_gpus is not None:
+            share = self.triton_gpus // self.triton_servers
+            gpus = range(index * share, (index + 1) * share)
+            env |= {"CUDA_VISIBLE_DEVICES": ",".join(map(str, gpus))}
+        config = [] if self.gpu else ["--model-config-name", "cpu"]
+        suffix = "" if self.triton_servers == 1 else f"-{index}"
+        return Service(
+            f"tritonserver{suffix}",
+            [
+                str(binary), "--model-repository", str(self.model_repo),
+                "--backend-directory", str(backends), *config,
+                "--http-address", "127.0.0.1", "--grpc-address", "127.0.0.1",
+                "--http-port", str(ports.http), "--grpc-port", str(ports.grpc),
+                "--metrics-port", str(ports.metrics), "--exit-timeout-secs", "5",
+                "--allow-gpu-metrics", "true" if self.gpu else "false",
+            ],
+            env,
+            logs / f"triton{suffix}.log",
+            lambda: _http_ok(f"http://127.0.0.1:{ports.http}/v2/health/ready"),
+            timeout_s=180,
+        )  # fmt: skip
+
+    @property
+    def triton(self) -> Service:
+        """The (first) Triton server."""
+        return self.tritons[0]
+
+    @property
+    def triton_metrics(self) -> int:
+        """The (first) Triton server's metrics port."""
+        return self.triton_ports[0].metrics
+
+    @property
+    def triton_metrics_urls(self) -> list[str]:
+        return [f"http://127.0.0.1:{p.metrics}/metrics" for p in self.triton_ports]
+
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.gateway_port}"
@@ -230,7 +265,7 @@ class Stack:
         """The gateway's settings (service/settings.py) pointing at this stack."""
         return {
             "GENREC_REDIS_URL": self.redis_url,
-            "GENREC_TRITON_URL": f"127.0.0.1:{self.triton_grpc}",
+            "GENREC_TRITON_URL": triton_target([p.grpc for p in self.triton_ports]),
             "GENREC_MODEL_DIR": str(self.model_repo / "genrec"),
         }
 
@@ -249,7 +284,8 @@ class Stack:
         load histories). On any failure, whatever started is stopped again."""
         try:
             self.redis.start()
-            self.triton.start()
+            for triton in self.tritons:
+                triton.start()
             if before_gateway is not None:
                 before_gateway(self)
             self.gateway.start()
@@ -258,8 +294,20 @@ class Stack:
             raise
 
     def stop(self) -> None:
-        for service in (self.gateway, self.triton, self.redis):
+        for service in reversed(self.services):
             service.stop()
+
+    @property
+    def services(self) -> list[Service]:
+        """In start order."""
+        return [self.redis, *self.tritons, self.gateway]
+
+
+def triton_target(grpc_ports: list[int]) -> str:
+    """The gateway's gRPC target for Triton servers on these loopback ports: one address, or
+    gRPC's static list, which the gateway's channel balances round robin."""
+    addresses = [f"127.0.0.1:{port}" for port in grpc_ports]
+    return addresses[0] if len(addresses) == 1 else "ipv4:" + ",".join(addresses)
 
 
 def _redis_ping(port: int) -> bool:
@@ -311,15 +359,16 @@ def running_stack(
     port: int | None = None,
     gateway_env: dict[str, str] | None = None,
     triton_gpus: int | None = None,
+    triton_servers: int = 1,
 ) -> Iterator[Stack]:
     """The stack on `model_repo` with `dataset`'s histories loaded; stopped on exit.
     `gateway_env` overrides gateway settings (`GENREC_*`); `triton_gpus` limits Triton to the
-    first N GPUs."""
+    first N GPUs, split over `triton_servers` Triton processes."""
     histories = write_histories(dataset, workdir / "histories.jsonl")
     ports = {} if port is None else {"gateway_port": port}
     stack = Stack(
         model_repo.resolve(), workdir.resolve(), gpu, workers, gateway_env or {}, triton_gpus,
-        **ports,
+        triton_servers, **ports,
     )  # fmt: skip
     stack.start(before_gateway=lambda s: load_histories(s, histories))
     try:

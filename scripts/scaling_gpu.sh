@@ -8,6 +8,7 @@
 #   scripts/scaling_gpu.sh serve — serving scale-out (reports/serving_scaling.*): the gateway in
 #       front of Triton on 1..GPUS GPUs, closed-loop load from low to past the p99 bound.
 # Usage: GPUS=2 scripts/scaling_gpu.sh train        (GPUS=4 on a four-GPU machine)
+#        GPUS=2 TRITON_PER_GPU=1 scripts/scaling_gpu.sh serve
 set -euo pipefail
 phase=$1
 gpus=${GPUS:-2}
@@ -25,10 +26,14 @@ if [ "$phase" = train ]; then
     python3 -m genrec bench-scaling --datasets synthetic-x10 --sizes 200m,26m \
         --strategies ddp,fsdp --gpus "$counts" --device cuda
 else
+    # TRITON_PER_GPU=1: one Triton server per GPU behind the gateway, instead of one Triton
+    # with instances on every GPU.
     gpu_args=()
     for n in $(seq 1 "$gpus"); do gpu_args+=(--gpus "$n"); done
+    [ "${TRITON_PER_GPU:-0}" = 1 ] && gpu_args+=(--triton-per-gpu)
+    levels=()
+    for c in 32 64 96 128 160 192 224 256; do levels+=(--concurrency "$c"); done
     DATASET=beauty SIZE=26m EPOCHS=1 scripts/stack_gpu.sh bench-serve --gpu "${gpu_args[@]}" \
-        --workers 16 --clients 6 --duration 15 --concurrency 32 --concurrency 64 \
-        --concurrency 96 --concurrency 128 --concurrency 192 --concurrency 256 \
+        --workers 16 --clients 6 --duration 15 "${levels[@]}" \
         --setting "Beauty 26m, serving scale-out"
 fi

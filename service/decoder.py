@@ -69,11 +69,13 @@ def _tensor(name: str, values: np.ndarray) -> InferInput:
 class TritonDecoder:
     OUTPUTS = ("ITEMS", "SCORES", "STATS")
 
-    # Reconnect within a second once Triton is back (gRPC's default backoff grows to minutes).
     CHANNEL_ARGS = (
+        # Reconnect within a second once Triton is back (gRPC's default backoff grows to minutes).
         ("grpc.initial_reconnect_backoff_ms", 200),
         ("grpc.min_reconnect_backoff_ms", 200),
         ("grpc.max_reconnect_backoff_ms", 1000),
+        # A target with several servers (one Triton per GPU) spreads calls over all of them.
+        ("grpc.lb_policy_name", "round_robin"),
     )
 
     def __init__(self, url: str, model: str, timeout_s: float, breaker: Breaker):

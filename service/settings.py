@@ -13,7 +13,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="GENREC_", env_file=".env", extra="ignore")
 
     redis_url: str = "redis://127.0.0.1:6379/0"
-    triton_url: str = "127.0.0.1:8001"  # gRPC
+    # gRPC target. Several Triton servers share the load round robin when it names them all:
+    # `ipv4:10.0.0.5:8001,10.0.0.6:8001`, or `dns:///triton-headless:8001` (every address).
+    triton_url: str = "127.0.0.1:8001"
     triton_model: str = "genrec"
     # The model's folder in the Triton repository: the gateway reads the catalogue (item ids,
     # titles, user SCIDs) of the version Triton serves from it.

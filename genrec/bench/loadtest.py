@@ -147,7 +147,7 @@ def cpu_seconds(stack: Stack) -> dict[str, float]:
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     return {
         "gateway": tree(stack.gateway.process),
-        "triton": tree(stack.triton.process),
+        "triton": sum(tree(triton.process) for triton in stack.tritons),
         "redis": tree(stack.redis.process),
         "locust": children.ru_utime + children.ru_stime,
     }

@@ -136,6 +136,15 @@ def scrape(url: str) -> dict[tuple[str, tuple], float]:
     }
 
 
+def scrape_all(urls: list[str]) -> dict[tuple[str, tuple], float]:
+    """Several servers' samples summed, as if one server had done all their work."""
+    total: dict[tuple[str, tuple], float] = {}
+    for url in urls:
+        for key, value in scrape(url).items():
+            total[key] = total.get(key, 0.0) + value
+    return total
+
+
 def _delta(after: dict, before: dict, name: str, **labels: str) -> float:
     """Sum over samples of `name` whose labels include `labels`, after minus before."""
     want = set(labels.items())

@@ -77,11 +77,18 @@ def test_serving_scaling_keeps_the_best_rate_within_the_slo(tmp_path):
     assert (tmp_path / "serving_scaling.png").stat().st_size > 0  # p99 against req/s
 
 
-def test_bench_serve_gpus_needs_the_gpus(tmp_path):
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--gpu", "--gpus", "2"], "--gpus [2] needs --gpu"),
+        (["--triton-per-gpu"], "--triton-per-gpu needs --gpus"),
+    ],
+)
+def test_bench_serve_gpus_needs_the_gpus(tmp_path, args, message):
     result = subprocess.run(
-        [sys.executable, "-m", "genrec", "bench-serve", "--gpu", "--gpus", "2",
+        [sys.executable, "-m", "genrec", "bench-serve", *args,
          "--report", str(tmp_path / "serve.json")],
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
-    assert result.returncode == 2 and "--gpus [2] needs --gpu" in result.stderr
+    assert result.returncode == 2 and message in result.stderr
     assert not (tmp_path / "serve.json").exists()

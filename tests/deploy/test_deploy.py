@@ -103,3 +103,26 @@ def test_cpu_only_triton_runs_the_cpu_configuration():
     rendered = Chart.load(CHART).render({"triton": {"gpus": 0}}, name="g", namespace="rec")
     triton = next(t for n, t in rendered.items() if n.endswith("triton.yaml"))
     assert "--model-config-name=cpu" in triton and "nvidia.com/gpu" not in triton
+
+
+def test_one_triton_per_gpu_is_reached_through_every_pod_address():
+    """`triton.replicas: N, gpus: 1` runs one Triton per GPU; the gateway's target is the
+    headless Service, whose DNS name lists every pod, so its channel balances over all."""
+    from helm_python.chart import Chart
+
+    values = {"triton": {"replicas": 2, "gpus": 1}}
+    rendered = Chart.load(CHART).render(values, name="g", namespace="rec")
+    docs = [d for text in rendered.values() for d in yaml.safe_load_all(text) if d]
+    triton = next(
+        d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"] == "g-genrec-triton"
+    )
+    assert triton["spec"]["replicas"] == 2
+    pods = next(
+        d
+        for d in docs
+        if d["kind"] == "Service" and d["metadata"]["name"] == "g-genrec-triton-pods"
+    )
+    assert pods["spec"]["clusterIP"] == "None"
+    assert pods["spec"]["selector"] == triton["spec"]["selector"]["matchLabels"]
+    config = next(d for d in docs if d["kind"] == "ConfigMap" and "GENREC_TRITON_URL" in d["data"])
+    assert config["data"]["GENREC_TRITON_URL"] == "dns:///g-genrec-triton-pods:8001"

@@ -1,0 +1,55 @@
+"""Serving scale-out with one Triton per GPU: the gateway's single gRPC target names every
+server, and its channel sends calls to them in turn. Here two CPU Tritons stand in for two
+GPUs (the GPU split itself is `CUDA_VISIBLE_DEVICES` per server, see `genrec.stack`)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+
+from genrec.bench.serve import scrape, scrape_all
+from genrec.errors import GenrecError
+from genrec.stack import Stack, running_stack, triton_target
+from service.decoder import Breaker, TritonDecoder
+
+SUCCESS = "nv_inference_request_success_total"
+
+
+def _successes(samples: dict) -> float:
+    return sum(v for (name, labels), v in samples.items() if name == SUCCESS)
+
+
+def test_the_gateway_spreads_pages_over_every_triton(exported, small_synthetic, tmp_path):
+    users = [u.id for u in small_synthetic.users[:40]]
+    with running_stack(exported, tmp_path, small_synthetic, triton_servers=2) as stack:
+        assert stack.settings_env()["GENREC_TRITON_URL"].startswith("ipv4:127.0.0.1:")
+        with httpx.Client(base_url=stack.url, timeout=30) as client:
+            for user in users:
+                r = client.post("/v1/recommendations", json={"user_id": user, "page_size": 5})
+                assert r.status_code == 200 and not r.json()["fallback"], r.text
+        per_server = [_successes(scrape(url)) for url in stack.triton_metrics_urls]
+        # The chart's form of the target (a DNS name listing every server) reaches them too.
+        assert asyncio.run(_ready(f"dns:///localhost:{stack.triton_ports[1].grpc}"))
+        summed = _successes(scrape_all(stack.triton_metrics_urls))
+    assert len(per_server) == 2 and all(n >= 5 for n in per_server), per_server
+    assert summed == sum(per_server) == len(users)
+
+
+async def _ready(target: str) -> bool:
+    decoder = TritonDecoder(target, "genrec", 5.0, Breaker(5, 1.0))
+    try:
+        return await decoder.ready()
+    finally:
+        await decoder.close()
+
+
+def test_one_triton_keeps_a_plain_target():
+    assert triton_target([8001]) == "127.0.0.1:8001"
+    assert triton_target([8001, 8101]) == "ipv4:127.0.0.1:8001,127.0.0.1:8101"
+
+
+def test_gpus_must_split_evenly_over_the_tritons(tmp_path):
+    with pytest.raises(GenrecError, match="do not split evenly"):
+        Stack(tmp_path / "repo", tmp_path / "work", gpu=True, triton_gpus=3, triton_servers=2)
