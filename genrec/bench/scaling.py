@@ -14,6 +14,7 @@ import argparse
 import json
 import os
 import resource
+import signal
 import subprocess
 import sys
 import tempfile
@@ -127,21 +128,34 @@ def worker(run: ScalingRun, out: Path) -> None:
     close_world(world)
 
 
-def launch(run: ScalingRun, command: str) -> dict:
+def launch(run: ScalingRun, command: str, timeout_s: float | None = None) -> dict:
     """Run `worker` under torchrun with `run.nproc` processes (one process: no torchrun) → its
-    row, with the command that reproduces the whole benchmark."""
+    row, with the command that reproduces the whole benchmark. `timeout_s` turns a hung
+    launch (a rank stuck in teardown) into an error."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "row.json"
         args = ["-m", "genrec.bench.scaling", json.dumps(asdict(run)), str(out)]
         launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone"]
         argv = [*launcher, "--nproc_per_node", str(run.nproc), *args] if run.nproc > 1 else args
         env = os.environ | {"OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
-        result = subprocess.run(
-            argv if run.nproc > 1 else [sys.executable, *argv], env=env, capture_output=True
-        )
-        if result.returncode != 0:
-            tail = result.stderr.decode(errors="replace")[-3000:]
-            raise RuntimeError(f"{run.nproc}-process run failed ({result.returncode}):\n{tail}")
+        with subprocess.Popen(
+            argv if run.nproc > 1 else [sys.executable, *argv],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            start_new_session=True,  # its own process group: a timeout stops every rank
+        ) as proc:
+            try:
+                _, stderr = proc.communicate(timeout=timeout_s)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.communicate()
+                raise RuntimeError(
+                    f"{run.nproc}-process run still running after {timeout_s} s"
+                ) from None
+        if proc.returncode != 0:
+            tail = stderr.decode(errors="replace")[-3000:]
+            raise RuntimeError(f"{run.nproc}-process run failed ({proc.returncode}):\n{tail}")
         return json.loads(out.read_text()) | {"command": command}
 
 

@@ -46,7 +46,11 @@ def init_world(device: torch.device) -> World:
 
 
 def close_world(world: World) -> None:
+    """Tear the process group down together: after the barrier no rank has collective work
+    in flight, so none closes its connections while another still uses them (a rank that
+    did so under load aborted at exit)."""
     if world.size > 1 and dist.is_initialized():
+        dist.barrier()
         dist.destroy_process_group()
 
 

@@ -20,7 +20,7 @@ def test_one_and_two_processes_train_the_same_model(synthetic_store, tmp_path):
         for strategy in ("ddp", "fsdp")
         for n in (1, 2)
     ]
-    rows = [launch(run, "genrec bench-scaling ...") for run in runs]
+    rows = [launch(run, "genrec bench-scaling ...", timeout_s=300) for run in runs]
     assert [(r["strategy"], r["gpus"]) for r in rows] == [
         ("ddp", 1), ("ddp", 2), ("fsdp", 1), ("fsdp", 2),
     ]  # fmt: skip
@@ -32,6 +32,17 @@ def test_one_and_two_processes_train_the_same_model(synthetic_store, tmp_path):
         assert r["loss_vs_1"] < 1e-3  # same batches, no dropout: the same optimisation
         assert r["efficiency"] == pytest.approx(r["speedup"] / r["gpus"], abs=1e-3)
     assert report.with_suffix(".md").exists() and (tmp_path / "scaling.png").exists()
+
+
+def test_a_launch_that_overruns_is_stopped_with_all_its_ranks(synthetic_store):
+    import psutil
+
+    _, store_path = synthetic_store
+    run = ScalingRun("synthetic", "tiny", "ddp", 2, device="cpu", store=str(store_path))
+    before = {p.pid for p in psutil.Process().children(recursive=True)}
+    with pytest.raises(RuntimeError, match="still running after 1 s"):
+        launch(run, "genrec bench-scaling ...", timeout_s=1)
+    assert {p.pid for p in psutil.Process().children(recursive=True)} <= before
 
 
 @pytest.mark.parametrize(("args", "message"), [
