@@ -200,7 +200,11 @@ class Stack:
             timeout_s=15,
         )  # fmt: skip
         self.triton_ports = [TritonPorts() for _ in range(self.triton_servers)]
-        self.tritons = [self._triton(i, ports, logs) for i, ports in enumerate(self.triton_ports)]
+        binary, backends, env = triton_backends(self.workdir / "build")
+        self.tritons = [
+            self._triton(i, ports, binary, backends, env, logs)
+            for i, ports in enumerate(self.triton_ports)
+        ]
         self.gateway = Service(
             "gateway",
             [
@@ -214,13 +218,20 @@ class Stack:
             timeout_s=60,
         )  # fmt: skip
 
-    def _triton(self, index: int, ports: TritonPorts, logs: Path) -> Service:
+    def _triton(
+        self,
+        index: int,
+        ports: TritonPorts,
+        binary: Path,
+        backends: Path,
+        env: dict[str, str],
+        logs: Path,
+    ) -> Service:
         """Triton server `index`, on its share of the GPUs."""
-        binary, backends, env = triton_backends(self.workdir / "build")
         if self.triton_gpus is not None:
             share = self.triton_gpus // self.triton_servers
             gpus = range(index * share, (index + 1) * share)
-            env |= {"CUDA_VISIBLE_DEVICES": ",".join(map(str, gpus))}
+            env = env | {"CUDA_VISIBLE_DEVICES": ",".join(map(str, gpus))}  # the shared one stays
         config = [] if self.gpu else ["--model-config-name", "cpu"]
         suffix = "" if self.triton_servers == 1 else f"-{index}"
         return Service(
