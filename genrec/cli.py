@@ -685,8 +685,9 @@ def serve(
 @app.command("bench-serve")
 def bench_serve(
     rate: Annotated[
-        list[float], typer.Option(help="Open-loop rates to measure, req/s (repeatable)")
-    ] = [20.0],
+        list[float],
+        typer.Option(help="Open-loop rates to measure, req/s (repeatable; 20 if no point given)"),
+    ] = [],
     concurrency: Annotated[
         list[int], typer.Option(help="Closed-loop concurrencies to measure (repeatable)")
     ] = [],
@@ -733,6 +734,8 @@ def bench_serve(
         if not gpu or max(gpus) > torch.cuda.device_count() or min(gpus) < 1:
             have = torch.cuda.device_count()
             raise GenrecError(f"--gpus {gpus} needs --gpu and 1..{have} GPUs (this machine)")
+    if not rate and not concurrency:
+        rate = [20.0]
     if triton_per_gpu and not gpus:
         raise GenrecError("--triton-per-gpu needs --gpus")
     _, info, dataset = _exported(model_repo, data_dir)

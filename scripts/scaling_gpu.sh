@@ -9,31 +9,37 @@
 #       front of Triton on 1..GPUS GPUs, closed-loop load from low to past the p99 bound.
 # Usage: GPUS=2 scripts/scaling_gpu.sh train        (GPUS=4 on a four-GPU machine)
 #        GPUS=2 TRITON_PER_GPU=1 scripts/scaling_gpu.sh serve
+#        GPUS=4 WORKERS=32 CLIENTS=12 LEVELS='64 128 256' DURATION=10 scripts/scaling_gpu.sh serve
 set -euo pipefail
 phase=$1
 gpus=${GPUS:-2}
+counts=()  # the issue's GPU counts: 1, 2, 4, 8 up to GPUS
+for n in 1 2 4 8; do [ "$n" -le "$gpus" ] && counts+=("$n"); done
 export PYTHONPATH=${PYTHONPATH:-$PWD} NCCL_NVLS_ENABLE=0  # NVLink multicast stays off
 if [ "$phase" = train ]; then
     # Text signals only: throughput does not depend on the IDs' quality, and the collaborative
     # signal's SASRec over 50,000 users took most of a 10-minute call. Carry the MiniLM cache
     # (artifacts/cache/text) or the store itself where the GPU box lacks the MiniLM package.
-    # Beauty first, the larger decoder first: a call cut off at 10 minutes keeps the bar's rows.
-    counts=$(seq -s, 1 "$gpus")
-    python3 -m genrec bench-scaling --datasets beauty --sizes 200m,26m --strategies ddp,fsdp \
-        --gpus "$counts" --device cuda
-    [ -d tokenizer_store/synthetic-x10 ] ||
-        python3 -m genrec tokenize -d synthetic-x10 --signals text --device cuda --no-progress
-    python3 -m genrec bench-scaling --datasets synthetic-x10 --sizes 200m,26m \
-        --strategies ddp,fsdp --gpus "$counts" --device cuda
+    # The larger decoder first, Beauty first: a call cut off at 10 minutes keeps the bar's rows.
+    for size in 200m 26m; do
+        for dataset in beauty synthetic-x10; do
+            [ -d "tokenizer_store/$dataset" ] ||
+                python3 -m genrec tokenize -d "$dataset" --signals text --device cuda --no-progress
+            python3 -m genrec bench-scaling --datasets "$dataset" --sizes "$size" \
+                --strategies ddp,fsdp --gpus "$(IFS=,; echo "${counts[*]}")" \
+                --device cuda
+        done
+    done
 else
     # TRITON_PER_GPU=1: one Triton server per GPU behind the gateway, instead of one Triton
     # with instances on every GPU.
     gpu_args=()
-    for n in $(seq 1 "$gpus"); do gpu_args+=(--gpus "$n"); done
+    for n in "${counts[@]}"; do gpu_args+=(--gpus "$n"); done
     [ "${TRITON_PER_GPU:-0}" = 1 ] && gpu_args+=(--triton-per-gpu)
+    # LEVELS (requests in flight), WORKERS, CLIENTS and DURATION size the sweep to the host.
     levels=()
-    for c in 32 64 96 128 160 192 224 256; do levels+=(--concurrency "$c"); done
+    for c in ${LEVELS:-32 64 96 128 160 192 224 256}; do levels+=(--concurrency "$c"); done
     DATASET=beauty SIZE=26m EPOCHS=1 scripts/stack_gpu.sh bench-serve --gpu "${gpu_args[@]}" \
-        --workers 16 --clients 6 --duration 15 "${levels[@]}" \
-        --setting "Beauty 26m, serving scale-out"
+        --workers "${WORKERS:-16}" --clients "${CLIENTS:-6}" --duration "${DURATION:-15}" \
+        "${levels[@]}" --setting "Beauty 26m, serving scale-out"
 fi
