@@ -244,7 +244,11 @@ def train(
     ] = 500,
     progress: Annotated[bool, typer.Option(help="Show progress bars")] = True,
     strategy: Annotated[
-        str, typer.Option(help="Under torchrun: ddp (replicas) or fsdp (sharded parameters)")
+        str,
+        typer.Option(
+            help="Under torchrun: ddp (replicas), ddp-bf16 (bf16 gradient all-reduce, CUDA) or "
+            "fsdp (sharded parameters)"
+        ),
     ] = "ddp",
 ) -> None:
     """Train the decoder (page-wise NTP, optional token merger and user SCIDs); under
@@ -272,7 +276,9 @@ def train(
     if page_size < 1:
         raise GenrecError(f"--page-size must be ≥ 1, got {page_size}")
     if strategy not in STRATEGIES:
-        raise GenrecError(f"unknown --strategy {strategy!r}; expected ddp or fsdp")
+        raise GenrecError(f"unknown --strategy {strategy!r}; expected {', '.join(STRATEGIES)}")
+    if strategy == "ddp-bf16" and resolve_device(device).type != "cuda":
+        raise GenrecError("--strategy ddp-bf16 all-reduces through NCCL: it needs --device cuda")
     if resume and strategy == "fsdp":
         raise GenrecError("--resume needs --strategy ddp (fsdp runs write no state file)")
     if text_tasks and size not in PRETRAINED:
@@ -950,6 +956,15 @@ def bench_scaling(
     steps: Annotated[int, typer.Option(help="Timed optimizer steps per row")] = 50,
     warmup: Annotated[int, typer.Option(help="Untimed steps before them")] = 5,
     batch_size: Annotated[int, typer.Option(help="Global batch: examples per step")] = 512,
+    compile: Annotated[
+        bool, typer.Option("--compile/--no-compile", help="torch.compile the transformer blocks")
+    ] = False,
+    profile: Annotated[
+        bool,
+        typer.Option(
+            "--profile", help="CUDA: profile a few more steps on rank 0 (compute, comm, idle)"
+        ),
+    ] = False,
     device: Annotated[str, typer.Option(help="cuda (one process per GPU) or cpu (gloo)")] = "cuda",
     store: Annotated[
         Path | None, typer.Option(help="Tokenizer store version folder [default: latest]")
@@ -970,7 +985,9 @@ def bench_scaling(
     counts = sorted({int(n) for n in gpus.split(",")})
     kinds = strategies.split(",")
     if unknown := set(kinds) - set(STRATEGIES):
-        raise GenrecError(f"unknown strategies {sorted(unknown)}; expected ddp or fsdp")
+        raise GenrecError(f"unknown strategies {sorted(unknown)}; expected {', '.join(STRATEGIES)}")
+    if "ddp-bf16" in kinds and not device.startswith("cuda"):
+        raise GenrecError("ddp-bf16 all-reduces through NCCL: it needs --device cuda")
     if min(counts) < 1:
         raise GenrecError(f"--gpus takes process counts ≥ 1, got {gpus}")
     if batch_size % max(counts):
@@ -989,6 +1006,8 @@ def bench_scaling(
         steps=steps,
         warmup=warmup,
         batch_size=batch_size,
+        compile=compile,
+        profile=profile,
         device=device,
         store=None if store is None else str(store),
         data_dir=None if data_dir is None else str(data_dir),

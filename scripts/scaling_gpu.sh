@@ -9,6 +9,7 @@
 #       front of Triton on 1..GPUS GPUs, closed-loop load from low to past the p99 bound.
 # Usage: GPUS=2 scripts/scaling_gpu.sh train        (GPUS=4 on a four-GPU machine)
 #        GPUS=2 TRITON_PER_GPU=1 scripts/scaling_gpu.sh serve
+#        GPUS=4 scripts/scaling_gpu.sh probe        (200m, 1 and GPUS GPUs: where a step goes)
 #        GPUS=4 WORKERS=32 CLIENTS=12 LEVELS='64 128 256' DURATION=10 scripts/scaling_gpu.sh serve
 set -euo pipefail
 phase=$1
@@ -29,6 +30,13 @@ if [ "$phase" = train ]; then
                 --strategies ddp,fsdp --gpus "$(IFS=,; echo "${counts[*]}")" \
                 --device cuda
         done
+    done
+elif [ "$phase" = probe ]; then
+    # The ~150M bar's gap: profile where a DDP step's time goes at 1 and GPUS GPUs, and try
+    # what should shrink its fixed part, bf16 gradient all-reduce and compiled blocks.
+    for compile in --no-compile --compile; do
+        python3 -m genrec bench-scaling --datasets beauty --sizes 200m \
+            --strategies ddp,ddp-bf16 --gpus "1,$gpus" --device cuda --profile "$compile"
     done
 else
     # TRITON_PER_GPU=1: one Triton server per GPU behind the gateway, instead of one Triton

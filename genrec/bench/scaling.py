@@ -5,7 +5,9 @@ stride of each), so speed-up, efficiency and final loss compare like with like.
 
 The parent (`run_scaling`) launches one torchrun per row; each launch runs `worker` (this
 module as `__main__`), which times `steps` optimizer steps after `warmup` untimed ones through
-the trainer's own `optimizer_step` and has rank 0 write the row.
+the trainer's own `optimizer_step` and has rank 0 write the row. With `profile`, rank 0 then
+records a few more steps' CUDA kernels and splits the step into compute, communication that
+compute does not hide, and idle GPU time: what stays fixed as N grows.
 """
 
 from __future__ import annotations
@@ -19,16 +21,22 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from genrec.bench.report import locked, markdown_table, merge_rows, pyplot, save_figure
 
 COLUMNS = (
-    "dataset", "model", "strategy", "gpus", "steps", "global_batch", "tokens_per_s",
+    "dataset", "model", "strategy", "compile", "gpus", "steps", "global_batch", "tokens_per_s",
     "samples_per_s", "speedup", "efficiency", "final_loss", "loss_vs_1", "peak_mem_gb", "gpu",
 )  # fmt: skip
-KEY = ("dataset", "model", "strategy", "gpus")
+KEY = ("dataset", "model", "strategy", "compile", "gpus")
+PROFILE_COLUMNS = (
+    "dataset", "model", "strategy", "compile", "gpus", "global_batch", "step_ms", "compute_ms",
+    "comm_ms", "exposed_comm_ms", "idle_ms", "gpu",
+)  # fmt: skip
+PROFILE_STEPS = 5
 
 
 @dataclass(frozen=True)
@@ -42,6 +50,8 @@ class ScalingRun:
     batch_size: int = 512  # global: examples per step over all processes
     lr: float = 3e-4  # at 1e-3 (no warm-up) the 200m's loss drifted 3 % from N = 1 to 2
     seed: int = 0
+    compile: bool = False  # torch.compile the transformer blocks
+    profile: bool = False  # CUDA: split PROFILE_STEPS more steps into compute / comm / idle
     device: str = "cuda"
     store: str | None = None  # tokenizer-store version folder; default: the dataset's latest
     data_dir: str | None = None
@@ -72,6 +82,8 @@ def worker(run: ScalingRun, out: Path) -> None:
     torch.manual_seed(run.seed)
     lm = build_decoder(run.size, vocab, run.seed, dropout=0.0)  # no dropout: same loss for all N
     decoder = SIDDecoder(lm, vocab, PromptConfig(), store.item_sids).to(device).train()
+    if run.compile:
+        decoder.compile_blocks()
     model = parallelize(decoder, world, run.strategy)
     opt = adamw(model, run.lr, 0.01)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: 1.0)
@@ -87,20 +99,34 @@ def worker(run: ScalingRun, out: Path) -> None:
         if device.type == "cuda":
             torch.cuda.synchronize(device)
 
+    def global_batch(step: int) -> torch.Tensor:
+        at = (step * run.batch_size) % (len(order) - run.batch_size + 1)
+        return order[at : at + run.batch_size]
+
+    def train_step(step: int) -> torch.Tensor:
+        """Step `step` on this process's stride of its global batch → its summed loss."""
+        mine = global_batch(step)[world.rank :: world.size]
+        loss = optimizer_step(model, opt, sched, examples, mine, None, None, 1.0, autocast)
+        return loss * len(mine)  # summed over processes after the timing
+
     losses, timed_tokens, start = [], 0, 0.0
     for step in range(run.warmup + run.steps):
-        at = (step * run.batch_size) % (len(order) - run.batch_size + 1)
-        batch = order[at : at + run.batch_size]
         if step == run.warmup:
             sync()
             start = time.perf_counter()
-        mine = batch[world.rank :: world.size]
-        loss = optimizer_step(model, opt, sched, examples, mine, None, None, 1.0, autocast)
-        losses.append(loss * len(mine))  # summed over processes after the timing
+        losses.append(train_step(step))
         if step >= run.warmup:
-            timed_tokens += int(tokens[batch].sum())
+            timed_tokens += int(tokens[global_batch(step)].sum())
     sync()
     seconds = time.perf_counter() - start
+    split = {}
+    if run.profile and device.type == "cuda":
+        after = range(run.warmup + run.steps, run.warmup + run.steps + PROFILE_STEPS)
+        if world.main:
+            split = profile_steps(lambda: [train_step(s) for s in after], len(after), sync)
+        else:  # the other ranks take part in the same collectives, unrecorded
+            [train_step(s) for s in after]
+            sync()
     losses = [all_sum(world, float(loss)) / run.batch_size for loss in losses[-10:]]
     if device.type == "cuda":
         peak = torch.tensor([torch.cuda.max_memory_allocated(device) / 2**30], device=device)
@@ -113,6 +139,7 @@ def worker(run: ScalingRun, out: Path) -> None:
             "dataset": run.dataset,
             "model": f"decoder-{run.size}",
             "strategy": run.strategy,
+            "compile": run.compile,
             "gpus": world.size,
             "steps": run.steps,
             "global_batch": run.batch_size,
@@ -122,10 +149,62 @@ def worker(run: ScalingRun, out: Path) -> None:
             "peak_mem_gb": round(float(peak.item()), 3),
             "params": sum(p.numel() for p in decoder.parameters()),
             "gpu": describe_hardware(device),
+            **split,
         }
         out.write_text(json.dumps(row))
-    del model  # DDP's reducer must go before its process group, or its teardown can hang
+    model = None  # DDP's reducer must go before its process group, or its teardown can hang
     close_world(world)
+
+
+def profile_steps(run_steps: Callable[[], object], steps: int, sync: Callable[[], None]) -> dict:
+    """Run `steps` steps under the CUDA profiler (kernels only: little host overhead) → the
+    per-step split of `kernel_split`."""
+    from torch.autograd import DeviceType
+    from torch.profiler import ProfilerActivity, profile
+
+    sync()
+    with profile(activities=[ProfilerActivity.CUDA]) as prof:
+        start = time.perf_counter()
+        run_steps()
+        sync()
+        wall_us = (time.perf_counter() - start) * 1e6
+    kernels = [
+        (e.name, e.time_range.start, e.time_range.end)
+        for e in prof.events()
+        if e.device_type == DeviceType.CUDA
+    ]
+    return kernel_split(kernels, wall_us, steps)
+
+
+def _covered(spans: list[tuple[float, float]]) -> float:
+    """Length of the union of [start, end) spans."""
+    total, reach = 0.0, float("-inf")
+    for start, end in sorted(spans):
+        if end > reach:
+            total += end - max(start, reach)
+            reach = end
+    return total
+
+
+def kernel_split(kernels: list[tuple[str, float, float]], wall_us: float, steps: int) -> dict:
+    """(name, start µs, end µs) of one GPU's kernels over `steps` steps that took `wall_us` →
+    milliseconds per step: `compute_ms` the GPU ran any non-NCCL kernel, `comm_ms` any NCCL
+    one, `exposed_comm_ms` only NCCL ones (communication that compute did not hide, or a wait
+    for a slower rank), `idle_ms` none (the host did not keep the GPU fed)."""
+    comm = [(a, b) for name, a, b in kernels if "nccl" in name.lower()]
+    compute = [(a, b) for name, a, b in kernels if "nccl" not in name.lower()]
+    busy = _covered(comm + compute)
+
+    def per_step(us: float) -> float:
+        return round(us / steps / 1e3, 3)
+
+    return {
+        "step_ms": per_step(wall_us),
+        "compute_ms": per_step(_covered(compute)),
+        "comm_ms": per_step(_covered(comm)),
+        "exposed_comm_ms": per_step(busy - _covered(compute)),
+        "idle_ms": per_step(max(0.0, wall_us - busy)),
+    }
 
 
 def launch(run: ScalingRun, command: str, timeout_s: float | None = None) -> dict:
@@ -162,10 +241,14 @@ def launch(run: ScalingRun, command: str, timeout_s: float | None = None) -> dic
 def with_speedups(rows: list[dict]) -> list[dict]:
     """Speed-up (samples/s over the 1-process row of the same dataset, model and strategy),
     efficiency (speed-up / N) and the final loss's relative gap to that row's."""
-    base = {(r["dataset"], r["model"], r["strategy"]): r for r in rows if r["gpus"] == 1}
+
+    def setup(r: dict) -> tuple:
+        return r["dataset"], r["model"], r["strategy"], r["compile"]
+
+    base = {setup(r): r for r in rows if r["gpus"] == 1}
     out = []
     for r in rows:
-        one = base.get((r["dataset"], r["model"], r["strategy"]))
+        one = base.get(setup(r))
         if one is None:
             out.append(r)
             continue
@@ -189,7 +272,8 @@ def plot_scaling(rows: list[dict], png: Path) -> None:
     series: dict[tuple, list[dict]] = {}
     for r in rows:
         if "speedup" in r:
-            series.setdefault((r["dataset"], r["model"], r["strategy"]), []).append(r)
+            key = (r["dataset"], r["model"], r["strategy"] + "+compile" * r["compile"])
+            series.setdefault(key, []).append(r)
     top = max((r["gpus"] for r in rows), default=1)
     ax.plot([1, top], [1, top], color="gray", ls=":", label="linear")
     for (dataset, model, strategy), sel in sorted(series.items()):
@@ -219,7 +303,16 @@ def write_report(rows: list[dict], path: Path) -> str:
     )
     with locked(path):  # speed-ups may use 1-process rows of earlier runs
         full = merge_rows(path, with_speedups(merge_rows(path, rows, KEY)), KEY)
-        path.with_suffix(".md").write_text(header + markdown_table(full, COLUMNS))
+        text = header + markdown_table(full, COLUMNS)
+        if profiled := [r for r in full if "step_ms" in r]:
+            text += (
+                "\n## Where a step's time goes (`--profile`, rank 0's GPU)\n\n"
+                f"Milliseconds per step over {PROFILE_STEPS} steps after the timed ones, from "
+                "the CUDA profiler: `compute_ms` the GPU ran any non-NCCL kernel, `comm_ms` any "
+                "NCCL one, `exposed_comm_ms` NCCL alone, `idle_ms` no kernel at all.\n\n"
+                + markdown_table(profiled, PROFILE_COLUMNS)
+            )
+        path.with_suffix(".md").write_text(text)
     plot_scaling(full, path.parent / f"{path.stem}.png")
     return markdown_table(full, COLUMNS)
 

@@ -16,9 +16,10 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 from torch import nn
+from torch.distributed.algorithms.ddp_comm_hooks import default_hooks
 from torch.nn.parallel import DistributedDataParallel
 
-STRATEGIES = ("ddp", "fsdp")
+STRATEGIES = ("ddp", "ddp-bf16", "fsdp")  # ddp-bf16: DDP that all-reduces bf16 gradients
 
 
 @dataclass(frozen=True)
@@ -72,15 +73,21 @@ def from_main(world: World, value: float) -> float:
 
 
 def parallelize(decoder: nn.Module, world: World, strategy: str) -> nn.Module:
-    """The module to train: the decoder itself for one process; under torchrun a DDP wrapper,
-    or the decoder with FSDP2 (`fully_shard`) on each transformer block and then on the rest."""
+    """The module to train: the decoder itself for one process; under torchrun a DDP wrapper
+    (`ddp-bf16`: its gradients all-reduced in bf16), or the decoder with FSDP2 (`fully_shard`)
+    on each transformer block and then on the rest."""
     if strategy not in STRATEGIES:
         raise ValueError(f"unknown strategy {strategy!r}; expected one of {', '.join(STRATEGIES)}")
     if world.size == 1:
         return decoder
-    if strategy == "ddp":
+    if strategy.startswith("ddp"):
         # Gradients live in DDP's all-reduce buckets: no copy into and out of them each step.
-        return DistributedDataParallel(decoder, gradient_as_bucket_view=True)
+        model = DistributedDataParallel(decoder, gradient_as_bucket_view=True)
+        if strategy == "ddp-bf16":  # half the all-reduce bytes; PyTorch's hook needs NCCL
+            if world.device.type != "cuda":
+                raise ValueError("ddp-bf16 all-reduces through NCCL: it needs CUDA devices")
+            model.register_comm_hook(None, default_hooks.bf16_compress_hook)
+        return model
     from torch.distributed.fsdp import fully_shard
 
     for block in decoder.lm.model.layers:

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from genrec.bench.scaling import ScalingRun, launch, write_report
+from genrec.bench.scaling import ScalingRun, kernel_split, launch, write_report
 
 
 def test_one_and_two_processes_train_the_same_model(synthetic_store, tmp_path):
@@ -34,6 +34,38 @@ def test_one_and_two_processes_train_the_same_model(synthetic_store, tmp_path):
     assert report.with_suffix(".md").exists() and (tmp_path / "scaling.png").exists()
 
 
+def test_compiled_blocks_train_the_same_model(synthetic_store, tmp_path):
+    _, store_path = synthetic_store
+    common = dict(steps=3, warmup=1, batch_size=32, device="cpu", store=str(store_path))
+    eager, compiled = (
+        launch(ScalingRun("synthetic", "tiny", "ddp", 1, compile=c, **common), "c", 300)
+        for c in (False, True)
+    )
+    assert (eager["compile"], compiled["compile"]) == (False, True)
+    assert compiled["final_loss"] == pytest.approx(eager["final_loss"], rel=1e-3)
+    report = tmp_path / "scaling.json"
+    write_report([eager, compiled], report)
+    rows = json.loads(report.read_text())["rows"]
+    assert len(rows) == 2 and all(r["speedup"] == 1.0 for r in rows)  # each its own series
+
+
+def test_kernel_split_says_what_the_gpu_did_per_step():
+    kernels = [
+        ("ampere_gemm", 0, 40),
+        ("ncclDevKernel_AllReduce", 30, 60),  # 30..40 hidden under the GEMM, 40..60 exposed
+        ("elementwise", 70, 80),
+        ("elementwise", 75, 90),  # overlapping kernels count once
+    ]
+    split = kernel_split(kernels, wall_us=2 * 50_000, steps=2)  # 2 steps of 50 ms
+    assert split == {
+        "step_ms": 50.0,
+        "compute_ms": 0.03,  # (40 + 20) µs / 2 steps
+        "comm_ms": 0.015,
+        "exposed_comm_ms": 0.01,
+        "idle_ms": pytest.approx(49.96),
+    }
+
+
 def test_a_launch_that_overruns_is_stopped_with_all_its_ranks(synthetic_store):
     import psutil
 
@@ -47,6 +79,7 @@ def test_a_launch_that_overruns_is_stopped_with_all_its_ranks(synthetic_store):
 
 @pytest.mark.parametrize(("args", "message"), [
     (["--strategies", "zero3"], "unknown strategies"),
+    (["--strategies", "ddp-bf16", "--device", "cpu"], "needs --device cuda"),
     (["--gpus", "1,3", "--batch-size", "512"], "must split evenly over 3"),
     (["--gpus", "64", "--batch-size", "512", "--device", "cuda"], "asks for 64 GPUs"),
 ])  # fmt: skip

@@ -143,6 +143,7 @@ def test_resume_continues_exactly(small_synthetic, small_store, tmp_path):
     (["--text-tasks", "1"], "--text-tasks needs text tokens"),
     (["--strategy", "zero3"], "unknown --strategy 'zero3'"),
     (["--strategy", "fsdp", "--resume"], "--resume needs --strategy ddp"),
+    (["--strategy", "ddp-bf16", "--device", "cpu"], "ddp-bf16 all-reduces through NCCL"),
 ])  # fmt: skip
 def test_cli_bad_input(args, message):
     result = subprocess.run(
