@@ -710,6 +710,14 @@ def bench_serve(
         typer.Option(help="With --gpus N: N Triton servers, one per GPU (default: one on all N)"),
     ] = False,
     slo_p99_ms: Annotated[float, typer.Option(help="p99 bound of the scale-out report")] = 50.0,
+    search_from: Annotated[
+        int,
+        typer.Option(
+            help="Closed loop: from this many requests in flight, double until a point breaks "
+            "the p99 bound, then bisect between the last within and the first past (0: off)"
+        ),
+    ] = 0,
+    refine: Annotated[int, typer.Option(help="Bisections of --search-from")] = 2,
     model_repo: ModelRepo = Path("model_repo"),
     setting: Annotated[str, typer.Option(help="Row label, e.g. 'embedded default, CPU'")] = "",
     report: Annotated[Path, typer.Option(help="JSON report (+ .md)")] = Path(
@@ -726,8 +734,10 @@ def bench_serve(
         run_load,
         scrape,
         scrape_all,
+        search_levels,
         summarize,
         time_split,
+        within_slo,
         write_report,
         write_scaling_report,
     )
@@ -740,7 +750,7 @@ def bench_serve(
         if not gpu or max(gpus) > torch.cuda.device_count() or min(gpus) < 1:
             have = torch.cuda.device_count()
             raise GenrecError(f"--gpus {gpus} needs --gpu and 1..{have} GPUs (this machine)")
-    if not rate and not concurrency:
+    if not rate and not concurrency and not search_from:
         rate = [20.0]
     if triton_per_gpu and not gpus:
         raise GenrecError("--triton-per-gpu needs --gpus")
@@ -761,11 +771,9 @@ def bench_serve(
             triton_gpus=n_gpus,
             triton_servers=n_gpus if triton_per_gpu else 1,
         ) as stack:
-            points = [Load(duration_s=duration, rate=r, clients=clients) for r in rate] + [
-                Load(duration_s=duration, rate=None, concurrency=c, clients=clients)
-                for c in concurrency
-            ]
-            for load in points:
+
+            def measure(load: Load) -> dict:
+                """One point: its row, written at once (a cut-off run keeps its points)."""
                 triton_metrics = stack.triton_metrics_urls
                 before = scrape(f"{stack.url}/metrics"), scrape_all(triton_metrics)
                 result = run_load(stack.url, users, load)
@@ -782,9 +790,20 @@ def bench_serve(
                     "hardware": hardware,
                     "command": _command(),
                 }
-                write_report([row], report)  # row by row: a cut-off run keeps its points
+                write_report([row], report)
                 console.print(row)
                 measured.append(row | {"gpus": n_gpus})
+                return row
+
+            def closed(c: int) -> dict:
+                return measure(Load(duration_s=duration, rate=None, concurrency=c, clients=clients))
+
+            for r in rate:
+                measure(Load(duration_s=duration, rate=r, clients=clients))
+            for c in concurrency:
+                closed(c)
+            if search_from:
+                search_levels(lambda c: within_slo(closed(c), slo_p99_ms), search_from, refine)
     console.print(report.with_suffix(".md").read_text())
     if gpus:
         scaling = report.with_name("serving_scaling.json")

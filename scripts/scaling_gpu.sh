@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
-# Issue #13's runs on one machine with several GPUs (e.g. nvidia-h100-x2), from the repository
-# root with the data in $GENREC_DATA_DIR and the tokenizer stores in tokenizer_store/, in two
-# phases that each fit one 10-minute device call:
-#   scripts/scaling_gpu.sh train — training scale-out (reports/scaling.*) for N = 1..GPUS on
-#       Beauty and on the synthetic catalogue ten times larger, DDP and FSDP, the ~25M and
-#       ~200M decoders;
-#   scripts/scaling_gpu.sh serve — serving scale-out (reports/serving_scaling.*): the gateway in
-#       front of Triton on 1..GPUS GPUs, closed-loop load from low to past the p99 bound.
-# Usage: GPUS=2 scripts/scaling_gpu.sh train        (GPUS=4 on a four-GPU machine)
-#        GPUS=2 TRITON_PER_GPU=1 scripts/scaling_gpu.sh serve
-#        GPUS=4 scripts/scaling_gpu.sh probe        (200m, 1 and GPUS GPUs: where a step goes)
-#        GPUS=4 WORKERS=32 CLIENTS=12 LEVELS='64 128 256' DURATION=10 scripts/scaling_gpu.sh serve
+# Issue #13's runs on one machine with several GPUs (e.g. nvidia-h100-x4), from the repository
+# root with the data in $GENREC_DATA_DIR and the tokenizer stores in tokenizer_store/ (carry
+# tokenizer_store/synthetic-x10 too: building it takes ~5 of a call's 10 minutes), for
+# N = 1, 2, 4, 8 GPUs up to GPUS:
+#   train — training scale-out (reports/scaling.*) on Beauty and on the synthetic catalogue ten
+#       times larger, DDP and FSDP, the ~200M and ~25M decoders (at GPUS=4 more than one
+#       10-minute call: rows are written one by one, so a cut-off call keeps what it measured);
+#   probe — where a 200m DDP step's time goes at 1 and GPUS GPUs (--profile), with bf16
+#       gradient all-reduce (ddp-bf16) and compiled blocks (--compile) beside plain DDP;
+#   serve — serving scale-out (reports/serving_scaling.*): the gateway in front of Triton on
+#       1..GPUS GPUs, closed-loop load from low to past the p99 bound.
+# Usage: GPUS=4 scripts/scaling_gpu.sh train
+#        GPUS=4 scripts/scaling_gpu.sh probe
+#        GPUS=4 TRITON_PER_GPU=1 WORKERS=32 CLIENTS=12 DURATION=10 scripts/scaling_gpu.sh serve
 set -euo pipefail
 phase=$1
 gpus=${GPUS:-2}
@@ -44,9 +46,14 @@ else
     gpu_args=()
     for n in "${counts[@]}"; do gpu_args+=(--gpus "$n"); done
     [ "${TRITON_PER_GPU:-0}" = 1 ] && gpu_args+=(--triton-per-gpu)
-    # LEVELS (requests in flight), WORKERS, CLIENTS and DURATION size the sweep to the host.
-    levels=()
-    for c in ${LEVELS:-32 64 96 128 160 192 224 256}; do levels+=(--concurrency "$c"); done
+    # Closed-loop levels: from SEARCH_FROM in flight, doubled until p99 passes 50 ms, then
+    # bisected REFINE times; or the fixed grid LEVELS. WORKERS, CLIENTS and DURATION size the
+    # sweep to the host.
+    levels=(--search-from "${SEARCH_FROM:-64}" --refine "${REFINE:-2}")
+    if [ -n "${LEVELS:-}" ]; then
+        levels=()
+        for c in $LEVELS; do levels+=(--concurrency "$c"); done
+    fi
     DATASET=beauty SIZE=26m EPOCHS=1 scripts/stack_gpu.sh bench-serve --gpu "${gpu_args[@]}" \
         --workers "${WORKERS:-16}" --clients "${CLIENTS:-6}" --duration "${DURATION:-15}" \
         "${levels[@]}" --setting "Beauty 26m, serving scale-out"

@@ -136,3 +136,14 @@ def test_bench_serve_gpus_needs_the_gpus(tmp_path, args, message):
     )  # fmt: skip
     assert result.returncode == 2 and message in result.stderr
     assert not (tmp_path / "serve.json").exists()
+
+
+@pytest.mark.parametrize(("crossing", "levels"), [
+    (300, [32, 64, 128, 256, 512, 384, 320]),  # doubles past 300, then 384 → 320 bracket it
+    (20, [32, 16, 24]),  # the first level already breaks the bound: bisect below it
+    (10_000, [32, 64, 128, 256, 512, 1024, 2048, 4096]),  # never breaks it: stop at the top
+])  # fmt: skip
+def test_slo_search_brackets_the_crossing(crossing, levels):
+    from genrec.bench.serve import search_levels
+
+    assert search_levels(lambda c: c <= crossing, start=32, refine=2) == levels
