@@ -731,12 +731,8 @@ def bench_serve(
     once per GPU count, and `serving_scaling.json` says what each count served within the SLO."""
     from genrec.bench.serve import (
         Load,
-        run_load,
-        scrape,
-        scrape_all,
+        measure_point,
         search_levels,
-        summarize,
-        time_split,
         within_slo,
         write_report,
         write_scaling_report,
@@ -760,6 +756,29 @@ def bench_serve(
     label = setting or f"{dataset.name}, {'GPU' if gpu else 'CPU'}"
     label += ", one Triton per GPU" if triton_per_gpu else ""
     measured = []
+
+    def sweep(stack, head: dict, n_gpus: int | None) -> None:
+        """Every point on one running stack, each row written at once (a cut-off run keeps
+        its points)."""
+
+        def measure(load: Load) -> dict:
+            point = measure_point(stack.url, stack.triton_metrics_urls, users, load)
+            row = head | point | {"hardware": hardware, "command": _command()}
+            write_report([row], report)
+            console.print(row)
+            measured.append(row | {"gpus": n_gpus})
+            return row
+
+        def closed_loop(c: int) -> dict:
+            return measure(Load(duration_s=duration, rate=None, concurrency=c, clients=clients))
+
+        for r in rate:
+            measure(Load(duration_s=duration, rate=r, clients=clients))
+        for c in concurrency:
+            closed_loop(c)
+        if search_from:
+            search_levels(lambda c: within_slo(closed_loop(c), slo_p99_ms), search_from, refine)
+
     for n_gpus, n_workers in [(g, w) for g in gpus or [None] for w in workers]:
         with running_stack(
             model_repo,
@@ -771,39 +790,12 @@ def bench_serve(
             triton_gpus=n_gpus,
             triton_servers=n_gpus if triton_per_gpu else 1,
         ) as stack:
-
-            def measure(load: Load) -> dict:
-                """One point: its row, written at once (a cut-off run keeps its points)."""
-                triton_metrics = stack.triton_metrics_urls
-                before = scrape(f"{stack.url}/metrics"), scrape_all(triton_metrics)
-                result = run_load(stack.url, users, load)
-                after = scrape(f"{stack.url}/metrics"), scrape_all(triton_metrics)
-                split = time_split((before[0], after[0]), (before[1], after[1]))
-                row = {
-                    "setting": label if n_gpus is None else f"{label}, {n_gpus} GPU(s)",
-                    "model": f"{info['dataset']} {info.get('size', '')}".strip(),
-                    "gateway_workers": n_workers,
-                    "mode": "open" if load.rate is not None else "closed",
-                    "offered": load.rate if load.rate is not None else load.concurrency,
-                    **summarize(result),
-                    **{k: round(v, 2) for k, v in split.items()},
-                    "hardware": hardware,
-                    "command": _command(),
-                }
-                write_report([row], report)
-                console.print(row)
-                measured.append(row | {"gpus": n_gpus})
-                return row
-
-            def closed(c: int) -> dict:
-                return measure(Load(duration_s=duration, rate=None, concurrency=c, clients=clients))
-
-            for r in rate:
-                measure(Load(duration_s=duration, rate=r, clients=clients))
-            for c in concurrency:
-                closed(c)
-            if search_from:
-                search_levels(lambda c: within_slo(closed(c), slo_p99_ms), search_from, refine)
+            head = {
+                "setting": label if n_gpus is None else f"{label}, {n_gpus} GPU(s)",
+                "model": f"{info['dataset']} {info.get('size', '')}".strip(),
+                "gateway_workers": n_workers,
+            }
+            sweep(stack, head, n_gpus)
     console.print(report.with_suffix(".md").read_text())
     if gpus:
         scaling = report.with_name("serving_scaling.json")

@@ -186,6 +186,21 @@ def time_split(gw: tuple[dict, dict], triton: tuple[dict, dict]) -> dict[str, fl
     }
 
 
+def measure_point(url: str, triton_metrics: list[str], users: list[str], load: Load) -> dict:
+    """Run `load` against the gateway at `url` → its mode and offered load, latency summary and
+    the mean time split per request (from both sides' Prometheus counters around the run)."""
+    before = scrape(f"{url}/metrics"), scrape_all(triton_metrics)
+    result = run_load(url, users, load)
+    after = scrape(f"{url}/metrics"), scrape_all(triton_metrics)
+    split = time_split((before[0], after[0]), (before[1], after[1]))
+    return {
+        "mode": "open" if load.rate is not None else "closed",
+        "offered": load.rate if load.rate is not None else load.concurrency,
+        **summarize(result),
+        **{k: round(v, 2) for k, v in split.items()},
+    }
+
+
 def summarize(result: LoadResult) -> dict:
     lat = result.latencies_ms if len(result.latencies_ms) else np.zeros(1)
     ok = result.statuses.get(200, 0)
