@@ -10,7 +10,7 @@
 #       gradient all-reduce (ddp-bf16) and compiled blocks (--compile) beside plain DDP;
 #   serve — serving scale-out (reports/serving_scaling.*): the gateway in front of Triton on
 #       1..GPUS GPUs, closed-loop load from low to past the p99 bound.
-# Usage: GPUS=4 scripts/scaling_gpu.sh train
+# Usage: GPUS=4 scripts/scaling_gpu.sh train        (SIZES=26m: only the ~25M decoder)
 #        GPUS=4 scripts/scaling_gpu.sh probe
 #        GPUS=4 TRITON_PER_GPU=1 WORKERS=32 CLIENTS=12 DURATION=10 scripts/scaling_gpu.sh serve
 set -euo pipefail
@@ -24,7 +24,7 @@ if [ "$phase" = train ]; then
     # signal's SASRec over 50,000 users took most of a 10-minute call. Carry the MiniLM cache
     # (artifacts/cache/text) or the store itself where the GPU box lacks the MiniLM package.
     # The larger decoder first, Beauty first: a call cut off at 10 minutes keeps the bar's rows.
-    for size in 200m 26m; do
+    for size in ${SIZES:-200m 26m}; do
         for dataset in beauty synthetic-x10; do
             [ -d "tokenizer_store/$dataset" ] ||
                 python3 -m genrec tokenize -d "$dataset" --signals text --device cuda --no-progress
