@@ -121,11 +121,15 @@ def worker(run: ScalingRun, out: Path) -> None:
     seconds = time.perf_counter() - start
     split = {}
     if run.profile and device.type == "cuda":
-        after = range(run.warmup + run.steps, run.warmup + run.steps + PROFILE_STEPS)
+
+        def more_steps() -> None:
+            for step in range(run.warmup + run.steps, run.warmup + run.steps + PROFILE_STEPS):
+                train_step(step)
+
         if world.main:
-            split = profile_steps(lambda: [train_step(s) for s in after], len(after), sync)
+            split = profile_steps(more_steps, PROFILE_STEPS, sync)
         else:  # the other ranks take part in the same collectives, unrecorded
-            [train_step(s) for s in after]
+            more_steps()
             sync()
     losses = [all_sum(world, float(loss)) / run.batch_size for loss in losses[-10:]]
     if device.type == "cuda":
@@ -156,7 +160,7 @@ def worker(run: ScalingRun, out: Path) -> None:
     close_world(world)
 
 
-def profile_steps(run_steps: Callable[[], object], steps: int, sync: Callable[[], None]) -> dict:
+def profile_steps(run_steps: Callable[[], None], steps: int, sync: Callable[[], None]) -> dict:
     """Run `steps` steps under the CUDA profiler (kernels only: little host overhead) → the
     per-step split of `kernel_split`."""
     from torch.autograd import DeviceType
@@ -239,8 +243,9 @@ def launch(run: ScalingRun, command: str, timeout_s: float | None = None) -> dic
 
 
 def with_speedups(rows: list[dict]) -> list[dict]:
-    """Speed-up (samples/s over the 1-process row of the same dataset, model and strategy),
-    efficiency (speed-up / N) and the final loss's relative gap to that row's."""
+    """Speed-up (samples/s over the 1-process row of the same dataset, model, strategy and
+    compile setting), efficiency (speed-up / N) and the final loss's relative gap to that
+    row's."""
 
     def setup(r: dict) -> tuple:
         return r["dataset"], r["model"], r["strategy"], r["compile"]
