@@ -968,7 +968,7 @@ def bench_scaling(
     warmup: Annotated[int, typer.Option(help="Untimed steps before them")] = 5,
     batch_size: Annotated[int, typer.Option(help="Global batch: examples per step")] = 512,
     compile: Annotated[
-        bool, typer.Option("--compile/--no-compile", help="torch.compile the transformer blocks")
+        bool, typer.Option("--compile/--no-compile", help="torch.compile the whole decoder")
     ] = False,
     profile: Annotated[
         bool,

@@ -7,10 +7,11 @@
 #       times larger, DDP and FSDP, the ~200M and ~25M decoders (at GPUS=4 more than one
 #       10-minute call: rows are written one by one, so a cut-off call keeps what it measured);
 #   probe — where a 200m DDP step's time goes at 1 and GPUS GPUs (--profile), with bf16
-#       gradient all-reduce (ddp-bf16) and compiled blocks (--compile) beside plain DDP;
+#       gradient all-reduce (ddp-bf16) and the compiled decoder (--compile) beside plain DDP;
 #   serve — serving scale-out (reports/serving_scaling.*): the gateway in front of Triton on
 #       1..GPUS GPUs, closed-loop load from low to past the p99 bound.
-# Usage: GPUS=4 scripts/scaling_gpu.sh train        (SIZES=26m: only the ~25M decoder)
+# Usage: GPUS=4 scripts/scaling_gpu.sh train        (SIZES=26m: only the ~25M decoder;
+#                                                   BATCH=1024: global batch, default 512)
 #        GPUS=4 scripts/scaling_gpu.sh probe
 #        GPUS=4 TRITON_PER_GPU=1 WORKERS=32 CLIENTS=12 DURATION=10 scripts/scaling_gpu.sh serve
 set -euo pipefail
@@ -30,12 +31,12 @@ if [ "$phase" = train ]; then
                 python3 -m genrec tokenize -d "$dataset" --signals text --device cuda --no-progress
             python3 -m genrec bench-scaling --datasets "$dataset" --sizes "$size" \
                 --strategies ddp,fsdp --gpus "$(IFS=,; echo "${counts[*]}")" \
-                --device cuda
+                --batch-size "${BATCH:-512}" --device cuda
         done
     done
 elif [ "$phase" = probe ]; then
     # The ~150M bar's gap: profile where a DDP step's time goes at 1 and GPUS GPUs, and try
-    # what should shrink its fixed part, bf16 gradient all-reduce and compiled blocks.
+    # what should shrink its fixed part, bf16 gradient all-reduce and the compiled decoder.
     for compile in --no-compile --compile; do
         python3 -m genrec bench-scaling --datasets beauty --sizes 200m \
             --strategies ddp,ddp-bf16 --gpus "1,$gpus" --device cuda --profile "$compile"

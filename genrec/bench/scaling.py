@@ -31,7 +31,7 @@ COLUMNS = (
     "dataset", "model", "strategy", "compile", "gpus", "steps", "global_batch", "tokens_per_s",
     "samples_per_s", "speedup", "efficiency", "final_loss", "loss_vs_1", "peak_mem_gb", "gpu",
 )  # fmt: skip
-KEY = ("dataset", "model", "strategy", "compile", "gpus")
+KEY = ("dataset", "model", "strategy", "compile", "global_batch", "gpus")
 PROFILE_COLUMNS = (
     "dataset", "model", "strategy", "compile", "gpus", "global_batch", "step_ms", "compute_ms",
     "comm_ms", "exposed_comm_ms", "idle_ms", "gpu",
@@ -50,7 +50,7 @@ class ScalingRun:
     batch_size: int = 512  # global: examples per step over all processes
     lr: float = 3e-4  # at 1e-3 (no warm-up) the 200m's loss drifted 3 % from N = 1 to 2
     seed: int = 0
-    compile: bool = False  # torch.compile the transformer blocks
+    compile: bool = False  # torch.compile the whole (parallelized) decoder
     profile: bool = False  # CUDA: split PROFILE_STEPS more steps into compute / comm / idle
     device: str = "cuda"
     store: str | None = None  # tokenizer-store version folder; default: the dataset's latest
@@ -82,9 +82,9 @@ def worker(run: ScalingRun, out: Path) -> None:
     torch.manual_seed(run.seed)
     lm = build_decoder(run.size, vocab, run.seed, dropout=0.0)  # no dropout: same loss for all N
     decoder = SIDDecoder(lm, vocab, PromptConfig(), store.item_sids).to(device).train()
-    if run.compile:
-        decoder.compile_blocks()
     model = parallelize(decoder, world, run.strategy)
+    if run.compile:  # one graph (under DDP one per gradient bucket, so all-reduce overlaps)
+        model = torch.compile(model)
     opt = adamw(model, run.lr, 0.01)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: 1.0)
     autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
@@ -243,12 +243,12 @@ def launch(run: ScalingRun, command: str, timeout_s: float | None = None) -> dic
 
 
 def with_speedups(rows: list[dict]) -> list[dict]:
-    """Speed-up (samples/s over the 1-process row of the same dataset, model, strategy and
-    compile setting), efficiency (speed-up / N) and the final loss's relative gap to that
-    row's."""
+    """Speed-up (samples/s over the 1-process row of the same dataset, model, strategy,
+    compile setting and global batch), efficiency (speed-up / N) and the final loss's relative
+    gap to that row's."""
 
     def setup(r: dict) -> tuple:
-        return r["dataset"], r["model"], r["strategy"], r["compile"]
+        return r["dataset"], r["model"], r["strategy"], r["compile"], r["global_batch"]
 
     base = {setup(r): r for r in rows if r["gpus"] == 1}
     out = []

@@ -136,13 +136,6 @@ class SIDDecoder(nn.Module):
         source = prompt.shape[1] + layout.sources(dev)
         return self._target_logprobs(hidden, source, targets, page)
 
-    def compile_blocks(self) -> None:
-        """torch.compile each transformer block in place: their elementwise work (norms,
-        rotary, SiLU gates, residuals) fuses into fewer kernels. Every block has the same code,
-        so one compilation serves all; embeddings, head and loss stay eager."""
-        for block in self.lm.model.layers:
-            block.compile()
-
     def _blocks(
         self,
         prompt: torch.Tensor,

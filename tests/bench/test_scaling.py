@@ -34,7 +34,7 @@ def test_one_and_two_processes_train_the_same_model(synthetic_store, tmp_path):
     assert report.with_suffix(".md").exists() and (tmp_path / "scaling.png").exists()
 
 
-def test_compiled_blocks_train_the_same_model(synthetic_store, tmp_path):
+def test_the_compiled_decoder_trains_the_same_model(synthetic_store, tmp_path):
     _, store_path = synthetic_store
     common = dict(steps=3, warmup=1, batch_size=32, device="cpu", store=str(store_path))
     eager, compiled = (
