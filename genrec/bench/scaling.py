@@ -270,27 +270,34 @@ def with_speedups(rows: list[dict]) -> list[dict]:
 
 
 def plot_scaling(rows: list[dict], png: Path) -> None:
-    """Speed-up against processes per model × strategy, beside ideal linear scaling."""
+    """Speed-up against processes, one panel per model, one line per dataset × strategy ×
+    compile setting × global batch, beside ideal linear scaling."""
     plt = pyplot()
 
-    fig, ax = plt.subplots(figsize=(6, 4))
     series: dict[tuple, list[dict]] = {}
     for r in rows:
         if "speedup" in r:
-            key = (r["dataset"], r["model"], r["strategy"] + "+compile" * r["compile"])
+            strategy = r["strategy"] + "+compile" * r["compile"]
+            key = (r["model"], r["dataset"], strategy, r["global_batch"])
             series.setdefault(key, []).append(r)
+    models = sorted({model for model, *_ in series}) or ["(no rows)"]
     top = max((r["gpus"] for r in rows), default=1)
-    ax.plot([1, top], [1, top], color="gray", ls=":", label="linear")
-    for (dataset, model, strategy), sel in sorted(series.items()):
-        sel.sort(key=lambda r: r["gpus"])
-        ax.plot(
-            [r["gpus"] for r in sel],
-            [r["speedup"] for r in sel],
-            marker="o",
-            label=f"{dataset} {model} {strategy}",
-        )
-    ax.set(xlabel="processes (GPUs)", ylabel="speed-up (samples/s vs 1)", title="Training scaling")
-    ax.legend(fontsize=8)
+    fig, axes = plt.subplots(1, len(models), figsize=(6 * len(models), 4.5), squeeze=False)
+    for ax, model in zip(axes[0], models, strict=True):
+        ax.plot([1, top], [1, top], color="gray", ls=":", label="linear")
+        for (m, dataset, strategy, batch), sel in sorted(series.items()):
+            if m != model:
+                continue
+            sel.sort(key=lambda r: r["gpus"])
+            ax.plot(
+                [r["gpus"] for r in sel],
+                [r["speedup"] for r in sel],
+                marker="o",
+                label=f"{dataset} {strategy}, batch {batch}",
+            )
+        ax.set(xlabel="processes (GPUs)", ylabel="speed-up (samples/s vs 1)", title=model)
+        ax.legend(fontsize=7)
+    fig.suptitle("Training scale-out")
     save_figure(fig, png)
 
 
@@ -301,7 +308,8 @@ def write_report(rows: list[dict], path: Path) -> str:
         "optimizer steps (after untimed warm-up steps) of the same seeded decoder on the same "
         "global batches of `global_batch` examples, split across `gpus` processes; "
         "`tokens_per_s` counts the tokens the examples feed the model (no padding); `speedup` "
-        "is samples/s over the 1-process row of the same model and strategy, `efficiency` = "
+        "is samples/s over the 1-process row of the same dataset, model, strategy, compile "
+        "setting and global batch, `efficiency` = "
         "speed-up / processes, `loss_vs_1` the relative gap of the final loss (mean of the "
         "last 10 steps) to that row's; `peak_mem_gb` the most any process held (GPU memory "
         "allocated, or resident memory on CPUs).\n\n"
