@@ -309,10 +309,10 @@ def write_report(rows: list[dict], path: Path) -> str:
         "global batches of `global_batch` examples, split across `gpus` processes; "
         "`tokens_per_s` counts the tokens the examples feed the model (no padding); `speedup` "
         "is samples/s over the 1-process row of the same dataset, model, strategy, compile "
-        "setting and global batch, `efficiency` = "
-        "speed-up / processes, `loss_vs_1` the relative gap of the final loss (mean of the "
-        "last 10 steps) to that row's; `peak_mem_gb` the most any process held (GPU memory "
-        "allocated, or resident memory on CPUs).\n\n"
+        "setting and global batch, `efficiency` = speed-up / processes, `loss_vs_1` the "
+        "relative gap of the final loss (mean of the last 10 steps) to that row's; "
+        "`peak_mem_gb` the most any process held (GPU memory allocated, or resident memory on "
+        "CPUs).\n\n"
     )
     with locked(path):  # speed-ups may use 1-process rows of earlier runs
         full = merge_rows(path, with_speedups(merge_rows(path, rows, KEY)), KEY)
