@@ -265,7 +265,7 @@ def train(
     from genrec.model.vocab import SIDVocab
     from genrec.tokenizer.store import TokenizerStore, latest
     from genrec.train.checkpoint import save_checkpoint
-    from genrec.train.distributed import STRATEGIES, close_world, init_world
+    from genrec.train.distributed import STRATEGIES, close_world, device_error, init_world
     from genrec.train.evaluation import evaluate_decoder, hallucination_rate
     from genrec.train.text_tasks import item_text_tasks
     from genrec.train.trainer import DecoderTrainConfig, train_decoder
@@ -277,8 +277,8 @@ def train(
         raise GenrecError(f"--page-size must be ≥ 1, got {page_size}")
     if strategy not in STRATEGIES:
         raise GenrecError(f"unknown --strategy {strategy!r}; expected {', '.join(STRATEGIES)}")
-    if strategy == "ddp-bf16" and resolve_device(device).type != "cuda":
-        raise GenrecError("--strategy ddp-bf16 all-reduces through NCCL: it needs --device cuda")
+    if error := device_error(strategy, resolve_device(device).type):
+        raise GenrecError(error)
     if resume and strategy == "fsdp":
         raise GenrecError("--resume needs --strategy ddp (fsdp runs write no state file)")
     if text_tasks and size not in PRETRAINED:
@@ -991,14 +991,16 @@ def bench_scaling(
     from rich.progress import track
 
     from genrec.bench.scaling import launch, runs_for, write_report
-    from genrec.train.distributed import STRATEGIES
+    from genrec.device import resolve_device
+    from genrec.train.distributed import STRATEGIES, device_error
 
     counts = sorted({int(n) for n in gpus.split(",")})
     kinds = strategies.split(",")
     if unknown := set(kinds) - set(STRATEGIES):
         raise GenrecError(f"unknown strategies {sorted(unknown)}; expected {', '.join(STRATEGIES)}")
-    if "ddp-bf16" in kinds and not device.startswith("cuda"):
-        raise GenrecError("ddp-bf16 all-reduces through NCCL: it needs --device cuda")
+    for kind in kinds:
+        if error := device_error(kind, resolve_device(device).type):
+            raise GenrecError(error)
     if min(counts) < 1:
         raise GenrecError(f"--gpus takes process counts ≥ 1, got {gpus}")
     if batch_size % max(counts):

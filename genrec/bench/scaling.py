@@ -103,9 +103,9 @@ def worker(run: ScalingRun, out: Path) -> None:
         at = (step * run.batch_size) % (len(order) - run.batch_size + 1)
         return order[at : at + run.batch_size]
 
-    def train_step(step: int) -> torch.Tensor:
-        """Step `step` on this process's stride of its global batch → its summed loss."""
-        mine = global_batch(step)[world.rank :: world.size]
+    def train_step(batch: torch.Tensor) -> torch.Tensor:
+        """One step on this process's stride of the global `batch` → its summed loss."""
+        mine = batch[world.rank :: world.size]
         loss = optimizer_step(model, opt, sched, examples, mine, None, None, 1.0, autocast)
         return loss * len(mine)  # summed over processes after the timing
 
@@ -114,9 +114,10 @@ def worker(run: ScalingRun, out: Path) -> None:
         if step == run.warmup:
             sync()
             start = time.perf_counter()
-        losses.append(train_step(step))
+        batch = global_batch(step)
+        losses.append(train_step(batch))
         if step >= run.warmup:
-            timed_tokens += int(tokens[global_batch(step)].sum())
+            timed_tokens += int(tokens[batch].sum())
     sync()
     seconds = time.perf_counter() - start
     split = {}
@@ -124,7 +125,7 @@ def worker(run: ScalingRun, out: Path) -> None:
 
         def more_steps() -> None:
             for step in range(run.warmup + run.steps, run.warmup + run.steps + PROFILE_STEPS):
-                train_step(step)
+                train_step(global_batch(step))
 
         if world.main:
             split = profile_steps(more_steps, PROFILE_STEPS, sync)

@@ -72,6 +72,13 @@ def from_main(world: World, value: float) -> float:
     return float(t.item())
 
 
+def device_error(strategy: str, device_type: str) -> str | None:
+    """Why `strategy` cannot run on `device_type` devices, or None."""
+    if strategy == "ddp-bf16" and device_type != "cuda":  # PyTorch's bf16 hook needs NCCL
+        return "ddp-bf16 all-reduces through NCCL: it needs --device cuda"
+    return None
+
+
 def parallelize(decoder: nn.Module, world: World, strategy: str) -> nn.Module:
     """The module to train: the decoder itself for one process; under torchrun a DDP wrapper
     (`ddp-bf16`: its gradients all-reduced in bf16), or the decoder with FSDP2 (`fully_shard`)
@@ -83,9 +90,9 @@ def parallelize(decoder: nn.Module, world: World, strategy: str) -> nn.Module:
     if strategy.startswith("ddp"):
         # Gradients live in DDP's all-reduce buckets: no copy into and out of them each step.
         model = DistributedDataParallel(decoder, gradient_as_bucket_view=True)
-        if strategy == "ddp-bf16":  # half the all-reduce bytes; PyTorch's hook needs NCCL
-            if world.device.type != "cuda":
-                raise ValueError("ddp-bf16 all-reduces through NCCL: it needs CUDA devices")
+        if strategy == "ddp-bf16":  # half the all-reduce bytes
+            if error := device_error(strategy, world.device.type):
+                raise ValueError(error)
             model.register_comm_hook(None, default_hooks.bf16_compress_hook)
         return model
     from torch.distributed.fsdp import fully_shard
