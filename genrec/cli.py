@@ -217,6 +217,10 @@ def train(
         int, typer.Option(help="Token merger: embeddings per history item (0 = no merger)")
     ] = 0,
     user_scid: Annotated[bool, typer.Option(help="Prefix prompts with the user's SCID")] = False,
+    dense: Annotated[
+        bool, typer.Option(help="Dense head: item embeddings that rerank the beam (hybrid)")
+    ] = False,
+    dense_loss: Annotated[float, typer.Option(help="Weight of the dense head's loss")] = 0.25,
     data_dir: DataDir = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda, ...")] = "auto",
     epochs: Annotated[
@@ -260,7 +264,7 @@ def train(
     from genrec.data import leave_one_out, load_dataset
     from genrec.device import describe_hardware, resolve_device
     from genrec.model.config import SIZES, build_decoder
-    from genrec.model.decoder import PromptConfig, SIDDecoder
+    from genrec.model.decoder import DenseConfig, PromptConfig, SIDDecoder
     from genrec.model.pretrained import PRETRAINED, pretrained_decoder, text_encoder
     from genrec.model.vocab import SIDVocab
     from genrec.tokenizer.store import TokenizerStore, latest
@@ -299,6 +303,8 @@ def train(
             (f" page{page_size}", page_size > 1),
             (f" merge{merge_to}", merge_to > 0),
             (" uscid", user_scid),
+            (" dense", dense),
+            (f" dl{dense_loss:g}", dense and dense_loss != 0.25),
             (f" bs{batch_size}", batch_size != 256),  # non-default hyperparameters, so rows
             (f" lr{lr:g}", lr != 1e-3),  # of one report do not overwrite each other
             (f" do{dropout:g}", dropout != 0.1),
@@ -330,7 +336,8 @@ def train(
         vocab = SIDVocab(user_levels=user_levels)
         lm = build_decoder(size, vocab, seed, dropout)
     prompt = PromptConfig(user_scid=user_scid, merge_to=merge_to)
-    decoder = SIDDecoder(lm, vocab, prompt, tokenizer.item_sids, dropout)
+    dense_cfg = DenseConfig(enabled=dense, loss_weight=dense_loss)
+    decoder = SIDDecoder(lm, vocab, prompt, tokenizer.item_sids, dropout, dense_cfg)
     tasks = None
     if text_tasks:
         tasks = item_text_tasks(data.items, decoder.item_tokens, text_encoder(size), vocab)
@@ -351,6 +358,19 @@ def train(
     result = train_decoder(decoder, split, tokenizer, cfg, world, progress, state_path, tasks)
     if world.main:
         test = evaluate_decoder(result.decoder, tokenizer, split.test, world.device)
+        if world.device.type == "cuda":  # the path Triton serves: bf16, CUDA graphs, fusion
+            served = evaluate_decoder(
+                result.decoder, tokenizer, split.test, world.device, served=True
+            )
+            test |= {f"served_{k}": served[k] for k in ("recall@10", "ndcg@10")}
+        if result.decoder.item_head is not None:  # the ablation: the same model, SIDs alone
+            weight = result.decoder.dense.weight
+            alone = evaluate_decoder(
+                result.decoder.with_dense_weight(0.0), tokenizer, split.test, world.device
+            )
+            result.decoder.with_dense_weight(weight)
+            test |= {f"sid_only_{k}": alone[k] for k in ("recall@10", "ndcg@10")}
+            test["dense_weight"] = weight
         first = split.test.take(np.arange(min(hallucination_users, len(split.test))))
         test["hallucination_rate"] = hallucination_rate(
             result.decoder, tokenizer, first, world.device
@@ -371,7 +391,8 @@ def train(
         }
         save_checkpoint(
             result.decoder, tokenizer, store_path, out,
-            {"size": size, "valid": result.valid, "test": row, "history": result.history},
+            {"size": size, "valid": result.valid, "test": row, "history": result.history,
+             "dense_valid": result.dense_valid},
         )  # fmt: skip
         state_path.unlink(missing_ok=True)
         _print_rows(
@@ -904,6 +925,26 @@ def bench_reliability(
         schemathesis = run_schemathesis(stack.url, key)
     meta = {"command": _command(), "hardware": describe_hardware(resolve_device("cpu"))}
     console.print(write_report(rows, schemathesis, meta, report))
+
+
+@app.command("bench-recipe")
+def bench_recipe(
+    checkpoints: Annotated[
+        list[Path], typer.Argument(help="Decoder checkpoints named <dataset>-<variant>-s<seed>")
+    ],
+    sasrec: Annotated[
+        list[Path], typer.Option(help="`genrec baselines --seed S --report` files; repeatable")
+    ] = [],
+    report: Annotated[Path, typer.Option(help="JSON report (+ .md, + .png)")] = Path(
+        "reports/recipe.json"
+    ),
+) -> None:
+    """Aggregate decoder runs over seeds against the same-run SASRec into reports/recipe.*."""
+    from genrec.bench.recipe import decoder_runs, recipe_rows, sasrec_runs, write_recipe_report
+
+    rows = recipe_rows(decoder_runs(checkpoints), sasrec_runs(sasrec), _command())
+    write_recipe_report(rows, report)
+    console.print(report.with_suffix(".md").read_text())
 
 
 @app.command("bench-decode")

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from genrec.device import resolve_device
-from genrec.engine.engine import BATCH_BUCKETS, DecodeEngine, bucket
+from genrec.engine.engine import BATCH_BUCKETS, bucket, decoder_engine
 from genrec.errors import GenrecError
 from genrec.model.decoder import SIDDecoder
 from genrec.tokenizer.store import TokenizerStore
@@ -60,7 +60,7 @@ class ServedModel:
             torch.cuda.set_device(device)
         self.decoder = decoder.to(device).eval()
         self.store, self.device = store, device
-        self.engine = DecodeEngine(decoder.lm, store, decoder.vocab, device, beam=beam)
+        self.engine = decoder_engine(decoder, store, device, beam)
         self.max_history = 20
         # Slates decode a fixed number of slots per captured graph: the smallest bucket that
         # holds the batch's largest K (the first k slots of a longer slate are the k-slot slate,

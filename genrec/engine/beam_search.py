@@ -45,14 +45,17 @@ def beam_search(
     beam: int,
     excluded: torch.Tensor | None = None,
     padded: bool = True,
+    dense: torch.Tensor | None = None,
 ) -> BeamResult:
     """embeds (B, P, C) left-padded prompt embeddings, valid (B, P) bool,
     excluded (B, n_items) bool or None → the W best valid SIDs per prompt.
-    padded=False: no prompt has padding (lets the prefill use plain causal attention)."""
+    padded=False: no prompt has padding (lets the prefill use plain causal attention).
+    dense (n_items, C): a dense head's (weighted) item embeddings; the final beams' scores then
+    add user · item, the user being the prompt's last hidden state, and are re-sorted."""
     B, depth = len(embeds), vocab.sid_depth
     P, T = embeds.shape[1], depth - 1  # T generated tokens are fed back (the last is not)
     cache = runner.new_cache(B, P, beam * T)
-    last_logits, pos = runner.prefill(embeds, valid, cache, padded)
+    last_logits, pos, user = runner.prefill(embeds, valid, cache, padded)
     beams = torch.arange(beam, device=embeds.device)
     # lineage[b, w, j]: which beam column of step j's slot block holds the step-j token of beam
     # w's ancestor. Beams never move their keys/values when they are reordered; the attention
@@ -81,8 +84,25 @@ def beam_search(
         codes = [c.gather(1, parent) for c in codes] + [token]
         if level > 0:  # children inherit their parent's lineage
             lineage = lineage.gather(1, parent[..., None].expand(-1, -1, T))
+    sids = torch.stack(codes, -1)
+    if dense is not None:
+        scores, nodes, sids = rescore(scores, nodes, sids, user, dense)
     found = scores > NEG_INF
-    return BeamResult(scores, torch.where(found, nodes, -1), torch.stack(codes, -1))
+    return BeamResult(scores, torch.where(found, nodes, -1), sids)
+
+
+def rescore(
+    scores: torch.Tensor,
+    items: torch.Tensor,
+    sids: torch.Tensor,
+    user: torch.Tensor,
+    dense: torch.Tensor,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Beams (B, W) of `scores` for `items` (and their sids (B, W, depth)) → the same beams
+    scored score + user (B, C) · dense[item] and sorted best first (-inf beams stay -inf)."""
+    extra = torch.einsum("bc,bwc->bw", user.float(), dense[items].float())
+    scores, order = (scores + extra).sort(dim=1, descending=True)
+    return scores, items.gather(1, order), sids.gather(1, order[..., None].expand_as(sids))
 
 
 def lineage_mask(lineage: torch.Tensor, step: int, n_beams: int) -> torch.Tensor:

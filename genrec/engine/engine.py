@@ -20,6 +20,7 @@ from genrec.engine.beam_search import BeamResult, beam_search, excluded_bitmap
 from genrec.engine.runner import Qwen2Runner
 from genrec.engine.slate_search import slate_search
 from genrec.errors import GenrecError
+from genrec.model.decoder import SIDDecoder
 from genrec.model.vocab import SIDVocab
 from genrec.tokenizer.store import TokenizerStore
 
@@ -92,7 +93,10 @@ class DecodeEngine:
         prompt_multiple: int = 16,
         slate_beam: int = 4,
         slate_cap: int | None = None,
+        dense: torch.Tensor | None = None,
     ):
+        """dense (n_items, C): a dense head's weighted item embeddings (`SIDDecoder.
+        decode_dense`), which rerank each beam search's final beams (not slates)."""
         self.device = torch.device(device)
         self.vocab, self.beam, self.prompt_multiple = vocab, beam, prompt_multiple
         self.slate_beam = slate_beam  # candidates per slot in slate mode
@@ -104,6 +108,12 @@ class DecodeEngine:
         self.trie = store.trie.to(self.device)
         self.n_items = len(store.item_ids)
         self.first_codes = torch.from_numpy(store.item_sids[:, 0].astype(np.int64)).to(self.device)
+        if dense is not None and dense.shape != (self.n_items, model.config.hidden_size):
+            raise EngineError(
+                f"dense item embeddings of shape {tuple(dense.shape)}; the catalogue and model "
+                f"need ({self.n_items}, {model.config.hidden_size})"
+            )
+        self.dense = None if dense is None else dense.to(self.device, torch.float32)
         self.use_graphs = cuda_graphs and self.device.type == "cuda"
         self._graphs: dict[tuple, _Graph] = {}  # (*input shape, excluded, padded, slots, cap)
 
@@ -131,8 +141,9 @@ class DecodeEngine:
         embeds = self.runner.embed_tokens(inputs) if inputs.dim() == 2 else inputs
         if not slots:
             return beam_search(
-                self.runner, self.trie, self.vocab, embeds, valid, self.beam, excluded, padded
-            )
+                self.runner, self.trie, self.vocab, embeds, valid, self.beam, excluded, padded,
+                self.dense,
+            )  # fmt: skip
         sep = torch.full_like(valid[:, :1], self.vocab.sep, dtype=torch.long)
         embeds = torch.cat([embeds, self.runner.embed_tokens(sep)], 1)
         valid = torch.cat([valid, torch.ones_like(valid[:, :1])], 1)
@@ -228,3 +239,22 @@ class DecodeEngine:
         if len(outs) == 1:
             return Recommendations(*outs[0])
         return Recommendations(*(torch.cat(parts) for parts in zip(*outs, strict=True)))
+
+
+def decoder_engine(
+    decoder: SIDDecoder,
+    store: TokenizerStore,
+    device: torch.device | str,
+    beam: int = 20,
+    served: bool = True,
+    **options,
+) -> DecodeEngine:
+    """The engine for a trained decoder (its dense head included). served=True: the serving
+    configuration (bf16, CUDA graphs and fused kernels on a GPU; float32 on the CPU);
+    served=False: float32 and eager everywhere, the reference the figures are checked against."""
+    if not served:
+        options = {"dtype": torch.float32, "cuda_graphs": False, "fuse": False} | options
+    return DecodeEngine(
+        decoder.lm, store, decoder.vocab, device, beam=beam, dense=decoder.decode_dense(),
+        **options,
+    )  # fmt: skip

@@ -148,7 +148,11 @@ class Qwen2Runner:
         return F.linear(F.silu(gate) * up, layer.down_w)
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
-        return F.linear(_rms_norm(x, self.norm, self.eps), self.lm_head).float()
+        return F.linear(self.final_norm(x), self.lm_head).float()
+
+    def final_norm(self, x: torch.Tensor) -> torch.Tensor:
+        """The last hidden state as the LM head (and a dense head) reads it."""
+        return _rms_norm(x, self.norm, self.eps)
 
     def new_cache(
         self, batch: int, prompt_len: int, extra: int
@@ -170,7 +174,8 @@ class Qwen2Runner:
         self, embeds: torch.Tensor, valid: torch.Tensor, cache: list, padded: bool = True
     ) -> tuple:
         """embeds (B, P, C) left-padded prompts, valid (B, P) bool; writes the prompt keys and
-        values into cache[:, :, :P] → last logits (B, V) float32, next positions (B,).
+        values into cache[:, :, :P] → last logits (B, V) float32, next positions (B,), and the
+        last position's normed hidden state (B, C), the user's vector for a dense head.
         padded=False promises every position is valid: plain causal (flash) attention."""
         P = embeds.shape[1]
         pos = (valid.long().cumsum(1) - 1).clamp_min(0)
@@ -192,7 +197,8 @@ class Qwen2Runner:
                 )  # fmt: skip
             x = x + F.linear(attn.transpose(1, 2).flatten(2), layer.o_w)
             x = x + self._mlp(layer, x)
-        return self.logits(x[:, -1]), pos[:, -1] + 1
+        last = self.final_norm(x[:, -1])
+        return F.linear(last, self.lm_head).float(), pos[:, -1] + 1, last
 
     def decode(
         self,

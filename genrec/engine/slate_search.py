@@ -47,7 +47,7 @@ def slate_search(
     layout = SlateLayout(slots, T)
     # Plan columns, then per step one block of slots x beam columns (slot-major within a block).
     cache = runner.new_cache(B, P, slots + T * slots * beam)
-    logits, pos = runner.prefill(embeds, valid, cache, padded)  # predicts plan token 0
+    logits, pos, _ = runner.prefill(embeds, valid, cache, padded)  # predicts plan token 0
 
     # 1. The plan.
     free = torch.ones(B, len(first_codes), device=dev) if excluded is None else (~excluded).float()

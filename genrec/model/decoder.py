@@ -8,6 +8,13 @@ forward) and serving (the engine's `recommend_embeds`).
 The training objective is page-wise NTP (GenRec): the target is the page of the next k items,
 each a valid continuation of the prompt on its own (k = 1 is next-item NTP). The same forward
 pass scores a group of candidate items for preference alignment (`token_logprobs`).
+
+With a dense head (LIGER / COBRA's hybrid), each item also has a learned embedding, and the
+hidden state that predicts an item's first SID token doubles as the user's vector: a full-softmax
+cross-entropy over the catalogue trains both beside the NTP loss, and at decode time the
+engine adds `dense_weight` x (user · item) to the summed SID log-probabilities of the beam's
+candidates, a product of the two experts that reranks the beam and costs one dot product per
+candidate.
 """
 
 from __future__ import annotations
@@ -16,12 +23,21 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 from transformers import Qwen2ForCausalLM
 
 from genrec.model.merger import TokenMerger
 from genrec.model.slate import SlateLayout
 from genrec.model.vocab import SIDVocab
+
+
+@dataclass(frozen=True)
+class DenseConfig:
+    enabled: bool = False  # learn item embeddings and score the beam's candidates with them
+    loss_weight: float = 0.25  # of the catalogue cross-entropy (an item-level loss; NTP's is
+    # per SID token, so 1 / depth puts the two on one scale)
+    weight: float = 1.0  # decode: score = SID log-probability + weight x (user · item)
 
 
 @dataclass(frozen=True)
@@ -45,6 +61,7 @@ class SIDDecoder(nn.Module):
         prompt: PromptConfig,
         item_sids: np.ndarray,
         dropout: float = 0.0,
+        dense: DenseConfig = DenseConfig(),
     ):
         super().__init__()
         if prompt.user_scid != (vocab.user_levels > 0):
@@ -58,6 +75,23 @@ class SIDDecoder(nn.Module):
         self.register_buffer("item_tokens", tokens, persistent=False)  # (n_items, depth)
         # Training-time dropout on the input embeddings (Qwen2 itself only drops attention).
         self.dropout = nn.Dropout(dropout)
+        self.dense = dense
+        self.item_head = None
+        if dense.enabled:
+            self.item_head = nn.Embedding(len(tokens), hidden)  # (n_items, C)
+            nn.init.normal_(self.item_head.weight, std=lm.config.initializer_range)
+
+    def with_dense_weight(self, weight: float) -> SIDDecoder:
+        """The same model decoding with another dense weight (chosen on validation)."""
+        self.dense = DenseConfig(True, self.dense.loss_weight, weight)
+        return self
+
+    def decode_dense(self) -> torch.Tensor | None:
+        """(n_items, C) weight x item embeddings, what the engine dots with the user's vector;
+        None without a dense head or at weight 0."""
+        if self.item_head is None or self.dense.weight == 0:
+            return None
+        return self.dense.weight * self.item_head.weight.detach()
 
     def prompt_embeds(
         self, history: torch.Tensor, user_scids: torch.Tensor | None = None
@@ -97,6 +131,13 @@ class SIDDecoder(nn.Module):
         All k items ride in one sequence after the prompt, each attending to the prompt and to
         its own earlier tokens only: the prompt is encoded once for the whole page (training)
         or the whole group of candidates (preference alignment)."""
+        return self._page_logprobs(history, items, user_scids)[0]
+
+    def _page_logprobs(
+        self, history: torch.Tensor, items: torch.Tensor, user_scids: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """→ `token_logprobs` and the user's vector (B, C): the last prompt position's hidden
+        state, which predicts every item's first SID token."""
         prompt, valid = self.prompt_embeds(history, user_scids)
         k, T, dev = items.shape[1], self.vocab.sid_depth - 1, items.device
         targets = self.item_tokens[items.clamp_min(0)]  # (B, k, depth)
@@ -111,7 +152,7 @@ class SIDDecoder(nn.Module):
         P = prompt.shape[1]
         source = P + torch.arange(k, device=dev)[:, None] * T + torch.arange(T + 1, device=dev) - 1
         source[:, 0] = P - 1
-        return self._target_logprobs(hidden, source, targets, items)
+        return self._target_logprobs(hidden, source, targets, items), hidden[:, P - 1]
 
     def slate_logprobs(
         self, history: torch.Tensor, page: torch.Tensor, user_scids: torch.Tensor | None = None
@@ -183,10 +224,18 @@ class SIDDecoder(nn.Module):
         the mean cross-entropy over the SID tokens of every page item; no target is penalised
         for the order of the others. With `text` = (ids, labels, mask) rows of the text ↔ SID
         alignment tasks (`genrec.train.text_tasks`), plus text_weight x their token
-        cross-entropy: one forward pass, so data-parallel training sees one loss."""
-        logp = self.token_logprobs(history, page, user_scids)
+        cross-entropy: one forward pass, so data-parallel training sees one loss. With a dense
+        head, plus its catalogue cross-entropy for every page item, x `dense.loss_weight`."""
+        logp, user = self._page_logprobs(history, page, user_scids)
         n_tokens = (page >= 0).sum() * self.vocab.sid_depth
         loss = -logp.sum() / n_tokens.clamp_min(1)
+        if self.item_head is not None:
+            scores = (user @ self.item_head.weight.T).float()  # (B, n_items)
+            target = page.masked_fill(page < 0, -100)  # (B, k), -100 = ignored
+            dense = F.cross_entropy(
+                scores[:, None].expand(-1, page.shape[1], -1).flatten(0, 1), target.flatten()
+            )
+            loss = loss + self.dense.loss_weight * dense
         if text is not None:
             ids, labels, mask = text
             aligned = self.lm(input_ids=ids, attention_mask=mask, labels=labels)

@@ -1,8 +1,8 @@
 """Decoder checkpoints: a Hugging Face folder (`save_pretrained`, so standard tools load the
-Qwen2 model), the token merger's weights when there is one, and `genrec.json`, which pins the
-prompt layout and the tokenizer-store version and dataset fingerprint the model was trained
-against. Written to a temporary folder and renamed into place, so an interrupted save leaves
-nothing half-written."""
+Qwen2 model), the token merger's and the dense head's weights when it has them, and
+`genrec.json`, which pins the prompt layout, the dense head's settings and the tokenizer-store
+version and dataset fingerprint the model was trained against. Written to a temporary folder
+and renamed into place, so an interrupted save leaves nothing half-written."""
 
 from __future__ import annotations
 
@@ -17,12 +17,13 @@ from safetensors.torch import load_file, save_file
 from transformers import Qwen2ForCausalLM
 
 from genrec.errors import GenrecError
-from genrec.model.decoder import PromptConfig, SIDDecoder
+from genrec.model.decoder import DenseConfig, PromptConfig, SIDDecoder
 from genrec.model.vocab import SIDVocab
 from genrec.tokenizer.store import TokenizerStore
 
 META = "genrec.json"
 MERGER = "merger.safetensors"
+ITEM_HEAD = "item_head.safetensors"  # the dense head's item embeddings, when there is one
 
 
 def save_checkpoint(
@@ -38,6 +39,8 @@ def save_checkpoint(
             save_file(
                 {k: v.contiguous() for k, v in decoder.merger.state_dict().items()}, tmp / MERGER
             )
+        if decoder.item_head is not None:
+            save_file({"weight": decoder.item_head.weight.detach().contiguous()}, tmp / ITEM_HEAD)
         meta = {
             "tokenizer_store": str(store_path),
             "store_version": store.manifest["version"],
@@ -46,6 +49,7 @@ def save_checkpoint(
             "store_sha256": _store_digest(store),
             "vocab": asdict(decoder.vocab),
             "prompt": asdict(decoder.prompt),
+            "dense": asdict(decoder.dense),
             **extra,
         }
         (tmp / META).write_text(json.dumps(meta, indent=2) + "\n")
@@ -82,9 +86,13 @@ def load_checkpoint(path: Path, store: TokenizerStore) -> tuple[SIDDecoder, dict
             f"given {m['dataset']}/{m['version']}"
         )
     lm = Qwen2ForCausalLM.from_pretrained(path)
+    dense = DenseConfig(**meta.get("dense", {}))  # checkpoints before the dense head have none
     decoder = SIDDecoder(
-        lm, SIDVocab(**meta["vocab"]), PromptConfig(**meta["prompt"]), store.item_sids
-    )
+        lm, SIDVocab(**meta["vocab"]), PromptConfig(**meta["prompt"]), store.item_sids,
+        dense=dense,
+    )  # fmt: skip
     if decoder.merger is not None:
         decoder.merger.load_state_dict(load_file(str(path / MERGER)))
+    if decoder.item_head is not None:
+        decoder.item_head.load_state_dict(load_file(str(path / ITEM_HEAD)))
     return decoder.eval(), meta

@@ -7,7 +7,7 @@ import numpy as np
 import torch
 
 from genrec.data.split import EvalSet
-from genrec.engine.engine import DecodeEngine
+from genrec.engine.engine import DecodeEngine, decoder_engine
 from genrec.eval import evaluate_topk
 from genrec.model.decoder import SIDDecoder
 from genrec.tokenizer.store import TokenizerStore
@@ -92,14 +92,13 @@ def evaluate_decoder(
     beam: int = 20,
     cold: np.ndarray | None = None,
     slate: bool = False,
+    served: bool = False,
 ) -> dict[str, float]:
     """Recall / NDCG @5 / @10, invalid rate and coverage of beam-`beam` constrained decoding,
     or of generated pages with `slate` (and the cold-start and exposure metrics when `cold`
-    marks the cold-start items)."""
-    engine = DecodeEngine(
-        decoder.lm, store, decoder.vocab, device, dtype=torch.float32, beam=beam,
-        cuda_graphs=False, fuse=False,
-    )  # fmt: skip
+    marks the cold-start items). served=False: float32, eager (the reference); served=True:
+    the engine configuration Triton serves (bf16 CUDA graphs on a GPU)."""
+    engine = decoder_engine(decoder, store, device, beam, served)
     recommender = EngineRecommender(decoder, engine, store, slate)
     return evaluate_topk(recommender, data, len(store.item_ids), batch_size=256, cold=cold)
 

@@ -40,6 +40,8 @@ class DecoderTrainConfig:
     text_weight: float = 1.0  # of the text ↔ SID alignment loss, when text tasks are given
     time_budget_s: float | None = None  # stop after the epoch that passes it (like patience)
     strategy: str = "ddp"  # under torchrun: ddp (replicas) or fsdp (parameters sharded)
+    # A dense head's decode weight, chosen on validation after training (0 = SID scores alone).
+    dense_weights: tuple[float, ...] = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0)
 
 
 @dataclass
@@ -50,6 +52,10 @@ class DecoderTrainResult:
     train_seconds: float
     history: list[dict[str, float]] = field(default_factory=list)
     stopped_by: str = "epochs"  # epochs, patience or time budget
+    dense_valid: dict[float, float] = field(default_factory=dict)  # weight → valid Recall@10
+
+
+BUDGET_CHECK_STEPS = 50  # steps between time-budget checks inside an epoch (one broadcast each)
 
 
 def subset(data: EvalSet, n: int, seed: int) -> EvalSet:
@@ -172,8 +178,15 @@ def train_decoder(
             )
             loss_sum = 0.0
             draw = torch.Generator().manual_seed((cfg.seed * 100_003 + epoch) * 1_000 + world.rank)
-            for i in range(0, len(order), cfg.batch_size):
+            seen = 0
+            for step, i in enumerate(range(0, len(order), cfg.batch_size)):
+                if cfg.time_budget_s is not None and step % BUDGET_CHECK_STEPS == 0 and step:
+                    elapsed = from_main(world, time.perf_counter() - session_start)
+                    if elapsed > cfg.time_budget_s:  # rank 0 decides; validate what we have
+                        stopped_by = "time budget"
+                        break
                 mine = order[i : i + cfg.batch_size][world.rank :: world.size]
+                seen += len(order[i : i + cfg.batch_size])
                 tasks = None
                 if text is not None:
                     rows = text.take(torch.randint(len(text), (len(mine),), generator=draw))
@@ -182,7 +195,7 @@ def train_decoder(
                     model, opt, sched, examples, mine, user_scids, tasks, cfg.text_weight, autocast
                 )
                 loss_sum += loss * len(mine)
-            loss_mean = all_sum(world, float(loss_sum)) / len(examples)
+            loss_mean = all_sum(world, float(loss_sum)) / max(1, seen)
             weights = whole_state_dict(decoder, world, cfg.strategy)  # every rank takes part
             metrics = {}
             if world.main:
@@ -218,11 +231,13 @@ def train_decoder(
                         "progress": state,
                     },
                 )
-            if state["bad"] >= cfg.patience:
+            if stopped_by == "time budget":  # stopped inside this epoch
+                break
+            if state["bad"] >= cfg.patience and epoch < cfg.epochs:
                 stopped_by = "patience"
                 break
             elapsed = from_main(world, time.perf_counter() - session_start)  # rank 0 decides
-            if cfg.time_budget_s is not None and elapsed > cfg.time_budget_s:
+            if cfg.time_budget_s is not None and elapsed > cfg.time_budget_s and epoch < cfg.epochs:
                 stopped_by = "time budget"
                 break
     if best_state is not None and (world.main or not sharded):  # FSDP: rank 0 holds them
@@ -231,6 +246,23 @@ def train_decoder(
     history = state["history"]
     best = history[state["best_epoch"] - 1] if state["best_epoch"] else {}
     valid_best = {k: v for k, v in best.items() if k not in ("epoch", "loss")}
+    dense_valid = {}
+    if evaluator.item_head is not None and world.main:
+        dense_valid = choose_dense_weight(evaluator, store, valid, device, cfg)
     return DecoderTrainResult(
-        evaluator, state["best_epoch"], valid_best, state["seconds"], history, stopped_by
-    )
+        evaluator, state["best_epoch"], valid_best, state["seconds"], history, stopped_by,
+        dense_valid,
+    )  # fmt: skip
+
+
+def choose_dense_weight(
+    decoder: SIDDecoder, store: TokenizerStore, valid: EvalSet, device, cfg: DecoderTrainConfig
+) -> dict[float, float]:
+    """Sets the decoder's dense weight to the one of `cfg.dense_weights` with the best
+    validation Recall@10 (NDCG@10 breaks ties) → each weight's validation Recall@10."""
+    scores = {}
+    for weight in cfg.dense_weights:
+        m = evaluate_decoder(decoder.with_dense_weight(weight), store, valid, device, cfg.beam)
+        scores[weight] = (m["recall@10"], m["ndcg@10"])
+    decoder.with_dense_weight(max(scores, key=scores.__getitem__))
+    return {w: r for w, (r, _) in scores.items()}

@@ -1,0 +1,129 @@
+"""reports/recipe.*: the default recipe and its ablations against the same-run SASRec, as the
+mean and spread over seeds.
+
+Inputs are what the runs leave behind, so the report is rebuilt from them at any time: each
+decoder run's checkpoint (`genrec.json` holds its test row, with the full command), named
+`<dataset>-<variant>-s<seed>`, and SASRec's rows per seed (`genrec baselines --seed S --report
+…`). Rows are keyed by (dataset, variant), so one variant's seeds make one row and no variant
+overwrites another.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from pathlib import Path
+
+from genrec.bench.report import pyplot, save_figure, write_merged
+
+METRICS = ("recall@5", "recall@10", "ndcg@5", "ndcg@10")
+COLUMNS = [
+    "dataset", "variant", "seeds", *METRICS, "recall@10_std", "ndcg@10_std",
+    "sasrec_recall@10", "sasrec_ndcg@10", "sasrec_recall@10_std", "sasrec_ndcg@10_std",
+    "served_recall@10", "served_ndcg@10", "sid_only_recall@10", "sid_only_ndcg@10",
+    "dense_weight", "invalid_rate", "params", "train_seconds", "hardware",
+]  # fmt: skip
+
+
+def _mean_std(values: list[float]) -> tuple[float, float]:
+    return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
+
+
+def decoder_runs(checkpoints: list[Path]) -> dict[tuple[str, str], list[dict]]:
+    """Checkpoint folders `<dataset>-<variant>-s<seed>` → (dataset, variant) → test rows."""
+    runs: dict[tuple[str, str], list[dict]] = {}
+    for path in sorted(checkpoints):
+        meta = json.loads((path / "genrec.json").read_text())
+        dataset, stem = meta["dataset"], path.name
+        variant = stem[len(dataset) + 1 : stem.rindex("-s")]
+        runs.setdefault((dataset, variant), []).append(meta["test"] | {"seed": stem[-1]})
+    return runs
+
+
+def sasrec_runs(rows_files: list[Path]) -> dict[str, list[dict]]:
+    """`genrec baselines --report` files, one per seed → dataset → SASRec test rows."""
+    out: dict[str, list[dict]] = {}
+    for path in sorted(rows_files):
+        for row in json.loads(path.read_text())["rows"]:
+            if row["model"] == "sasrec":
+                out.setdefault(row["dataset"], []).append(row)
+    return out
+
+
+def recipe_rows(
+    runs: dict[tuple[str, str], list[dict]], sasrec: dict[str, list[dict]], command: str
+) -> list[dict]:
+    rows = []
+    for (dataset, variant), tests in runs.items():
+        row: dict = {"dataset": dataset, "variant": variant, "seeds": len(tests)}
+        for m in METRICS:
+            row[m], spread = _mean_std([t[m] for t in tests])
+            if m in ("recall@10", "ndcg@10"):
+                row[f"{m}_std"] = spread
+        for m in ("served_recall@10", "served_ndcg@10", "sid_only_recall@10", "sid_only_ndcg@10"):
+            if all(m in t for t in tests):
+                row[m] = statistics.fmean(t[m] for t in tests)
+        if all("dense_weight" in t for t in tests):
+            row["dense_weight"] = "/".join(f"{t['dense_weight']:g}" for t in tests)
+        base = sasrec.get(dataset, [])
+        for m in ("recall@10", "ndcg@10"):
+            if base:
+                row[f"sasrec_{m}"], row[f"sasrec_{m}_std"] = _mean_std([b[m] for b in base])
+        row["sasrec_seeds"] = len(base)
+        row["invalid_rate"] = max(t["invalid_rate"] for t in tests)
+        row["params"] = tests[0]["params"]
+        row["train_seconds"] = round(statistics.fmean(t["train_seconds"] for t in tests), 1)
+        row["hardware"] = tests[0]["hardware"]
+        row["ids"] = tests[0]["ids"]
+        row["command"] = command
+        row["runs"] = [t["command"] for t in tests]  # each seed's full configuration
+        rows.append(row)
+    return rows
+
+
+HEADER = (
+    "# The default recipe against the same-run SASRec (leave-one-out, full ranking, history ≤ "
+    "20)\n\n"
+    "Generated from `recipe.json` by the command in each row; every figure is the mean over "
+    "`seeds` runs (`_std`: their standard deviation), SASRec's over its own seeds in the same "
+    "run. `served_*`: the same checkpoints through the engine configuration Triton serves (bf16, "
+    "CUDA graphs, fused kernels); the headline columns are float32 eager. `sid_only_*`: the "
+    "same dense-head checkpoints ranked by their SID log-probabilities alone. `runs` in the "
+    "JSON holds each seed's full `genrec train` command.\n\n"
+)
+
+
+def write_recipe_report(rows: list[dict], path: Path) -> list[dict]:
+    merged = write_merged(
+        path, rows, ("dataset", "variant"), HEADER, COLUMNS,
+        order=lambda r: (r["dataset"], r["variant"] != "default", r["variant"]),
+    )  # fmt: skip
+    plot_recipe(merged, path.with_suffix(".png"))
+    return merged
+
+
+def plot_recipe(rows: list[dict], path: Path) -> None:
+    """Recall@10 and NDCG@10 of the default recipe beside SASRec's, per dataset, with error bars
+    of one standard deviation."""
+    plt = pyplot()
+    shown = sorted((r for r in rows if r["variant"] == "default"), key=lambda r: r["dataset"])
+    if not shown:
+        return
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    x = range(len(shown))
+    for ax, m in zip(axes, ("recall@10", "ndcg@10"), strict=True):
+        ax.bar(
+            [i - 0.2 for i in x],
+            [r.get(f"sasrec_{m}", 0) for r in shown],
+            0.4,
+            yerr=[r.get(f"sasrec_{m}_std", 0) for r in shown],
+            label="SASRec",
+            capsize=3,
+        )
+        ax.bar([i + 0.2 for i in x], [r[m] for r in shown], 0.4,
+               yerr=[r[f"{m}_std"] for r in shown], label="genrec decoder", capsize=3)  # fmt: skip
+        ax.set_xticks(list(x), [r["dataset"] for r in shown])
+        ax.set(ylabel=f"test {m}", title=m)
+        ax.legend()
+    fig.suptitle("default recipe vs same-run SASRec (mean ± std over seeds)")
+    save_figure(fig, path)
