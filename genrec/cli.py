@@ -221,6 +221,7 @@ def train(
         bool, typer.Option(help="Dense head: item embeddings that rerank the beam (hybrid)")
     ] = False,
     dense_loss: Annotated[float, typer.Option(help="Weight of the dense head's loss")] = 0.25,
+    beam: Annotated[int, typer.Option(help="Beam width of validation and test decoding")] = 20,
     data_dir: DataDir = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda, ...")] = "auto",
     epochs: Annotated[
@@ -256,7 +257,7 @@ def train(
     ] = "ddp",
 ) -> None:
     """Train the decoder (page-wise NTP, optional token merger and user SCIDs); under
-    `torchrun --nproc_per_node N -m genrec train` data-parallel. Prints test metrics of beam-20
+    `torchrun --nproc_per_node N -m genrec train` data-parallel. Prints test metrics of beam-search
     constrained decoding and writes a checkpoint."""
     import numpy as np
 
@@ -305,6 +306,7 @@ def train(
             (" uscid", user_scid),
             (" dense", dense),
             (f" dl{dense_loss:g}", dense and dense_loss != 0.25),
+            (f" beam{beam}", beam != 20),
             (f" bs{batch_size}", batch_size != 256),  # non-default hyperparameters, so rows
             (f" lr{lr:g}", lr != 1e-3),  # of one report do not overwrite each other
             (f" do{dropout:g}", dropout != 0.1),
@@ -349,6 +351,7 @@ def train(
         weight_decay=weight_decay,
         patience=patience,
         eval_users=eval_users,
+        beam=beam,
         seed=seed,
         page_size=page_size,
         text_weight=text_tasks,
@@ -357,16 +360,16 @@ def train(
     )
     result = train_decoder(decoder, split, tokenizer, cfg, world, progress, state_path, tasks)
     if world.main:
-        test = evaluate_decoder(result.decoder, tokenizer, split.test, world.device)
+        test = evaluate_decoder(result.decoder, tokenizer, split.test, world.device, beam)
         if world.device.type == "cuda":  # the path Triton serves: bf16, CUDA graphs, fusion
             served = evaluate_decoder(
-                result.decoder, tokenizer, split.test, world.device, served=True
+                result.decoder, tokenizer, split.test, world.device, beam, served=True
             )
             test |= {f"served_{k}": served[k] for k in ("recall@10", "ndcg@10")}
         if result.decoder.item_head is not None:  # the ablation: the same model, SIDs alone
             weight = result.decoder.dense.weight
             alone = evaluate_decoder(
-                result.decoder.with_dense_weight(0.0), tokenizer, split.test, world.device
+                result.decoder.with_dense_weight(0.0), tokenizer, split.test, world.device, beam
             )
             result.decoder.with_dense_weight(weight)
             test |= {f"sid_only_{k}": alone[k] for k in ("recall@10", "ndcg@10")}
@@ -396,7 +399,7 @@ def train(
         )  # fmt: skip
         state_path.unlink(missing_ok=True)
         _print_rows(
-            f"{variant} on {dataset} ({ids}; test split, beam 20)",
+            f"{variant} on {dataset} ({ids}; test split, beam {beam})",
             [test],
             list(test),
         )

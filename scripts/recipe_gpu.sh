@@ -8,7 +8,8 @@
 #       runs side by side, each into checkpoints/recipe/<dataset>-<name>-s<seed>, whose
 #       genrec.json holds the test row and full command; NAME labels the variant.
 #   scripts/recipe_gpu.sh pack OUT.tgz  — the rows, logs and genrec.json files, for
-#       `genrec bench-recipe` to aggregate.
+#       `genrec bench-recipe` to aggregate, and the tokenizer stores, which a later call carries
+#       back (tokenize is not yet bit-reproducible, so every seed must train on the same store).
 # Needs GENREC_DATA_DIR and, for text signals without the MiniLM package, its embeddings in
 # artifacts/cache/text (both carried). Logs go to build/recipe/logs/.
 set -uo pipefail
@@ -56,6 +57,7 @@ train)
     ;;
 pack)
     tar -czf "$1" build/recipe/*.json build/recipe/logs checkpoints/recipe/*/genrec.json \
+        tokenizer_store/*/ \
         2>/dev/null
     exit 0
     ;;
