@@ -221,7 +221,9 @@ def train(
         bool, typer.Option(help="Dense head: item embeddings that rerank the beam (hybrid)")
     ] = False,
     dense_loss: Annotated[float, typer.Option(help="Weight of the dense head's loss")] = 0.25,
-    beam: Annotated[int, typer.Option(help="Beam width of validation and test decoding")] = 20,
+    beam: Annotated[
+        int, typer.Option(help="Beam width of the test decode and the dense weight's choice")
+    ] = 50,
     data_dir: DataDir = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda, ...")] = "auto",
     epochs: Annotated[
@@ -306,7 +308,7 @@ def train(
             (" uscid", user_scid),
             (" dense", dense),
             (f" dl{dense_loss:g}", dense and dense_loss != 0.25),
-            (f" beam{beam}", beam != 20),
+            (f" beam{beam}", beam != 50),
             (f" bs{batch_size}", batch_size != 256),  # non-default hyperparameters, so rows
             (f" lr{lr:g}", lr != 1e-3),  # of one report do not overwrite each other
             (f" do{dropout:g}", dropout != 0.1),
@@ -351,7 +353,7 @@ def train(
         weight_decay=weight_decay,
         patience=patience,
         eval_users=eval_users,
-        beam=beam,
+        serve_beam=beam,
         seed=seed,
         page_size=page_size,
         text_weight=text_tasks,
@@ -374,6 +376,10 @@ def train(
             result.decoder.with_dense_weight(weight)
             test |= {f"sid_only_{k}": alone[k] for k in ("recall@10", "ndcg@10")}
             test["dense_weight"] = weight
+        if beam != 20:  # the width of the earlier reports' rows, for comparison
+            narrow = evaluate_decoder(result.decoder, tokenizer, split.test, world.device, 20)
+            test |= {f"beam20_{k}": narrow[k] for k in ("recall@10", "ndcg@10")}
+        test["beam"] = beam
         first = split.test.take(np.arange(min(hallucination_users, len(split.test))))
         test["hallucination_rate"] = hallucination_rate(
             result.decoder, tokenizer, first, world.device

@@ -6,7 +6,9 @@
 #       tokenizer store. Rows: build/recipe/sasrec-s<seed>.json.
 #   scripts/recipe_gpu.sh train MINUTES "DATASET SEED NAME [EXTRA-ARGS]"...  — `genrec train`
 #       runs side by side, each into checkpoints/recipe/<dataset>-<name>-s<seed>, whose
-#       genrec.json holds the test row and full command; NAME labels the variant.
+#       genrec.json holds the test row and full command; NAME labels the variant. MINUTES 0:
+#       no time budget; a run cut off by the end of a call resumes from its state file in the
+#       next call on the same machine.
 #   scripts/recipe_gpu.sh pack OUT.tgz  — the rows, logs and genrec.json files, for
 #       `genrec bench-recipe` to aggregate, and the tokenizer stores, which a later call carries
 #       back (tokenize is not yet bit-reproducible, so every seed must train on the same store).
@@ -47,10 +49,11 @@ train)
         read -r dataset seed name extra <<<"$spec"
         out=checkpoints/recipe/$dataset-$name-s$seed
         [ -d "$out" ] && continue
-        rm -f "$out.state.pt"
+        resume=$([ -f "$out.state.pt" ] && echo --resume)  # a run an earlier call cut off
+        budget=$([ "$minutes" = 0 ] || echo "--time-budget $minutes")
         # shellcheck disable=SC2086
         python3 -m genrec train -d "$dataset" --seed "$seed" $extra --device cuda \
-            --time-budget "$minutes" --no-progress --out "$out" \
+            $budget $resume --no-progress --out "$out" \
             >"$logs/train-$dataset-$name-s$seed.log" 2>&1 &
         pids+=($!)
     done

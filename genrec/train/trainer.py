@@ -34,7 +34,8 @@ class DecoderTrainConfig:
     warmup_steps: int = 200  # linear warm-up, then cosine decay to 10 % of the peak
     patience: int = 5  # epochs without a better valid Recall@10
     eval_users: int = 2000  # validation users decoded per epoch (a fixed random subset)
-    beam: int = 20
+    beam: int = 20  # of the per-epoch validation decode (early stopping)
+    serve_beam: int = 50  # the width serving decodes with; the dense weight is chosen at it
     seed: int = 0
     page_size: int = 1  # k of page-wise NTP (1 = next-item NTP)
     text_weight: float = 1.0  # of the text ↔ SID alignment loss, when text tasks are given
@@ -262,7 +263,8 @@ def choose_dense_weight(
     validation Recall@10 (NDCG@10 breaks ties) → each weight's validation Recall@10."""
     scores = {}
     for weight in cfg.dense_weights:
-        m = evaluate_decoder(decoder.with_dense_weight(weight), store, valid, device, cfg.beam)
+        decoder.with_dense_weight(weight)
+        m = evaluate_decoder(decoder, store, valid, device, cfg.serve_beam)
         scores[weight] = (m["recall@10"], m["ndcg@10"])
     decoder.with_dense_weight(max(scores, key=scores.__getitem__))
     return {w: r for w, (r, _) in scores.items()}
