@@ -34,7 +34,7 @@ $(DEMO)/store.done: $(STAMP)
 
 $(DEMO)/model.done: $(DEMO)/store.done
 	rm -rf checkpoints/synthetic/demo checkpoints/synthetic/demo.state.pt
-	$(BIN)/genrec train --dataset synthetic --size tiny --merge-to 2 --user-scid --epochs 6 \
+	$(BIN)/genrec train --dataset synthetic --size tiny --epochs 6 \
 		--eval-users 500 --out checkpoints/synthetic/demo
 	$(BIN)/genrec export checkpoints/synthetic/demo
 	touch $@

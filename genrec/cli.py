@@ -201,7 +201,7 @@ def train(
     dataset: Annotated[str, typer.Option("--dataset", "-d")] = "synthetic",
     size: Annotated[
         str, typer.Option(help="Decoder size: tiny, 5m, 26m, 200m, or pretrained smollm2-135m")
-    ] = "tiny",
+    ] = "5m",
     sid_rows: Annotated[
         str, typer.Option(help="Pretrained sizes: SID tokens reuse vocabulary rows, or add rows")
     ] = "reuse",
@@ -219,8 +219,11 @@ def train(
     user_scid: Annotated[bool, typer.Option(help="Prefix prompts with the user's SCID")] = False,
     dense: Annotated[
         bool, typer.Option(help="Dense head: item embeddings that rerank the beam (hybrid)")
-    ] = False,
+    ] = True,
     dense_loss: Annotated[float, typer.Option(help="Weight of the dense head's loss")] = 0.25,
+    dense_weights: Annotated[
+        str, typer.Option(help="Comma list of decode weights of the dense head, chosen on valid")
+    ] = "0,0.25,0.5,1,2,4",
     beam: Annotated[
         int, typer.Option(help="Beam width of the test decode and the dense weight's choice")
     ] = 50,
@@ -228,11 +231,11 @@ def train(
     device: Annotated[str, typer.Option(help="auto, cpu, cuda, ...")] = "auto",
     epochs: Annotated[
         int, typer.Option(help="Most epochs; the cosine schedule decays over this many")
-    ] = 50,
+    ] = 10,
     batch_size: Annotated[int, typer.Option(help="Examples per step, over all processes")] = 256,
     lr: float = 1e-3,
-    weight_decay: float = 0.01,
-    dropout: Annotated[float, typer.Option(help="Embedding and attention dropout")] = 0.1,
+    weight_decay: float = 0.1,
+    dropout: Annotated[float, typer.Option(help="Embedding and attention dropout")] = 0.2,
     patience: Annotated[int, typer.Option(help="Epochs without a better valid Recall@10")] = 5,
     eval_users: Annotated[int, typer.Option(help="Validation users decoded per epoch")] = 2000,
     seed: int = 0,
@@ -258,10 +261,10 @@ def train(
         ),
     ] = "ddp",
 ) -> None:
-    """Train the decoder (page-wise NTP, optional token merger and user SCIDs); under
-    `torchrun --nproc_per_node N -m genrec train` data-parallel. Prints test metrics of beam-search
-    constrained decoding and writes a checkpoint."""
-    import numpy as np
+    """Train the decoder; with no options, the default recipe (README, "Decoder"): a 5m
+    decoder with a dense head, dropout 0.2, weight decay 0.1, a 10-epoch cosine schedule, beam
+    50. Under `torchrun --nproc_per_node N -m genrec train` data-parallel. Prints test metrics
+    of constrained decoding and writes a checkpoint."""
 
     from genrec.bench.tokenizer import variant_name
     from genrec.data import leave_one_out, load_dataset
@@ -273,7 +276,7 @@ def train(
     from genrec.tokenizer.store import TokenizerStore, latest
     from genrec.train.checkpoint import save_checkpoint
     from genrec.train.distributed import STRATEGIES, close_world, device_error, init_world
-    from genrec.train.evaluation import evaluate_decoder, hallucination_rate
+    from genrec.train.evaluation import test_metrics
     from genrec.train.text_tasks import item_text_tasks
     from genrec.train.trainer import DecoderTrainConfig, train_decoder
 
@@ -290,6 +293,10 @@ def train(
         raise GenrecError("--resume needs --strategy ddp (fsdp runs write no state file)")
     if text_tasks and size not in PRETRAINED:
         raise GenrecError("--text-tasks needs text tokens: a pretrained size (smollm2-135m)")
+    try:
+        weights = tuple(float(w) for w in dense_weights.split(","))
+    except ValueError:
+        raise GenrecError(f"--dense-weights must be numbers, got {dense_weights!r}") from None
     data = load_dataset(dataset, data_dir)
     if text_tasks and not data.has_text:
         raise GenrecError(f"--text-tasks: dataset {dataset!r} has no item text")
@@ -306,14 +313,15 @@ def train(
             (f" page{page_size}", page_size > 1),
             (f" merge{merge_to}", merge_to > 0),
             (" uscid", user_scid),
-            (" dense", dense),
+            (" no-dense", not dense),
             (f" dl{dense_loss:g}", dense and dense_loss != 0.25),
+            (f" dw{dense_weights}", dense and dense_weights != "0,0.25,0.5,1,2,4"),
             (f" beam{beam}", beam != 50),
             (f" bs{batch_size}", batch_size != 256),  # non-default hyperparameters, so rows
             (f" lr{lr:g}", lr != 1e-3),  # of one report do not overwrite each other
-            (f" do{dropout:g}", dropout != 0.1),
-            (f" wd{weight_decay:g}", weight_decay != 0.01),
-            (f" e{epochs}", epochs != 50),
+            (f" do{dropout:g}", dropout != 0.2),
+            (f" wd{weight_decay:g}", weight_decay != 0.1),
+            (f" e{epochs}", epochs != 10),
         )
         if on
     )
@@ -354,6 +362,7 @@ def train(
         patience=patience,
         eval_users=eval_users,
         serve_beam=beam,
+        dense_weights=weights,
         seed=seed,
         page_size=page_size,
         text_weight=text_tasks,
@@ -362,28 +371,8 @@ def train(
     )
     result = train_decoder(decoder, split, tokenizer, cfg, world, progress, state_path, tasks)
     if world.main:
-        test = evaluate_decoder(result.decoder, tokenizer, split.test, world.device, beam)
-        if world.device.type == "cuda":  # the path Triton serves: bf16, CUDA graphs, fusion
-            served = evaluate_decoder(
-                result.decoder, tokenizer, split.test, world.device, beam, served=True
-            )
-            test |= {f"served_{k}": served[k] for k in ("recall@10", "ndcg@10")}
-        if result.decoder.item_head is not None:  # the ablation: the same model, SIDs alone
-            weight = result.decoder.dense.weight
-            alone = evaluate_decoder(
-                result.decoder.with_dense_weight(0.0), tokenizer, split.test, world.device, beam
-            )
-            result.decoder.with_dense_weight(weight)
-            test |= {f"sid_only_{k}": alone[k] for k in ("recall@10", "ndcg@10")}
-            test["dense_weight"] = weight
-        if beam != 20:  # the width of the earlier reports' rows, for comparison
-            narrow = evaluate_decoder(result.decoder, tokenizer, split.test, world.device, 20)
-            test |= {f"beam20_{k}": narrow[k] for k in ("recall@10", "ndcg@10")}
-        test["beam"] = beam
-        first = split.test.take(np.arange(min(hallucination_users, len(split.test))))
-        test["hallucination_rate"] = hallucination_rate(
-            result.decoder, tokenizer, first, world.device
-        )
+        test = test_metrics(result.decoder, tokenizer, split.test, world.device, beam,
+                            hallucination_users)  # fmt: skip
         row = {
             "dataset": dataset,
             "model": variant,
@@ -938,12 +927,13 @@ def bench_reliability(
 
 @app.command("bench-recipe")
 def bench_recipe(
-    checkpoints: Annotated[
-        list[Path], typer.Argument(help="Decoder checkpoints named <dataset>-<variant>-s<seed>")
-    ],
-    sasrec: Annotated[
-        list[Path], typer.Option(help="`genrec baselines --seed S --report` files; repeatable")
-    ] = [],
+    runs: Annotated[
+        Path,
+        typer.Argument(
+            help="Folder of run records: <dataset>-<variant>-s<seed>/genrec.json per decoder "
+            "run and sasrec-<dataset>-s<seed>.json (`genrec baselines --report`) per SASRec run"
+        ),
+    ] = Path("reports/recipe_runs"),
     report: Annotated[Path, typer.Option(help="JSON report (+ .md, + .png)")] = Path(
         "reports/recipe.json"
     ),
@@ -951,9 +941,12 @@ def bench_recipe(
     """Aggregate decoder runs over seeds against the same-run SASRec into reports/recipe.*."""
     from genrec.bench.recipe import decoder_runs, recipe_rows, sasrec_runs, write_recipe_report
 
-    rows = recipe_rows(decoder_runs(checkpoints), sasrec_runs(sasrec), _command())
+    if not runs.is_dir():
+        raise GenrecError(f"{runs}: no such folder of run records")
+    decoders = decoder_runs([p.parent for p in runs.glob("*/genrec.json")])
+    rows = recipe_rows(decoders, sasrec_runs(list(runs.glob("sasrec-*.json"))), _command())
     write_recipe_report(rows, report)
-    console.print(report.with_suffix(".md").read_text())
+    console.print(f"report: {report} and {report.with_suffix('.md')}")
 
 
 @app.command("bench-decode")

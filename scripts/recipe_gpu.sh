@@ -3,15 +3,17 @@
 # and skip what an earlier call on the same (warm) machine already finished:
 #   scripts/recipe_gpu.sh prep DATASET...  — per dataset, side by side: SASRec for seeds 0, 1, 2
 #       (seed 0's item embeddings are the tokenizer's collaborative signal), then the default
-#       tokenizer store. Rows: build/recipe/sasrec-s<seed>.json.
+#       tokenizer store. Rows: build/recipe/sasrec-<dataset>-s<seed>.json.
 #   scripts/recipe_gpu.sh train MINUTES "DATASET SEED NAME [EXTRA-ARGS]"...  — `genrec train`
 #       runs side by side, each into checkpoints/recipe/<dataset>-<name>-s<seed>, whose
 #       genrec.json holds the test row and full command; NAME labels the variant. MINUTES 0:
 #       no time budget; a run cut off by the end of a call resumes from its state file in the
 #       next call on the same machine.
-#   scripts/recipe_gpu.sh pack OUT.tgz  — the rows, logs and genrec.json files, for
-#       `genrec bench-recipe` to aggregate, and the tokenizer stores, which a later call carries
-#       back (tokenize is not yet bit-reproducible, so every seed must train on the same store).
+#   scripts/recipe_gpu.sh pack OUT.tgz  — the run records (runs/: each run's genrec.json and
+#       SASRec's rows) and logs, for `genrec bench-recipe runs/`. Bring the tokenizer stores
+#       back too (one file per dataset: a device call returns files of ≤ 16 MiB) and carry them
+#       to later calls: tokenize is not yet bit-reproducible, and every seed must train on the
+#       same store.
 # Needs GENREC_DATA_DIR and, for text signals without the MiniLM package, its embeddings in
 # artifacts/cache/text (both carried). Logs go to build/recipe/logs/.
 set -uo pipefail
@@ -59,9 +61,15 @@ train)
     done
     ;;
 pack)
-    tar -czf "$1" build/recipe/*.json build/recipe/logs checkpoints/recipe/*/genrec.json \
-        tokenizer_store/*/ \
-        2>/dev/null
+    # The run records as `genrec bench-recipe` reads them (reports/recipe_runs/ once unpacked).
+    runs=build/recipe/runs
+    mkdir -p "$runs"
+    cp build/recipe/sasrec-*.json "$runs"/ 2>/dev/null
+    for ckpt in checkpoints/recipe/*/; do
+        [ -f "$ckpt/genrec.json" ] && mkdir -p "$runs/$(basename "$ckpt")" &&
+            cp "$ckpt/genrec.json" "$runs/$(basename "$ckpt")/"
+    done
+    tar -czf "$1" -C build/recipe runs logs
     exit 0
     ;;
 *)

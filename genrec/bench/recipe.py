@@ -21,8 +21,11 @@ COLUMNS = [
     "dataset", "variant", "seeds", *METRICS, "recall@10_std", "ndcg@10_std",
     "sasrec_recall@10", "sasrec_ndcg@10", "sasrec_recall@10_std", "sasrec_ndcg@10_std",
     "served_recall@10", "served_ndcg@10", "sid_only_recall@10", "sid_only_ndcg@10",
-    "dense_weight", "invalid_rate", "params", "train_seconds", "hardware",
+    "beam20_recall@10", "beam20_ndcg@10", "dense_weight", "stopped_by", "invalid_rate", "params",
+    "train_seconds", "hardware",
 ]  # fmt: skip
+EXTRA = ("served_recall@10", "served_ndcg@10", "sid_only_recall@10", "sid_only_ndcg@10",
+         "beam20_recall@10", "beam20_ndcg@10")  # fmt: skip
 
 
 def _mean_std(values: list[float]) -> tuple[float, float]:
@@ -60,11 +63,12 @@ def recipe_rows(
             row[m], spread = _mean_std([t[m] for t in tests])
             if m in ("recall@10", "ndcg@10"):
                 row[f"{m}_std"] = spread
-        for m in ("served_recall@10", "served_ndcg@10", "sid_only_recall@10", "sid_only_ndcg@10"):
+        for m in EXTRA:
             if all(m in t for t in tests):
                 row[m] = statistics.fmean(t[m] for t in tests)
         if all("dense_weight" in t for t in tests):
             row["dense_weight"] = "/".join(f"{t['dense_weight']:g}" for t in tests)
+        row["stopped_by"] = "/".join(f"{t['stopped_by']} @ {t['best_epoch']}" for t in tests)
         base = sasrec.get(dataset, [])
         for m in ("recall@10", "ndcg@10"):
             if base:
@@ -88,8 +92,10 @@ HEADER = (
     "`seeds` runs (`_std`: their standard deviation), SASRec's over its own seeds in the same "
     "run. `served_*`: the same checkpoints through the engine configuration Triton serves (bf16, "
     "CUDA graphs, fused kernels); the headline columns are float32 eager. `sid_only_*`: the "
-    "same dense-head checkpoints ranked by their SID log-probabilities alone. `runs` in the "
-    "JSON holds each seed's full `genrec train` command.\n\n"
+    "same dense-head checkpoints ranked by their SID log-probabilities alone; `beam20_*`: "
+    "decoded at beam 20 (the width of the earlier reports; the headline is beam 50, what "
+    "serving decodes). `stopped_by`: per seed, why training ended @ the best validation "
+    "epoch. `runs` in the JSON holds each seed's full `genrec train` command.\n\n"
 )
 
 

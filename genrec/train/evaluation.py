@@ -130,3 +130,35 @@ def hallucination_rate(
         invalid += sum(tuple(g) not in known for g in generated)
         total += len(generated)
     return invalid / max(1, total)
+
+
+def test_metrics(
+    decoder: SIDDecoder,
+    store: TokenizerStore,
+    test: EvalSet,
+    device: torch.device,
+    beam: int,
+    hallucination_users: int = 500,
+) -> dict[str, float]:
+    """A trained decoder's test row: the float32 eager figures at `beam`; on a GPU also the
+    figures of the path Triton serves (bf16, CUDA graphs, fusion) and, for the ablations, of
+    SID scores alone (dense-head models) and of beam 20 (the width of earlier reports); the
+    unconstrained decode's hallucination rate on the first `hallucination_users` users."""
+    row = evaluate_decoder(decoder, store, test, device, beam)
+    gpu = device.type == "cuda"
+    if gpu:
+        served = evaluate_decoder(decoder, store, test, device, beam, served=True)
+        row |= {f"served_{k}": served[k] for k in ("recall@10", "ndcg@10")}
+    if decoder.item_head is not None:
+        weight = row["dense_weight"] = decoder.dense.weight
+        if gpu:
+            alone = evaluate_decoder(decoder.with_dense_weight(0.0), store, test, device, beam)
+            decoder.with_dense_weight(weight)
+            row |= {f"sid_only_{k}": alone[k] for k in ("recall@10", "ndcg@10")}
+    if gpu and beam != 20:
+        narrow = evaluate_decoder(decoder, store, test, device, 20)
+        row |= {f"beam20_{k}": narrow[k] for k in ("recall@10", "ndcg@10")}
+    row["beam"] = beam
+    first = test.take(np.arange(min(hallucination_users, len(test))))
+    row["hallucination_rate"] = hallucination_rate(decoder, store, first, device)
+    return row
