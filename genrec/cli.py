@@ -224,6 +224,9 @@ def train(
     dense_weights: Annotated[
         str, typer.Option(help="Comma list of decode weights of the dense head, chosen on valid")
     ] = "0,0.25,0.5,1,2,4",
+    dense_candidates: Annotated[
+        int, typer.Option(help="The dense head's own top items that join the beam's candidates")
+    ] = 0,
     beam: Annotated[
         int, typer.Option(help="Beam width of the test decode and the dense weight's choice")
     ] = 50,
@@ -297,6 +300,8 @@ def train(
         weights = tuple(float(w) for w in dense_weights.split(","))
     except ValueError:
         raise GenrecError(f"--dense-weights must be numbers, got {dense_weights!r}") from None
+    if dense_candidates < 0:
+        raise GenrecError(f"--dense-candidates must be ≥ 0, got {dense_candidates}")
     data = load_dataset(dataset, data_dir)
     if text_tasks and not data.has_text:
         raise GenrecError(f"--text-tasks: dataset {dataset!r} has no item text")
@@ -316,6 +321,7 @@ def train(
             (" no-dense", not dense),
             (f" dl{dense_loss:g}", dense and dense_loss != 0.25),
             (f" dw{dense_weights}", dense and dense_weights != "0,0.25,0.5,1,2,4"),
+            (f" dc{dense_candidates}", dense and dense_candidates > 0),
             (f" beam{beam}", beam != 50),
             (f" bs{batch_size}", batch_size != 256),  # non-default hyperparameters, so rows
             (f" lr{lr:g}", lr != 1e-3),  # of one report do not overwrite each other
@@ -348,7 +354,7 @@ def train(
         vocab = SIDVocab(user_levels=user_levels)
         lm = build_decoder(size, vocab, seed, dropout)
     prompt = PromptConfig(user_scid=user_scid, merge_to=merge_to)
-    dense_cfg = DenseConfig(enabled=dense, loss_weight=dense_loss)
+    dense_cfg = DenseConfig(enabled=dense, loss_weight=dense_loss, candidates=dense_candidates)
     decoder = SIDDecoder(lm, vocab, prompt, tokenizer.item_sids, dropout, dense_cfg)
     tasks = None
     if text_tasks:

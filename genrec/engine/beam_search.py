@@ -36,6 +36,19 @@ def excluded_bitmap(exclude: torch.Tensor, n_items: int) -> torch.Tensor:
     return bitmap[:, :n_items]
 
 
+@dataclass
+class DenseRerank:
+    """A dense head's part of the search (`SIDDecoder.decode_dense`): the final candidates are
+    scored SID log-probability + user · item, the user being the prompt's last hidden state.
+    With `extra` > 0, the dense head's own top `extra` items (outside the beam, not excluded)
+    join the candidates, their SID paths scored by one teacher-forced pass over the same cache:
+    the beam proposes what the SIDs rank high, the dense head what they missed."""
+
+    items: torch.Tensor  # (n_items, C) weighted item embeddings, float32
+    codes: torch.Tensor  # (n_items, depth) every item's SID codes
+    extra: int = 0
+
+
 def beam_search(
     runner: Qwen2Runner,
     trie: Trie,
@@ -45,18 +58,19 @@ def beam_search(
     beam: int,
     excluded: torch.Tensor | None = None,
     padded: bool = True,
-    dense: torch.Tensor | None = None,
+    dense: DenseRerank | None = None,
 ) -> BeamResult:
     """embeds (B, P, C) left-padded prompt embeddings, valid (B, P) bool,
     excluded (B, n_items) bool or None → the W best valid SIDs per prompt.
     padded=False: no prompt has padding (lets the prefill use plain causal attention).
-    dense (n_items, C): a dense head's (weighted) item embeddings; the final beams' scores then
-    add user · item, the user being the prompt's last hidden state, and are re-sorted."""
+    dense: rerank the final candidates with a dense head (`DenseRerank`)."""
     B, depth = len(embeds), vocab.sid_depth
     P, T = embeds.shape[1], depth - 1  # T generated tokens are fed back (the last is not)
-    cache = runner.new_cache(B, P, beam * T)
+    extra = dense.extra if dense is not None else 0
+    cache = runner.new_cache(B, P, (beam + extra) * T)  # the dense candidates' slots come last
     last_logits, pos, user = runner.prefill(embeds, valid, cache, padded)
     beams = torch.arange(beam, device=embeds.device)
+    unused = torch.zeros(B, beam, extra * T, dtype=torch.bool, device=embeds.device)
     # lineage[b, w, j]: which beam column of step j's slot block holds the step-j token of beam
     # w's ancestor. Beams never move their keys/values when they are reordered; the attention
     # mask follows the lineage.
@@ -71,7 +85,7 @@ def beam_search(
             step = level - 1
             lineage[:, :, step] = beams  # this step's token goes into the beam's own column
             own = lineage_mask(lineage, step, beam)
-            mask = torch.cat([valid[:, None, :].expand(B, beam, P), own], -1)
+            mask = torch.cat([valid[:, None, :].expand(B, beam, P), own, unused], -1)
             logits = runner.decode(
                 codes[-1] + vocab.level_offset(step),
                 (pos + step)[:, None].expand(B, beam),
@@ -85,10 +99,68 @@ def beam_search(
         if level > 0:  # children inherit their parent's lineage
             lineage = lineage.gather(1, parent[..., None].expand(-1, -1, T))
     sids = torch.stack(codes, -1)
+    items = nodes
     if dense is not None:
-        scores, nodes, sids = rescore(scores, nodes, sids, user, dense)
+        if extra:
+            in_beam = torch.where(scores > NEG_INF, nodes, dense.items.shape[0])
+            more, more_scores = dense_candidates(
+                runner, vocab, dense, user, last_logits, pos, valid, cache, beam, in_beam,
+                excluded,
+            )  # fmt: skip
+            items, scores = torch.cat([nodes, more], 1), torch.cat([scores, more_scores], 1)
+            sids = torch.cat([sids, dense.codes[more]], 1)
+        scores, items, sids = rescore(scores, items, sids, user, dense.items, beam)
     found = scores > NEG_INF
-    return BeamResult(scores, torch.where(found, nodes, -1), sids)
+    return BeamResult(scores, torch.where(found, items, -1), sids)
+
+
+def dense_candidates(
+    runner: Qwen2Runner,
+    vocab: SIDVocab,
+    dense: DenseRerank,
+    user: torch.Tensor,
+    first_logits: torch.Tensor,
+    pos: torch.Tensor,
+    valid: torch.Tensor,
+    cache: list,
+    beam: int,
+    in_beam: torch.Tensor,
+    excluded: torch.Tensor | None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The dense head's top `dense.extra` items that are neither in the beam (in_beam (B, W),
+    n_items where a beam found nothing) nor excluded → those items (B, K) and their summed SID
+    log-probabilities (B, K), -inf where fewer than K such items exist. Their first T tokens
+    go through the decoder in one pass into the cache's last K x T slots, each candidate
+    attending to the prompt and to its own earlier tokens only."""
+    B, K, depth, dev = len(user), dense.extra, vocab.sid_depth, user.device
+    n_items, T, P = dense.items.shape[0], depth - 1, valid.shape[1]
+    no_item = torch.full((B, 1), NEG_INF, device=dev)  # column n_items: "no item"
+    affinity = torch.cat([user.float() @ dense.items.T, no_item], 1)  # (B, n_items + 1)
+    if excluded is not None:
+        affinity[:, :n_items].masked_fill_(excluded, NEG_INF)
+    affinity.scatter_(1, in_beam, NEG_INF)
+    best, items = affinity.topk(K, dim=1)  # (B, K)
+    items = items.clamp_max(n_items - 1)
+    offsets = torch.tensor([vocab.level_offset(lv) for lv in range(depth)], device=dev)
+    tokens = dense.codes[items] + offsets  # (B, K, depth) vocabulary ids
+    within = torch.ones(T, T, dtype=torch.bool, device=dev).tril()
+    own = torch.block_diag(*[within] * K)  # (K*T, K*T): each candidate's causal block
+    mask = torch.cat([
+        valid[:, None, :].expand(B, K * T, P),
+        torch.zeros(B, K * T, beam * T, dtype=torch.bool, device=dev),
+        own.expand(B, -1, -1),
+    ], -1)  # fmt: skip
+    start = P + beam * T
+    logits = runner.decode(
+        tokens[:, :, :T].flatten(1),
+        pos[:, None] + torch.arange(T, device=dev).repeat(K),
+        slice(start, start + K * T),
+        additive_mask(mask[:, None], runner.dtype),
+        cache,
+    ).view(B, K, T, -1)  # token t of a candidate predicts its token t + 1
+    first = first_logits.log_softmax(-1).gather(1, tokens[:, :, 0])  # (B, K)
+    rest = logits.log_softmax(-1).gather(-1, tokens[:, :, 1:, None])[..., 0].sum(-1)
+    return items, torch.where(best > NEG_INF, first + rest, NEG_INF)
 
 
 def rescore(
@@ -97,12 +169,14 @@ def rescore(
     sids: torch.Tensor,
     user: torch.Tensor,
     dense: torch.Tensor,
+    keep: int,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Beams (B, W) of `scores` for `items` (and their sids (B, W, depth)) → the same beams
-    scored score + user (B, C) · dense[item] and sorted best first (-inf beams stay -inf)."""
+    """Candidates (B, N) of `scores` for `items` (and their sids (B, N, depth)) → the best
+    `keep` of them scored score + user (B, C) · dense[item], best first (-inf stays -inf)."""
     extra = torch.einsum("bc,bwc->bw", user.float(), dense[items].float())
-    scores, order = (scores + extra).sort(dim=1, descending=True)
-    return scores, items.gather(1, order), sids.gather(1, order[..., None].expand_as(sids))
+    scores, order = (scores + extra).topk(keep, dim=1)
+    sids = sids.gather(1, order[..., None].expand(-1, -1, sids.shape[2]))
+    return scores, items.gather(1, order), sids
 
 
 def lineage_mask(lineage: torch.Tensor, step: int, n_beams: int) -> torch.Tensor:

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from transformers import Qwen2ForCausalLM
 
-from genrec.engine.beam_search import BeamResult, beam_search, excluded_bitmap
+from genrec.engine.beam_search import BeamResult, DenseRerank, beam_search, excluded_bitmap
 from genrec.engine.runner import Qwen2Runner
 from genrec.engine.slate_search import slate_search
 from genrec.errors import GenrecError
@@ -94,9 +94,11 @@ class DecodeEngine:
         slate_beam: int = 4,
         slate_cap: int | None = None,
         dense: torch.Tensor | None = None,
+        dense_candidates: int = 0,
     ):
         """dense (n_items, C): a dense head's weighted item embeddings (`SIDDecoder.
-        decode_dense`), which rerank each beam search's final beams (not slates)."""
+        decode_dense`), which rerank each beam search's final candidates (not slates);
+        dense_candidates: how many of the dense head's own top items join them (`DenseRerank`)."""
         self.device = torch.device(device)
         self.vocab, self.beam, self.prompt_multiple = vocab, beam, prompt_multiple
         self.slate_beam = slate_beam  # candidates per slot in slate mode
@@ -113,7 +115,10 @@ class DecodeEngine:
                 f"dense item embeddings of shape {tuple(dense.shape)}; the catalogue and model "
                 f"need ({self.n_items}, {model.config.hidden_size})"
             )
-        self.dense = None if dense is None else dense.to(self.device, torch.float32)
+        self.dense = None
+        if dense is not None:
+            codes = torch.from_numpy(store.item_sids.astype(np.int64)).to(self.device)
+            self.dense = DenseRerank(dense.to(self.device, torch.float32), codes, dense_candidates)
         self.use_graphs = cuda_graphs and self.device.type == "cuda"
         self._graphs: dict[tuple, _Graph] = {}  # (*input shape, excluded, padded, slots, cap)
 
@@ -256,5 +261,5 @@ def decoder_engine(
         options = {"dtype": torch.float32, "cuda_graphs": False, "fuse": False} | options
     return DecodeEngine(
         decoder.lm, store, decoder.vocab, device, beam=beam, dense=decoder.decode_dense(),
-        **options,
+        dense_candidates=decoder.dense.candidates, **options,
     )  # fmt: skip

@@ -19,7 +19,7 @@ candidate.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -38,6 +38,7 @@ class DenseConfig:
     loss_weight: float = 0.25  # of the catalogue cross-entropy (an item-level loss; NTP's is
     # per SID token, so 1 / depth puts the two on one scale)
     weight: float = 1.0  # decode: score = SID log-probability + weight x (user · item)
+    candidates: int = 0  # decode: the dense head's own top items that join the beam's
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,7 @@ class SIDDecoder(nn.Module):
 
     def with_dense_weight(self, weight: float) -> SIDDecoder:
         """The same model decoding with another dense weight (chosen on validation)."""
-        self.dense = DenseConfig(True, self.dense.loss_weight, weight)
+        self.dense = replace(self.dense, weight=weight)
         return self
 
     def decode_dense(self) -> torch.Tensor | None:

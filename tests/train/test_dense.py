@@ -61,6 +61,43 @@ def test_engine_reranks_the_beam_by_user_dot_item(small_store):
         assert sorted(g) == sorted(b)  # same candidates: only the beam is reranked
 
 
+def test_dense_candidates_join_the_beam_scored_on_their_sid_paths(small_store):
+    """With extra dense candidates, every returned item is scored exactly as a beam item would
+    be: its SID log-probability given the prompt (teacher-forced) + weight x user · item."""
+    store, _ = small_store
+    decoder = _dense_decoder(store, weight=3.0)
+    with torch.no_grad():
+        decoder.item_head.weight.normal_(std=1.0)
+    rng = np.random.default_rng(1)
+    histories = [rng.integers(0, len(store.item_ids), n) for n in rng.integers(1, 21, 32)]
+    embeds, valid = batch_prompts(decoder, store, np.arange(32), histories, torch.device("cpu"))
+    decoder.dense = replace(decoder.dense, candidates=8)
+    got = decoder_engine(decoder, store, "cpu", beam=10, served=False).recommend_embeds(
+        embeds, valid, k=10
+    )
+    decoder.dense = replace(decoder.dense, candidates=0)
+    beam_only = decoder_engine(decoder, store, "cpu", beam=10, served=False).recommend_embeds(
+        embeds, valid, k=10
+    )
+    history = torch.full((32, 20), -1)
+    for row, h in enumerate(histories):
+        history[row, 20 - len(h) :] = torch.from_numpy(h[-20:])
+    with torch.no_grad():
+        sid = decoder.token_logprobs(history, got.items).sum(-1)  # (32, 10)
+        positions = (valid.long().cumsum(1) - 1).clamp_min(0)
+        user = decoder.lm.model(
+            inputs_embeds=embeds, attention_mask=valid.long(), position_ids=positions
+        ).last_hidden_state[:, -1]
+        dense = 3.0 * (user[:, None] * decoder.item_head.weight[got.items]).sum(-1)
+    assert torch.allclose(got.scores, sid + dense, atol=1e-3)
+    assert (got.scores[:, :-1] >= got.scores[:, 1:]).all()
+    assert (got.scores >= beam_only.scores - 1e-4).all()  # a larger pool never scores lower
+    assert any(
+        set(g) - set(b) for g, b in zip(got.items.tolist(), beam_only.items.tolist(), strict=True)
+    )  # the dense head brought items the beam had not found
+    assert all(len(set(g)) == len(g) for g in got.items.tolist())  # no item twice
+
+
 def test_dense_training_picks_a_weight_and_round_trips(small_synthetic, small_store, tmp_path):
     store, store_path = small_store
     split = leave_one_out(small_synthetic)
@@ -78,7 +115,7 @@ def test_dense_training_picks_a_weight_and_round_trips(small_synthetic, small_st
 
     out = save_checkpoint(result.decoder, store, store_path, tmp_path / "ckpt", {"size": "tiny"})
     loaded, meta = load_checkpoint(out, store)
-    assert meta["dense"] == {"enabled": True, "loss_weight": 0.25, "weight": best}
+    assert meta["dense"] == {"enabled": True, "loss_weight": 0.25, "weight": best, "candidates": 0}
     assert torch.equal(loaded.item_head.weight, result.decoder.item_head.weight)
     history, page = torch.tensor([[-1, 3, 4], [5, 6, 7]]), torch.tensor([[8], [1]])
     assert torch.allclose(loaded(history, page), result.decoder.eval()(history, page))
