@@ -7,11 +7,12 @@ STAMP := $(VENV)/.installed
 .PHONY: install pretrained demo test lint loadtest bench-baselines clean
 
 # The `cpu` extra pins torch==2.13.0 (the CPU wheel here); on a GPU box install your CUDA
-# torch first and run `pip install -e '.[stack,dev]' -r service/requirements.txt` instead.
+# torch first and run `pip install -e '.[train,stack,bench,dev]' -r service/requirements.txt` instead.
+# service/requirements.txt pins the gateway's packages exactly, as its image installs them.
 $(STAMP): pyproject.toml service/requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[cpu,stack,dev]' -r service/requirements.txt
+	$(BIN)/python -m pip install --quiet -e '.[cpu,train,stack,bench,dev]' -r service/requirements.txt
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -45,9 +46,13 @@ demo: $(DEMO)/model.done
 test: $(STAMP)
 	$(BIN)/pytest -q
 
+# Style, then the gates: import-linter's layer contracts and deptry's dependency check
+# (pyproject.toml).
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+	$(BIN)/deptry .
 
 # reports/loadtest.* on this machine: the stack on the latest exported model, Locust for 60 s.
 loadtest: $(DEMO)/model.done
