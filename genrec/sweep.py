@@ -1,0 +1,191 @@
+"""Experiments as files: `genrec sweep FILE.toml` runs every (variant, dataset, seed) of a grid
+as its own `genrec train` process, several side by side (one GPU fits many small decoders), and
+collects logs and exit codes.
+
+Each run trains into `<runs>/<dataset>-<variant>-s<seed>`, so no run overwrites another and the
+folder is what `genrec bench-recipe` aggregates. A sweep started again skips the runs that
+finished and resumes the ones cut off (their state file), so a long grid can run as chunks of a
+device call each. With `sasrec_seeds`, SASRec is trained per dataset and seed first (the
+same-run baseline, `sasrec-<dataset>-s<seed>.json`), and with `tokenize = true` a dataset
+without a tokenizer store gets one from seed 0's SASRec embeddings before its decoders train.
+
+    datasets = ["beauty", "ml-100k"]
+    seeds = [0, 1, 2]
+    sasrec_seeds = [0, 1, 2]
+    tokenize = true
+    args = ["--device", "cuda", "--no-progress"]   # every train run
+
+    [[variant]]
+    name = "default"                               # the recipe: no flags
+
+    [[variant]]
+    name = "dc20"
+    args = ["--dense-candidates", "20"]
+    datasets = ["beauty"]                          # optional: its own grid
+    seeds = [0]
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from genrec.errors import GenrecError
+
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+STORE = Path("tokenizer_store")  # where `genrec tokenize` writes by default
+
+
+@dataclass(frozen=True)
+class Job:
+    """One process of the sweep: its name (also its output folder and log), its arguments."""
+
+    name: str
+    args: tuple[str, ...]
+    stage: int  # 0: SASRec, 1: tokenize, 2: train; a stage starts once the one before is done
+    out: Path | None = None  # a folder that exists once the job has finished
+
+
+@dataclass
+class Outcome:
+    job: Job
+    code: int
+    seconds: float
+    status: str = field(default="")  # done, failed, skipped
+
+
+def _strings(value: object, where: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str | int | float) for v in value):
+        raise GenrecError(f"{where}: expected a list of strings")
+    return tuple(str(v) for v in value)
+
+
+def _ints(value: object, where: str) -> tuple[int, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, int) for v in value):
+        raise GenrecError(f"{where}: expected a list of integers")
+    return tuple(value)
+
+
+def plan(path: Path, runs: Path, time_budget: float | None = None) -> list[Job]:
+    """The sweep file → its jobs in stage order. Refuses an unreadable file, unknown keys,
+    bad names and two variants of one name, before anything runs."""
+    try:
+        spec = tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as e:
+        raise GenrecError(f"{path}: {e}") from None
+    known = {"datasets", "seeds", "sasrec_seeds", "tokenize", "args", "variant"}
+    if unknown := sorted(set(spec) - known):
+        raise GenrecError(
+            f"{path}: unknown key {unknown[0]!r}; expected {', '.join(sorted(known))}"
+        )
+    datasets = _strings(spec.get("datasets", ["synthetic"]), f"{path}: datasets")
+    seeds = _ints(spec.get("seeds", [0]), f"{path}: seeds")
+    common = _strings(spec.get("args", []), f"{path}: args")
+    variants = spec.get("variant", [])
+    if not variants:
+        raise GenrecError(f"{path}: no [[variant]] to run")
+    jobs: list[Job] = []
+    for seed in _ints(spec.get("sasrec_seeds", []), f"{path}: sasrec_seeds"):
+        for d in datasets:
+            art = "artifacts" if seed == 0 else str(runs / f"artifacts-s{seed}")
+            rows = runs / f"sasrec-{d}-s{seed}.json"
+            args = ("baselines", "-d", d, "--seed", str(seed), "--model", "sasrec",
+                    "--artifacts", art, "--report", str(rows), "--no-progress",
+                    *_device(common))  # fmt: skip
+            jobs.append(Job(f"sasrec-{d}-s{seed}", args, 0, rows))
+    if spec.get("tokenize", False):
+        for d in datasets:
+            args = ("tokenize", "-d", d, "--no-progress", *_device(common))
+            jobs.append(Job(f"tokenize-{d}", args, 1, STORE / d))  # none yet: build one
+    seen = set()
+    for i, v in enumerate(variants):
+        where = f"{path}: variant {i + 1}"
+        if not isinstance(v, dict) or not NAME.match(str(v.get("name", ""))):
+            raise GenrecError(f"{where}: needs a name of letters, digits, '.', '_' or '-'")
+        if unknown := sorted(set(v) - {"name", "args", "datasets", "seeds"}):
+            raise GenrecError(f"{where}: unknown key {unknown[0]!r}")
+        if v["name"] in seen:
+            raise GenrecError(f"{where}: a second variant named {v['name']!r}")
+        seen.add(v["name"])
+        extra = _strings(v.get("args", []), f"{where}: args")
+        for d in _strings(v.get("datasets", list(datasets)), f"{where}: datasets"):
+            for seed in _ints(v.get("seeds", list(seeds)), f"{where}: seeds"):
+                name = f"{d}-{v['name']}-s{seed}"
+                out = runs / name
+                args = ("train", "-d", d, "--seed", str(seed), *common, *extra, "--out", str(out))
+                if time_budget is not None:
+                    args += ("--time-budget", f"{time_budget:g}")
+                jobs.append(Job(name, args, 2, out))
+    return jobs
+
+
+def _device(common: tuple[str, ...]) -> tuple[str, ...]:
+    """The `--device` of the train arguments, which the SASRec and tokenize jobs share."""
+    if "--device" in common and common.index("--device") + 1 < len(common):
+        return ("--device", common[common.index("--device") + 1])
+    return ()
+
+
+def _gpus() -> int:
+    try:
+        import torch
+
+        return torch.cuda.device_count()
+    except ImportError:  # pragma: no cover - torch is a core dependency
+        return 0
+
+
+def run_sweep(jobs: list[Job], runs: Path, parallel: int, progress: bool = True) -> list[Outcome]:
+    """Runs the jobs, at most `parallel` at a time, stage by stage; on a machine with several
+    GPUs job i sees GPU i mod N. → one outcome per job (finished ones are skipped)."""
+    logs = runs / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    gpus = _gpus()
+    outcomes: list[Outcome] = []
+    columns = [TextColumn("sweep"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+               TextColumn("{task.fields[status]}"), TimeElapsedColumn()]  # fmt: skip
+    with Progress(*columns, disable=not progress) as bar:
+        task = bar.add_task("sweep", total=len(jobs), status="")
+        for stage in sorted({j.stage for j in jobs}):
+            queue = [j for j in jobs if j.stage == stage]
+            running: list[tuple[Job, subprocess.Popen, float]] = []
+            started = 0
+            while queue or running:
+                while queue and len(running) < parallel:
+                    job = queue.pop(0)
+                    if job.out is not None and job.out.exists():
+                        outcomes.append(Outcome(job, 0, 0.0, "skipped"))
+                        bar.advance(task)
+                        continue
+                    args = list(job.args)
+                    if job.stage == 2 and Path(f"{job.out}.state.pt").exists():
+                        args.append("--resume")  # cut off by an earlier sweep
+                    env = dict(os.environ)
+                    if gpus > 1:
+                        env["CUDA_VISIBLE_DEVICES"] = str(started % gpus)
+                    log = open(logs / f"{job.name}.log", "w")  # noqa: SIM115 - closed on exit
+                    proc = subprocess.Popen(
+                        [sys.executable, "-m", "genrec", *args], stdout=log,
+                        stderr=subprocess.STDOUT, env=env,
+                    )  # fmt: skip
+                    log.close()  # the child holds its own descriptor
+                    running.append((job, proc, time.perf_counter()))
+                    started += 1
+                time.sleep(0.2)
+                for item in list(running):
+                    job, proc, t0 = item
+                    if proc.poll() is None:
+                        continue
+                    running.remove(item)
+                    status = "done" if proc.returncode == 0 else "failed"
+                    outcomes.append(Outcome(job, proc.returncode, time.perf_counter() - t0, status))
+                    bar.update(task, advance=1, status=f"{job.name}: {status}")
+    return outcomes
