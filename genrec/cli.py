@@ -196,8 +196,13 @@ def tokenize(
         console.print(f"report: {report} and {report.with_suffix('.md')}")
 
 
+# Options that say where a run's outputs go or how it shows progress, not what it trains.
+NOT_IDENTITY = ("out", "report", "progress", "resume", "data_dir", "hallucination_users", "ctx")
+
+
 @app.command()
 def train(
+    ctx: typer.Context,
     dataset: Annotated[str, typer.Option("--dataset", "-d")] = "synthetic",
     size: Annotated[
         str, typer.Option(help="Decoder size: tiny, 5m, 26m, 200m, or pretrained smollm2-135m")
@@ -269,6 +274,7 @@ def train(
     50. Under `torchrun --nproc_per_node N -m genrec train` data-parallel. Prints test metrics
     of constrained decoding and writes a checkpoint."""
 
+    from genrec.bench.report import run_id
     from genrec.bench.tokenizer import variant_name
     from genrec.data import leave_one_out, load_dataset
     from genrec.device import describe_hardware, resolve_device
@@ -334,9 +340,14 @@ def train(
     ids = f"{manifest['method']}:{'+'.join(manifest['signals'])}"
     if tokenizer_variant := variant_name(manifest["config"]):
         ids += f" ({tokenizer_variant})"
-    out = out or Path("checkpoints") / dataset / (
-        f"{variant.replace(' ', '-')}-{manifest['version']}-s{seed}"
-    )
+    config = {
+        k: str(v) if isinstance(v, Path) else v
+        for k, v in ctx.params.items()
+        if k not in NOT_IDENTITY
+    }
+    config["store"] = f"{manifest['dataset']}/{manifest['version']}"  # as resolved
+    rid = run_id(config)
+    out = out or Path("checkpoints") / dataset / f"{variant.replace(' ', '-')}-{rid}"
     state_path = out.with_name(out.name + ".state.pt")
     if out.exists():
         raise GenrecError(f"{out}: already exists; choose another --out")
@@ -392,6 +403,8 @@ def train(
             "hardware": describe_hardware(world.device)
             + (f" x{world.size}" if world.size > 1 else ""),
             "command": _command(),
+            "run_id": rid,
+            "config": config,
         }
         save_checkpoint(
             result.decoder, tokenizer, store_path, out,

@@ -27,7 +27,7 @@ def write_offline_report(
 ) -> str:
     """Merge one decoder row into the JSON report, draw its curves, rewrite the Markdown."""
     with locked(path):
-        merged = merge_rows(path, [row], key=("dataset", "model", "ids"))
+        merged = merge_rows(path, [row], key=("dataset", "model", "ids", "run_id"))
         _write_markdown(merged, path, baselines)
     slug = f"{row['dataset']}_{row['model']}_{row['ids']}".replace(" ", "_").replace(":", "-")
     plot_curves(history, path.parent / f"decoder_{slug}.png", f"{row['model']} on {row['dataset']}")

@@ -7,6 +7,7 @@ report without erasing each other; every row says which command and hardware pro
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -23,12 +24,24 @@ def locked(path: Path) -> Iterator[None]:
         yield
 
 
+def run_id(config: dict) -> str:
+    """A run's identity: the hash of its whole configuration in canonical form (sorted keys),
+    so two runs that differ in any option get different ids, rows and checkpoint folders."""
+    canonical = json.dumps(config, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:10]
+
+
 def merge_rows(path: Path, rows: list[dict], key: Sequence[str]) -> list[dict]:
-    """Replace rows of `path` that share `key` with `rows`, keep the rest, write and return all."""
+    """Replace rows of `path` that share `key` with `rows`, keep the rest, write and return all.
+    A key a row lacks counts as "" (rows written before that key existed)."""
     existing = json.loads(path.read_text())["rows"] if path.exists() else []
-    fresh = {tuple(r[k] for k in key) for r in rows}
-    merged = [r for r in existing if tuple(r[k] for k in key) not in fresh] + rows
-    merged.sort(key=lambda r: tuple(_sortable(r[k]) for k in key))
+
+    def ident(r: dict) -> tuple:
+        return tuple(r.get(k, "") for k in key)
+
+    fresh = {ident(r) for r in rows}
+    merged = [r for r in existing if ident(r) not in fresh] + rows
+    merged.sort(key=lambda r: tuple(_sortable(v) for v in ident(r)))
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"rows": merged}, indent=2) + "\n")
     return merged
