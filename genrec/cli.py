@@ -90,6 +90,9 @@ def baselines(
     heads: int = 2,
     dropout: float = 0.5,
     seed: int = 0,
+    max_history: Annotated[
+        int, typer.Option(help="Items a model sees (the protocol's 20; e.g. 50 for a reference)")
+    ] = 20,
     report: Annotated[Path | None, typer.Option(help="Merge rows into this JSON (+ .md)")] = None,
     artifacts: Annotated[Path, typer.Option(help="Where SASRec embeddings go")] = ARTIFACTS,
     progress: Annotated[bool, typer.Option(help="Show progress bars")] = True,
@@ -99,6 +102,8 @@ def baselines(
     from genrec.bench.baselines import COLUMNS, MODELS, BaselineRun, run_dataset, write_report
     from genrec.device import resolve_device
 
+    if max_history < 1:
+        raise GenrecError(f"--max-history must be ≥ 1, got {max_history}")
     unknown = sorted(set(model) - set(MODELS))
     if unknown:
         raise GenrecError(f"unknown model {unknown[0]!r}; expected one of {', '.join(MODELS)}")
@@ -111,6 +116,7 @@ def baselines(
         artifacts_dir=artifacts,
         curves_dir=report.parent if report else None,
         progress=progress,
+        max_history=max_history,
     )
     command = _command()
     rows = []

@@ -18,6 +18,7 @@ from genrec.baselines.sasrec import SASRecConfig
 from genrec.baselines.sasrec_trainer import TrainConfig, train_sasrec
 from genrec.bench.report import locked, markdown_table, merge_rows, plot_curves
 from genrec.data import leave_one_out, load_dataset
+from genrec.data.split import MAX_HISTORY
 from genrec.device import describe_hardware
 from genrec.eval import evaluate_scorer
 
@@ -36,13 +37,18 @@ class BaselineRun:
     )  # SASRec embeddings land in <dir>/<dataset>/sasrec
     curves_dir: Path | None = None  # training-curve PNGs
     progress: bool = True
+    max_history: int = MAX_HISTORY  # items a model sees; the protocol's 20 unless a reference row
+
+    def label(self, model: str) -> str:
+        """The row's model name: other history caps are other rows (`sasrec h50`)."""
+        return model if self.max_history == MAX_HISTORY else f"{model} h{self.max_history}"
 
 
 def run_dataset(
     name: str, data_dir: Path | None, run: BaselineRun, device: torch.device, command: str
 ) -> list[dict]:
     dataset = load_dataset(name, data_dir)
-    split = leave_one_out(dataset)
+    split = leave_one_out(dataset, run.max_history)
     hardware = describe_hardware(device)
     base = {
         "dataset": name,
@@ -60,7 +66,7 @@ def run_dataset(
             rows.append(
                 {
                     **base,
-                    "model": "popularity",
+                    "model": run.label("popularity"),
                     **evaluate_scorer(model, split.test),
                     "train_seconds": round(seconds, 3),
                 }
@@ -74,7 +80,7 @@ def run_dataset(
             rows.append(
                 {
                     **base,
-                    "model": "sasrec",
+                    "model": run.label("sasrec"),
                     **test,
                     "train_seconds": round(result.train_seconds, 1),
                     "best_epoch": result.best_epoch,
@@ -82,12 +88,13 @@ def run_dataset(
                     "config": {**cfg.__dict__, **run.train.__dict__},
                 }
             )
-            if run.artifacts_dir is not None:
+            if run.artifacts_dir is not None and run.max_history == MAX_HISTORY:
+                # The tokenizer's collaborative signal comes from the protocol's SASRec only.
                 save_sasrec(run.artifacts_dir / name / "sasrec", result.model, dataset, test)
             if run.curves_dir is not None:
                 plot_curves(
                     result.history,
-                    run.curves_dir / f"sasrec_{name}.png",
+                    run.curves_dir / f"{run.label('sasrec').replace(' ', '_')}_{name}.png",
                     f"SASRec on {name} ({hardware})",
                 )
         else:
@@ -98,7 +105,7 @@ def run_dataset(
 def write_report(rows: list[dict], json_path: Path) -> str:
     """Merge rows into the JSON report, rewrite its Markdown twin; return the Markdown table."""
     header = (
-        "# Baselines (leave-one-out, full ranking, history ≤ 20)\n\n"
+        "# Baselines (leave-one-out, full ranking, history ≤ 20; `hN`: ≤ N, a reference)\n\n"
         f"Generated from `{json_path.name}`; each row names the command and hardware.\n\n"
     )
     with locked(json_path):

@@ -21,11 +21,12 @@ COLUMNS = [
     "dataset", "variant", "seeds", *METRICS, "recall@10_std", "ndcg@10_std",
     "sasrec_recall@10", "sasrec_ndcg@10", "sasrec_recall@10_std", "sasrec_ndcg@10_std",
     "served_recall@10", "served_ndcg@10", "sid_only_recall@10", "sid_only_ndcg@10",
-    "beam20_recall@10", "beam20_ndcg@10", "dense_weight", "stopped_by", "invalid_rate", "params",
-    "train_seconds", "hardware",
+    "dense_only_recall@10", "dense_only_ndcg@10", "beam20_recall@10", "beam20_ndcg@10",
+    "dense_weight", "stopped_by", "invalid_rate", "params", "train_seconds", "hardware",
 ]  # fmt: skip
 EXTRA = ("served_recall@10", "served_ndcg@10", "sid_only_recall@10", "sid_only_ndcg@10",
-         "beam20_recall@10", "beam20_ndcg@10")  # fmt: skip
+         "dense_only_recall@10", "dense_only_ndcg@10", "beam20_recall@10",
+         "beam20_ndcg@10")  # fmt: skip
 
 
 def _mean_std(values: list[float]) -> tuple[float, float]:
@@ -92,7 +93,9 @@ HEADER = (
     "`seeds` runs (`_std`: their standard deviation), SASRec's over its own seeds in the same "
     "run. `served_*`: the same checkpoints through the engine configuration Triton serves (bf16, "
     "CUDA graphs, fused kernels); the headline columns are float32 eager. `sid_only_*`: the "
-    "same dense-head checkpoints ranked by their SID log-probabilities alone; `beam20_*`: "
+    "same dense-head checkpoints ranked by their SID log-probabilities alone; `dense_only_*`: "
+    "by their dense head alone over the whole catalogue (a diagnostic, no serving mode); "
+    "`beam20_*`: "
     "decoded at beam 20 (the width of the earlier reports; the headline is beam 50, what "
     "serving decodes). `stopped_by`: per seed, why training ended @ the best validation "
     "epoch. `runs` in the JSON holds each seed's full `genrec train` command.\n\n"

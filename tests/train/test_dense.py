@@ -15,7 +15,7 @@ from genrec.model.decoder import DenseConfig, PromptConfig, SIDDecoder
 from genrec.model.vocab import SIDVocab
 from genrec.train.checkpoint import load_checkpoint, save_checkpoint
 from genrec.train.distributed import World
-from genrec.train.evaluation import batch_prompts
+from genrec.train.evaluation import DenseScorer, batch_prompts
 from genrec.train.trainer import DecoderTrainConfig, train_decoder
 
 CPU = World(device=torch.device("cpu"))
@@ -59,6 +59,9 @@ def test_engine_reranks_the_beam_by_user_dot_item(small_store):
     assert not torch.equal(got.items, base.items)  # the rerank changed some order
     for g, b in zip(got.items.tolist(), base.items.tolist(), strict=True):
         assert sorted(g) == sorted(b)  # same candidates: only the beam is reranked
+    # The dense head alone over the whole catalogue (an ablation's scorer) reads the same user.
+    full = DenseScorer(decoder, store, torch.device("cpu")).score(users, histories)
+    assert torch.allclose(full, user @ decoder.item_head.weight.T, atol=1e-4)
 
 
 def test_dense_candidates_join_the_beam_scored_on_their_sid_paths(small_store):
