@@ -4,7 +4,6 @@ the SFT start included, so a run that only hurts returns its starting point and 
 
 from __future__ import annotations
 
-import copy
 import time
 
 import numpy as np
@@ -12,6 +11,7 @@ import torch
 
 from genrec.data.split import EvalSet
 from genrec.model.decoder import SIDDecoder
+from genrec.stopping import EarlyStopper
 from genrec.tokenizer.store import TokenizerStore
 from genrec.train.evaluation import evaluate_decoder
 
@@ -28,12 +28,17 @@ class Selection:
         device: torch.device,
         beam: int = 20,
         slate: bool = False,  # validate generated pages (slate mode) instead of beam search
+        time_budget_s: float | None = None,  # `over_budget` after this many seconds
     ):
         self.decoder, self.store, self.valid, self.cold = decoder, store, valid, cold
         self.device, self.beam, self.slate = device, beam, slate
         self.history: list[dict] = []
-        self.best, self.best_step, self.best_state = -1.0, 0, None
+        self.stopper = EarlyStopper(time_budget_s=time_budget_s)  # no patience: runs are short
         self.start = time.perf_counter()
+
+    @property
+    def best_step(self) -> int:
+        return self.stopper.best_step
 
     def check(self, step: int, **stats: float | str) -> dict:
         """Validate the current weights; remember them if they are the best so far."""
@@ -45,12 +50,11 @@ class Selection:
         self.decoder.train(was_training)
         row = {"step": step, **stats, **metrics, "seconds": time.perf_counter() - self.start}
         self.history.append(row)
-        if metrics[KEY] > self.best:
-            self.best, self.best_step = metrics[KEY], step
-            self.best_state = copy.deepcopy(self.decoder.state_dict())
+        self.stopper.update(step, metrics[KEY], self.decoder)
         return row
 
+    def over_budget(self) -> bool:
+        return self.stopper.over_budget()
+
     def restore(self) -> SIDDecoder:
-        if self.best_state is not None:
-            self.decoder.load_state_dict(self.best_state)
-        return self.decoder.eval()
+        return self.stopper.restore(self.decoder).eval()

@@ -122,7 +122,7 @@ def train_slates(
     cold = cold_start_mask(split.train, split.n_items)
     selection = Selection(
         policy.decoder, store, subset(split.valid, cfg.eval_users, cfg.seed), cold, device,
-        cfg.beam, slate=True,
+        cfg.beam, slate=True, time_budget_s=cfg.time_budget_s,
     )  # fmt: skip
     examples = page_examples(split, cfg.slots)
     prompts = Prompts(examples.users, examples.history, examples.page[:, 0])
@@ -158,7 +158,7 @@ def train_slates(
             bar.update(task, status=status)
             if not progress:
                 print(f"epoch {epoch} {status}", flush=True)
-            if cfg.time_budget_s is not None and time.perf_counter() - start > cfg.time_budget_s:
+            if selection.over_budget():
                 stopped_by = "time budget"
                 break
     return SlateResult(

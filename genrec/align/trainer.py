@@ -71,7 +71,9 @@ def align(
     torch.manual_seed(cfg.seed)
     cold = cold_start_mask(split.train, split.n_items, cfg.cold_share)
     valid = subset(split.valid, cfg.eval_users, cfg.seed)
-    selection = Selection(decoder.to(device), store, valid, cold, device, cfg.beam)
+    selection = Selection(
+        decoder.to(device), store, valid, cold, device, cfg.beam, time_budget_s=cfg.time_budget_s
+    )
     policy = Policy(decoder, store, device, cfg.lr, cfg.seed)
     prompts = last_positions(split)
     start, stopped = time.perf_counter(), ["done"]
@@ -80,7 +82,7 @@ def align(
         row = selection.check(step, **stats)
         if not progress:  # unattended runs log each validation
             print(f"step {step} {stats} valid ndcg@10 {row['ndcg@10']:.4f}", flush=True)
-        over = cfg.time_budget_s is not None and time.perf_counter() - start > cfg.time_budget_s
+        over = selection.over_budget()
         if over:
             stopped[0] = "time budget"
         return not over

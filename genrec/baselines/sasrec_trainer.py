@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import time
 from dataclasses import dataclass, field
 
@@ -14,6 +13,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from genrec.baselines.sasrec import SASRec, SASRecConfig, pad_left
 from genrec.data.split import Split
 from genrec.eval import evaluate_scorer
+from genrec.stopping import EarlyStopper
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,7 @@ def train_sasrec(
     inputs, targets = (t.to(device) for t in training_windows(split.train, model_cfg.max_len))
     gen = torch.Generator().manual_seed(cfg.seed)
 
-    best_ndcg, best_epoch, best_state, bad_epochs = -1.0, 0, None, 0
+    stopper = EarlyStopper(cfg.patience)
     history: list[dict[str, float]] = []
     start = time.perf_counter()
     columns = [
@@ -88,21 +88,17 @@ def train_sasrec(
                 count += len(hidden)
             valid = evaluate_scorer(model, split.valid)
             history.append({"epoch": epoch, "loss": total / max(count, 1), **valid})
-            if valid["ndcg@10"] > best_ndcg:
-                best_ndcg, best_epoch, bad_epochs = valid["ndcg@10"], epoch, 0
-                best_state = copy.deepcopy(model.state_dict())
-            else:
-                bad_epochs += 1
+            stopper.update(epoch, valid["ndcg@10"], model)
             bar.update(
                 task,
                 advance=1,
-                status=f"loss {history[-1]['loss']:.3f} "
-                f"valid ndcg@10 {valid['ndcg@10']:.4f} (best {best_ndcg:.4f} @ {best_epoch})",
+                status=f"loss {history[-1]['loss']:.3f} valid ndcg@10 {valid['ndcg@10']:.4f} "
+                f"(best {stopper.best:.4f} @ {stopper.best_step})",
             )
-            if bad_epochs >= cfg.patience:
+            if stopper.out_of_patience():
                 break
-    if best_state is not None:
-        model.load_state_dict(best_state)
+    stopper.restore(model)
+    best_epoch = stopper.best_step
     seconds = time.perf_counter() - start
     best_valid = {k: v for k, v in history[best_epoch - 1].items() if k not in ("epoch", "loss")}
     return TrainResult(model, best_epoch, best_valid, seconds, history)

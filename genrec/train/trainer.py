@@ -18,6 +18,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from genrec.data.split import EvalSet, Split
 from genrec.model.decoder import SIDDecoder
+from genrec.stopping import BUDGET, PATIENCE, EarlyStopper
 from genrec.tokenizer.store import TokenizerStore
 from genrec.train.distributed import World, all_sum, from_main, parallelize, whole_state_dict
 from genrec.train.evaluation import evaluate_decoder
@@ -149,8 +150,9 @@ def train_decoder(
         return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, done)))
 
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_at)
-    state = {"epoch": 0, "best": -1.0, "best_epoch": 0, "bad": 0, "history": [], "seconds": 0.0}
-    best_state = None
+    state = {"epoch": 0, "history": [], "seconds": 0.0}
+    # Patience and the time budget (this session's: a resumed run gets it afresh).
+    stopper = EarlyStopper(cfg.patience, cfg.time_budget_s)
     if state_path is not None and state_path.exists():
         saved = torch.load(state_path, map_location=device, weights_only=False)
         if saved["config"] != asdict(cfg) | {"time_budget_s": None}:
@@ -158,10 +160,10 @@ def train_decoder(
         decoder.load_state_dict(saved["model"])
         opt.load_state_dict(saved["optimizer"])
         sched.load_state_dict(saved["scheduler"])
-        best_state, state = saved["best_model"], saved["progress"]
+        stopper.load_state_dict(saved["stopper"])
+        state = saved["progress"]
     autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
     start = time.perf_counter() - state["seconds"]
-    session_start = time.perf_counter()
     columns = [
         TextColumn("decoder"),
         BarColumn(),
@@ -181,11 +183,12 @@ def train_decoder(
             draw = torch.Generator().manual_seed((cfg.seed * 100_003 + epoch) * 1_000 + world.rank)
             seen = 0
             for step, i in enumerate(range(0, len(order), cfg.batch_size)):
-                if cfg.time_budget_s is not None and step % BUDGET_CHECK_STEPS == 0 and step:
-                    elapsed = from_main(world, time.perf_counter() - session_start)
-                    if elapsed > cfg.time_budget_s:  # rank 0 decides; validate what we have
-                        stopped_by = "time budget"
-                        break
+                # Every few steps rank 0's clock decides (all ranks reach the same steps); past
+                # the budget the epoch stops there and what it did is validated.
+                check = cfg.time_budget_s is not None and step and step % BUDGET_CHECK_STEPS == 0
+                if check and stopper.over_budget(from_main(world, stopper.elapsed())):
+                    stopped_by = BUDGET
+                    break
                 mine = order[i : i + cfg.batch_size][world.rank :: world.size]
                 seen += len(order[i : i + cfg.batch_size])
                 tasks = None
@@ -207,15 +210,11 @@ def train_decoder(
             recall = from_main(world, metrics.get("recall@10", 0.0))
             state["history"].append({"epoch": epoch, "loss": loss_mean, **metrics})
             state["epoch"] = epoch
-            if recall > state["best"]:
-                state.update(best=recall, best_epoch=epoch, bad=0)
-                best_state = copy.deepcopy(weights)
-            else:
-                state["bad"] += 1
+            stopper.update(epoch, recall, weights)
             state["seconds"] = time.perf_counter() - start
             status = (
                 f"loss {loss_mean:.3f} valid R@10 {recall:.4f} "
-                f"(best {state['best']:.4f} @ {state['best_epoch']})"
+                f"(best {stopper.best:.4f} @ {stopper.best_step})"
             )
             bar.update(task, advance=1, status=status)
             if world.main and not progress:  # logs of unattended runs still show each epoch
@@ -228,30 +227,30 @@ def train_decoder(
                         "model": decoder.state_dict(),
                         "optimizer": opt.state_dict(),
                         "scheduler": sched.state_dict(),
-                        "best_model": best_state,
+                        "stopper": stopper.state_dict(),
                         "progress": state,
                     },
                 )
-            if stopped_by == "time budget":  # stopped inside this epoch
+            if stopped_by == BUDGET:  # stopped inside this epoch
                 break
-            if state["bad"] >= cfg.patience and epoch < cfg.epochs:
-                stopped_by = "patience"
+            if epoch < cfg.epochs and stopper.out_of_patience():
+                stopped_by = PATIENCE
                 break
-            elapsed = from_main(world, time.perf_counter() - session_start)  # rank 0 decides
-            if cfg.time_budget_s is not None and elapsed > cfg.time_budget_s and epoch < cfg.epochs:
-                stopped_by = "time budget"
+            elapsed = from_main(world, stopper.elapsed())  # rank 0 decides
+            if epoch < cfg.epochs and stopper.over_budget(elapsed):
+                stopped_by = BUDGET
                 break
-    if best_state is not None and (world.main or not sharded):  # FSDP: rank 0 holds them
-        evaluator.load_state_dict(best_state)
+    if world.main or not sharded:  # FSDP: rank 0 holds the best weights
+        stopper.restore(evaluator)
     evaluator.eval()
     history = state["history"]
-    best = history[state["best_epoch"] - 1] if state["best_epoch"] else {}
+    best = history[stopper.best_step - 1] if stopper.best_step else {}
     valid_best = {k: v for k, v in best.items() if k not in ("epoch", "loss")}
     dense_valid = {}
     if evaluator.item_head is not None and world.main:
         dense_valid = choose_dense_weight(evaluator, store, valid, device, cfg)
     return DecoderTrainResult(
-        evaluator, state["best_epoch"], valid_best, state["seconds"], history, stopped_by,
+        evaluator, stopper.best_step, valid_best, state["seconds"], history, stopped_by,
         dense_valid,
     )  # fmt: skip
 
