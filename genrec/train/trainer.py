@@ -219,7 +219,9 @@ def train_decoder(
             bar.update(task, advance=1, status=status)
             if world.main and not progress:  # logs of unattended runs still show each epoch
                 print(f"epoch {epoch} {status} {state['seconds']:.0f}s", flush=True)
-            if state_path is not None and world.main and not sharded:
+            # A state file holds whole epochs only: a run the budget stopped inside one ends
+            # here (tested, saved), and one killed later resumes from the last whole epoch.
+            if state_path is not None and world.main and not sharded and stopped_by != BUDGET:
                 _save_state(
                     state_path,
                     {
