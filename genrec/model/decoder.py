@@ -12,9 +12,9 @@ pass scores a group of candidate items for preference alignment (`token_logprobs
 With a dense head (LIGER / COBRA's hybrid), each item also has a learned embedding, and the
 hidden state that predicts an item's first SID token doubles as the user's vector: a full-softmax
 cross-entropy over the catalogue trains both beside the NTP loss, and at decode time the
-engine adds `dense_weight` x (user · item) to the summed SID log-probabilities of the beam's
+engine adds `dense.weight` x (user · item) to the summed SID log-probabilities of the beam's
 candidates, a product of the two experts that reranks the beam and costs one dot product per
-candidate.
+candidate (with `dense.candidates`, the dense head's own top items join them).
 """
 
 from __future__ import annotations
@@ -83,7 +83,7 @@ class SIDDecoder(nn.Module):
             nn.init.normal_(self.item_head.weight, std=lm.config.initializer_range)
 
     def with_dense_weight(self, weight: float) -> SIDDecoder:
-        """The same model decoding with another dense weight (chosen on validation)."""
+        """Sets, in place, the weight the engine decodes with (chosen on validation) → self."""
         self.dense = replace(self.dense, weight=weight)
         return self
 
