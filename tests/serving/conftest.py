@@ -15,7 +15,7 @@ import torch
 from genrec.data import leave_one_out
 from genrec.export import export
 from genrec.model.config import build_decoder
-from genrec.model.decoder import PromptConfig, SIDDecoder
+from genrec.model.decoder import DenseConfig, PromptConfig, SIDDecoder
 from genrec.model.vocab import SIDVocab
 from genrec.stack import running_stack
 from genrec.train.checkpoint import save_checkpoint
@@ -27,7 +27,9 @@ REPO = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="session")
 def exported(small_synthetic, small_store, tmp_path_factory) -> Path:
-    """A model repository holding one exported version (the `genrec` model)."""
+    """A model repository holding one exported version (the `genrec` model): a decoder with the
+    token merger, user SCIDs and a dense head that adds its own candidates, so every serving
+    test runs the whole decode path (exclusions included) through Triton."""
     store, store_path = small_store
     root = tmp_path_factory.mktemp("serving")
     vocab = SIDVocab(user_levels=store.user_scids.shape[1])
@@ -36,8 +38,12 @@ def exported(small_synthetic, small_store, tmp_path_factory) -> Path:
         vocab,
         PromptConfig(user_scid=True, merge_to=2),
         store.item_sids,
+        dense=DenseConfig(enabled=True, candidates=4),
     )
-    cfg = replace(DecoderTrainConfig(), epochs=2, lr=3e-3, warmup_steps=20, eval_users=100)
+    cfg = replace(
+        DecoderTrainConfig(), epochs=2, lr=3e-3, warmup_steps=20, eval_users=100,
+        dense_weights=(1.0,),
+    )  # fmt: skip
     split = leave_one_out(small_synthetic)
     result = train_decoder(decoder, split, store, cfg, World(torch.device("cpu")), progress=False)
     ckpt = save_checkpoint(result.decoder, store, store_path, root / "ckpt", {"size": "tiny"})
