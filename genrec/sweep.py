@@ -135,12 +135,9 @@ def _device(common: tuple[str, ...]) -> tuple[str, ...]:
 
 
 def _gpus() -> int:
-    try:
-        import torch
+    import torch  # here, so reading a sweep file needs no torch start-up
 
-        return torch.cuda.device_count()
-    except ImportError:  # pragma: no cover - torch is a core dependency
-        return 0
+    return torch.cuda.device_count()
 
 
 def run_sweep(jobs: list[Job], runs: Path, parallel: int, progress: bool = True) -> list[Outcome]:
@@ -152,40 +149,50 @@ def run_sweep(jobs: list[Job], runs: Path, parallel: int, progress: bool = True)
     outcomes: list[Outcome] = []
     columns = [TextColumn("sweep"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                TextColumn("{task.fields[status]}"), TimeElapsedColumn()]  # fmt: skip
-    with Progress(*columns, disable=not progress) as bar:
-        task = bar.add_task("sweep", total=len(jobs), status="")
-        for stage in sorted({j.stage for j in jobs}):
-            queue = [j for j in jobs if j.stage == stage]
-            running: list[tuple[Job, subprocess.Popen, float]] = []
-            started = 0
-            while queue or running:
-                while queue and len(running) < parallel:
-                    job = queue.pop(0)
-                    if job.out is not None and job.out.exists():
-                        outcomes.append(Outcome(job, 0, 0.0, "skipped"))
-                        bar.advance(task)
-                        continue
-                    args = list(job.args)
-                    if job.stage == 2 and Path(f"{job.out}.state.pt").exists():
-                        args.append("--resume")  # cut off by an earlier sweep
-                    env = dict(os.environ)
-                    if gpus > 1:
-                        env["CUDA_VISIBLE_DEVICES"] = str(started % gpus)
-                    log = open(logs / f"{job.name}.log", "w")  # noqa: SIM115 - closed on exit
-                    proc = subprocess.Popen(
-                        [sys.executable, "-m", "genrec", *args], stdout=log,
-                        stderr=subprocess.STDOUT, env=env,
-                    )  # fmt: skip
-                    log.close()  # the child holds its own descriptor
-                    running.append((job, proc, time.perf_counter()))
-                    started += 1
-                time.sleep(0.2)
-                for item in list(running):
-                    job, proc, t0 = item
-                    if proc.poll() is None:
-                        continue
-                    running.remove(item)
-                    status = "done" if proc.returncode == 0 else "failed"
-                    outcomes.append(Outcome(job, proc.returncode, time.perf_counter() - t0, status))
-                    bar.update(task, advance=1, status=f"{job.name}: {status}")
+    live: list[subprocess.Popen] = []
+    try:
+        with Progress(*columns, disable=not progress) as bar:
+            task = bar.add_task("sweep", total=len(jobs), status="")
+            for stage in sorted({j.stage for j in jobs}):
+                queue = [j for j in jobs if j.stage == stage]
+                running: list[tuple[Job, subprocess.Popen, float]] = []
+                while queue or running:
+                    while queue and len(running) < parallel:
+                        job = queue.pop(0)
+                        if job.out is not None and job.out.exists():
+                            outcomes.append(Outcome(job, 0, 0.0, "skipped"))
+                            bar.advance(task)
+                            continue
+                        proc = _start(job, logs, gpu=len(live) % gpus if gpus > 1 else None)
+                        live.append(proc)
+                        running.append((job, proc, time.perf_counter()))
+                    time.sleep(0.2)
+                    for item in list(running):
+                        job, proc, t0 = item
+                        if proc.poll() is None:
+                            continue
+                        running.remove(item)
+                        status = "done" if proc.returncode == 0 else "failed"
+                        seconds = time.perf_counter() - t0
+                        outcomes.append(Outcome(job, proc.returncode, seconds, status))
+                        bar.update(task, advance=1, status=f"{job.name}: {status}")
+    finally:  # Ctrl-C or an error here: no run goes on without the sweep that watches it
+        for proc in live:
+            if proc.poll() is None:
+                proc.terminate()
     return outcomes
+
+
+def _start(job: Job, logs: Path, gpu: int | None) -> subprocess.Popen:
+    """One job as `python -m genrec ...`, its output into its log; a train run cut off by an
+    earlier sweep resumes from its state file; `gpu`: the one GPU it sees."""
+    args = list(job.args)
+    if job.stage == 2 and Path(f"{job.out}.state.pt").exists():
+        args.append("--resume")
+    env = dict(os.environ)
+    if gpu is not None:
+        env["CUDA_VISIBLE_DEVICES"] = str(gpu)
+    with open(logs / f"{job.name}.log", "w") as log:  # the child keeps its own descriptor
+        return subprocess.Popen(
+            [sys.executable, "-m", "genrec", *args], stdout=log, stderr=subprocess.STDOUT, env=env
+        )
