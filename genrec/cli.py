@@ -284,12 +284,12 @@ def train(
     from genrec.bench.tokenizer import variant_name
     from genrec.data import leave_one_out, load_dataset
     from genrec.device import describe_hardware, resolve_device
+    from genrec.model.checkpoint import save_checkpoint
     from genrec.model.config import SIZES, build_decoder
     from genrec.model.decoder import DenseConfig, PromptConfig, SIDDecoder
     from genrec.model.pretrained import PRETRAINED, pretrained_decoder, text_encoder
     from genrec.model.vocab import SIDVocab
     from genrec.tokenizer.store import TokenizerStore, latest
-    from genrec.train.checkpoint import save_checkpoint
     from genrec.train.distributed import STRATEGIES, close_world, device_error, init_world
     from genrec.train.evaluation import test_metrics
     from genrec.train.text_tasks import item_text_tasks
@@ -474,8 +474,8 @@ def align(
     from genrec.baselines.artifacts import load_sasrec
     from genrec.data import leave_one_out, load_dataset
     from genrec.device import describe_hardware, resolve_device
+    from genrec.model.checkpoint import load_checkpoint, read_meta, save_checkpoint
     from genrec.tokenizer.store import TokenizerStore
-    from genrec.train.checkpoint import load_checkpoint, read_meta, save_checkpoint
     from genrec.train.evaluation import evaluate_decoder
 
     if method not in METHODS:
@@ -559,8 +559,8 @@ def align(
 def _load_trained(checkpoint: Path, data_dir: Path | None):
     """A checkpoint with its dataset, tokenizer store and leave-one-out split."""
     from genrec.data import leave_one_out, load_dataset
+    from genrec.model.checkpoint import load_checkpoint, read_meta
     from genrec.tokenizer.store import TokenizerStore
-    from genrec.train.checkpoint import load_checkpoint, read_meta
 
     meta = read_meta(checkpoint)
     data = load_dataset(meta["dataset"], data_dir)
@@ -597,7 +597,7 @@ def slate(
     listwise ORPO term). The checkpoint serves both modes and exports like any other."""
     from genrec.align.slate import SlateConfig, train_slates
     from genrec.device import resolve_device
-    from genrec.train.checkpoint import save_checkpoint
+    from genrec.model.checkpoint import save_checkpoint
 
     out = out or checkpoint.with_name(f"{checkpoint.name}-slate")
     if out.exists():
@@ -670,7 +670,7 @@ def export(
     the next version of a Triton model, and pin that store in the model's configurations."""
     from genrec.data import load_dataset
     from genrec.export import export as export_version
-    from genrec.train.checkpoint import read_meta
+    from genrec.model.checkpoint import read_meta
 
     dataset = load_dataset(read_meta(checkpoint)["dataset"], data_dir)
     console.print(f"exported: {export_version(checkpoint, repo, dataset, name, store)}")

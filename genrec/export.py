@@ -21,9 +21,9 @@ from pathlib import Path
 import numpy as np
 
 from genrec.data import Dataset
+from genrec.model.checkpoint import load_checkpoint, read_meta
 from genrec.serving import store_label
 from genrec.tokenizer.store import TokenizerStore
-from genrec.train.checkpoint import load_checkpoint, read_meta
 
 PINNED = re.compile(r'(key: "store_version" value: \{ string_value: )"[^"]*"')
 

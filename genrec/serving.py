@@ -20,9 +20,9 @@ import torch
 from genrec.device import resolve_device
 from genrec.engine.engine import BATCH_BUCKETS, bucket, decoder_engine
 from genrec.errors import GenrecError
+from genrec.model.checkpoint import load_checkpoint
 from genrec.model.decoder import SIDDecoder
 from genrec.tokenizer.store import TokenizerStore
-from genrec.train.checkpoint import load_checkpoint
 
 
 @dataclass(frozen=True)

@@ -17,10 +17,10 @@ from genrec.align.rollouts import beam_candidates
 from genrec.align.trainer import METHODS, AlignConfig, align
 from genrec.baselines.sasrec import SASRec, SASRecConfig
 from genrec.data import leave_one_out
+from genrec.model.checkpoint import save_checkpoint
 from genrec.model.config import build_decoder
 from genrec.model.decoder import PromptConfig, SIDDecoder
 from genrec.model.vocab import SIDVocab
-from genrec.train.checkpoint import save_checkpoint
 
 CPU = torch.device("cpu")
 

@@ -15,10 +15,10 @@ import torch
 from genrec.align.losses import orpo_loss
 from genrec.align.slate import SlateConfig, complete_pages, train_slates
 from genrec.data import leave_one_out
+from genrec.model.checkpoint import save_checkpoint
 from genrec.model.config import build_decoder
 from genrec.model.decoder import PromptConfig, SIDDecoder
 from genrec.model.vocab import SIDVocab
-from genrec.train.checkpoint import save_checkpoint
 
 
 def _decoder(store) -> SIDDecoder:

@@ -10,10 +10,10 @@ import torch
 
 from genrec.data import leave_one_out
 from genrec.engine.engine import decoder_engine
+from genrec.model.checkpoint import load_checkpoint, save_checkpoint
 from genrec.model.config import build_decoder
 from genrec.model.decoder import DenseConfig, PromptConfig, SIDDecoder
 from genrec.model.vocab import SIDVocab
-from genrec.train.checkpoint import load_checkpoint, save_checkpoint
 from genrec.train.distributed import World
 from genrec.train.evaluation import DenseScorer, batch_prompts
 from genrec.train.trainer import DecoderTrainConfig, train_decoder

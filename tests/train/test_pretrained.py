@@ -10,10 +10,10 @@ import torch
 from genrec.data import leave_one_out
 from genrec.engine.engine import DecodeEngine
 from genrec.errors import GenrecError
+from genrec.model.checkpoint import load_checkpoint, save_checkpoint
 from genrec.model.decoder import PromptConfig, SIDDecoder
 from genrec.model.pretrained import llama_to_qwen2, pretrained_decoder, with_sid_rows
 from genrec.model.vocab import SIDVocab
-from genrec.train.checkpoint import load_checkpoint, save_checkpoint
 from genrec.train.distributed import World
 from genrec.train.trainer import DecoderTrainConfig, train_decoder
 from tests.train.conftest import NATIVE

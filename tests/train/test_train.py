@@ -17,11 +17,11 @@ from genrec.baselines.popularity import Popularity
 from genrec.data import Dataset, Item, User, leave_one_out
 from genrec.errors import GenrecError
 from genrec.eval import evaluate_scorer
+from genrec.model.checkpoint import load_checkpoint, save_checkpoint
 from genrec.model.config import build_decoder
 from genrec.model.decoder import PromptConfig, SIDDecoder
 from genrec.model.vocab import SIDVocab
 from genrec.tokenizer.store import TokenizerStore
-from genrec.train.checkpoint import load_checkpoint, save_checkpoint
 from genrec.train.distributed import World
 from genrec.train.examples import page_examples
 from genrec.train.trainer import DecoderTrainConfig, train_decoder
