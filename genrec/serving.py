@@ -37,7 +37,7 @@ class DecodeRequest:
 @dataclass(frozen=True)
 class DecodeResult:
     items: np.ndarray  # (k,) item indices, best first; -1 where fewer than k exist
-    scores: np.ndarray  # (k,) summed log-probabilities of the SID tokens
+    scores: np.ndarray  # (k,) summed SID log-probabilities (+ the dense head's user·item term)
     prompt_tokens: int  # prompt positions after the token merger
 
 

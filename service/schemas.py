@@ -31,7 +31,7 @@ class RecommendationRequest(Strict):
 
 class RecommendedItem(BaseModel):
     item_id: str
-    score: float | None  # summed log-probability of the item's SID; None on fallback pages
+    score: float | None  # the model's score (SID log-probability + dense term); None on fallback
     rank: int  # position in the whole chain, 1-based
     title: str | None = None
 

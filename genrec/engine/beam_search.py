@@ -24,7 +24,7 @@ NEG_INF = float("-inf")
 
 @dataclass
 class BeamResult:
-    scores: torch.Tensor  # (B, W) summed log-probs, best first; -inf where no valid SID was left
+    scores: torch.Tensor  # (B, W) summed log-probs (+ dense), best first; -inf: no valid SID left
     items: torch.Tensor  # (B, W) item indices; -1 where the score is -inf
     sids: torch.Tensor  # (B, W, depth) per-level codes
 

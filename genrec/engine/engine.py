@@ -34,7 +34,8 @@ class EngineError(GenrecError):
 @dataclass
 class Recommendations:
     items: torch.Tensor  # (B, k) item indices, best first; -1 where fewer than k exist
-    scores: torch.Tensor  # (B, k) summed log-probabilities; -inf where no item
+    scores: torch.Tensor  # (B, k) summed SID log-probabilities (+ weight x user·item with a
+    # dense head); -inf where no item
     sids: torch.Tensor  # (B, k, depth)
 
 
