@@ -4,8 +4,6 @@ the SFT start included, so a run that only hurts returns its starting point and 
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import torch
 
@@ -34,7 +32,6 @@ class Selection:
         self.device, self.beam, self.slate = device, beam, slate
         self.history: list[dict] = []
         self.stopper = EarlyStopper(time_budget_s=time_budget_s)  # no patience: runs are short
-        self.start = time.perf_counter()
 
     @property
     def best_step(self) -> int:
@@ -48,7 +45,7 @@ class Selection:
             self.slate,
         )  # fmt: skip
         self.decoder.train(was_training)
-        row = {"step": step, **stats, **metrics, "seconds": time.perf_counter() - self.start}
+        row = {"step": step, **stats, **metrics, "seconds": self.stopper.elapsed()}
         self.history.append(row)
         self.stopper.update(step, metrics[KEY], self.decoder)
         return row

@@ -17,16 +17,15 @@ from pathlib import Path
 from genrec.bench.report import pyplot, save_figure, write_merged
 
 METRICS = ("recall@5", "recall@10", "ndcg@5", "ndcg@10")
+# The test row's other figures (`genrec.train.evaluation.test_metrics`), averaged where every
+# seed has them.
+EXTRA = tuple(f"{prefix}_{m}" for prefix in ("served", "sid_only", "dense_only", "beam20")
+              for m in ("recall@10", "ndcg@10"))  # fmt: skip
 COLUMNS = [
     "dataset", "variant", "seeds", *METRICS, "recall@10_std", "ndcg@10_std",
     "sasrec_recall@10", "sasrec_ndcg@10", "sasrec_recall@10_std", "sasrec_ndcg@10_std",
-    "served_recall@10", "served_ndcg@10", "sid_only_recall@10", "sid_only_ndcg@10",
-    "dense_only_recall@10", "dense_only_ndcg@10", "beam20_recall@10", "beam20_ndcg@10",
-    "dense_weight", "stopped_by", "invalid_rate", "params", "train_seconds", "hardware",
+    *EXTRA, "dense_weight", "stopped_by", "invalid_rate", "params", "train_seconds", "hardware",
 ]  # fmt: skip
-EXTRA = ("served_recall@10", "served_ndcg@10", "sid_only_recall@10", "sid_only_ndcg@10",
-         "dense_only_recall@10", "dense_only_ndcg@10", "beam20_recall@10",
-         "beam20_ndcg@10")  # fmt: skip
 
 
 def _mean_std(values: list[float]) -> tuple[float, float]:
@@ -39,8 +38,9 @@ def decoder_runs(checkpoints: list[Path]) -> dict[tuple[str, str], list[dict]]:
     for path in sorted(checkpoints):
         meta = json.loads((path / "genrec.json").read_text())
         dataset, stem = meta["dataset"], path.name
-        variant = stem[len(dataset) + 1 : stem.rindex("-s")]
-        runs.setdefault((dataset, variant), []).append(meta["test"] | {"seed": stem[-1]})
+        cut = stem.rindex("-s")
+        variant, seed = stem[len(dataset) + 1 : cut], int(stem[cut + 2 :])
+        runs.setdefault((dataset, variant), []).append(meta["test"] | {"seed": seed})
     return runs
 
 
@@ -121,16 +121,15 @@ def plot_recipe(rows: list[dict], path: Path) -> None:
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
     x = range(len(shown))
     for ax, m in zip(axes, ("recall@10", "ndcg@10"), strict=True):
-        ax.bar(
-            [i - 0.2 for i in x],
-            [r.get(f"sasrec_{m}", 0) for r in shown],
-            0.4,
-            yerr=[r.get(f"sasrec_{m}_std", 0) for r in shown],
-            label="SASRec",
-            capsize=3,
-        )
-        ax.bar([i + 0.2 for i in x], [r[m] for r in shown], 0.4,
-               yerr=[r[f"{m}_std"] for r in shown], label="genrec decoder", capsize=3)  # fmt: skip
+        for offset, label, key in ((-0.2, "SASRec", f"sasrec_{m}"), (0.2, "genrec decoder", m)):
+            ax.bar(
+                [i + offset for i in x],
+                [r.get(key, 0) for r in shown],
+                0.4,
+                yerr=[r.get(f"{key}_std", 0) for r in shown],
+                label=label,
+                capsize=3,
+            )
         ax.set_xticks(list(x), [r["dataset"] for r in shown])
         ax.set(ylabel=f"test {m}", title=m)
         ax.legend()

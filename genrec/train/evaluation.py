@@ -164,22 +164,23 @@ def test_metrics(
     SID scores alone and of the dense head alone over the whole catalogue (dense-head models,
     not a serving mode) and of beam 20 (the width of earlier reports); the
     unconstrained decode's hallucination rate on the first `hallucination_users` users."""
+
+    def headline(prefix: str, metrics: dict[str, float]) -> dict[str, float]:
+        return {f"{prefix}_{k}": metrics[k] for k in ("recall@10", "ndcg@10")}
+
     row = evaluate_decoder(decoder, store, test, device, beam)
     gpu = device.type == "cuda"
     if gpu:
-        served = evaluate_decoder(decoder, store, test, device, beam, served=True)
-        row |= {f"served_{k}": served[k] for k in ("recall@10", "ndcg@10")}
+        row |= headline("served", evaluate_decoder(decoder, store, test, device, beam, served=True))
     if decoder.item_head is not None:
         weight = row["dense_weight"] = decoder.dense.weight
         if gpu:
             alone = evaluate_decoder(decoder.with_dense_weight(0.0), store, test, device, beam)
             decoder.with_dense_weight(weight)
-            row |= {f"sid_only_{k}": alone[k] for k in ("recall@10", "ndcg@10")}
             dense = evaluate_scorer(DenseScorer(decoder, store, device), test, batch_size=256)
-            row |= {f"dense_only_{k}": dense[k] for k in ("recall@10", "ndcg@10")}
+            row |= headline("sid_only", alone) | headline("dense_only", dense)
     if gpu and beam != 20:
-        narrow = evaluate_decoder(decoder, store, test, device, 20)
-        row |= {f"beam20_{k}": narrow[k] for k in ("recall@10", "ndcg@10")}
+        row |= headline("beam20", evaluate_decoder(decoder, store, test, device, 20))
     row["beam"] = beam
     first = test.take(np.arange(min(hallucination_users, len(test))))
     row["hallucination_rate"] = hallucination_rate(decoder, store, first, device)
