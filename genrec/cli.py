@@ -238,6 +238,9 @@ def train(
     dense_candidates: Annotated[
         int, typer.Option(help="The dense head's own top items that join the beam's candidates")
     ] = 0,
+    dense_input: Annotated[
+        bool, typer.Option(help="The dense head's item embeddings also enter the prompt (tied)")
+    ] = False,
     beam: Annotated[
         int, typer.Option(help="Beam width of the test decode and the dense weight's choice")
     ] = 50,
@@ -334,6 +337,7 @@ def train(
             (f" dl{dense_loss:g}", dense and dense_loss != 0.25),
             (f" dw{dense_weights}", dense and dense_weights != "0,0.25,0.5,1,2,4"),
             (f" dc{dense_candidates}", dense and dense_candidates > 0),
+            (" di", dense and dense_input),
             (f" beam{beam}", beam != 50),
             (f" bs{batch_size}", batch_size != 256),  # non-default hyperparameters, so rows
             (f" lr{lr:g}", lr != 1e-3),  # of one report do not overwrite each other
@@ -371,7 +375,9 @@ def train(
         vocab = SIDVocab(user_levels=user_levels)
         lm = build_decoder(size, vocab, seed, dropout)
     prompt = PromptConfig(user_scid=user_scid, merge_to=merge_to)
-    dense_cfg = DenseConfig(enabled=dense, loss_weight=dense_loss, candidates=dense_candidates)
+    dense_cfg = DenseConfig(
+        enabled=dense, loss_weight=dense_loss, candidates=dense_candidates, in_prompt=dense_input
+    )
     decoder = SIDDecoder(lm, vocab, prompt, tokenizer.item_sids, dropout, dense_cfg)
     tasks = None
     if text_tasks:

@@ -39,6 +39,10 @@ class DenseConfig:
     # per SID token, so 1 / depth puts the two on one scale)
     weight: float = 1.0  # decode: score = SID log-probability + weight x (user · item)
     candidates: int = 0  # decode: the dense head's own top items that join the beam's
+    # The item embeddings also enter the prompt, added to each history item's SID token
+    # embeddings (tied, as SASRec ties its input and output item embeddings): the prompt then
+    # tells apart items whose SIDs share a prefix, and an item never trained keeps its SID's.
+    in_prompt: bool = False
 
 
 @dataclass(frozen=True)
@@ -102,6 +106,9 @@ class SIDDecoder(nn.Module):
         embed = self.lm.get_input_embeddings()
         B, dev = len(history), history.device
         items = embed(self.item_tokens[history.clamp_min(0)])  # (B, H, depth, C)
+        if self.item_head is not None and self.dense.in_prompt:
+            real = (history >= 0)[..., None, None]  # padding stays as it was
+            items = items + self.item_head(history.clamp_min(0))[:, :, None] * real
         if self.merger is not None:
             items = self.merger(items)
         per_item = items.shape[2]

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
+import pytest
 import torch
 
 from genrec.data import leave_one_out
@@ -21,12 +22,11 @@ from genrec.train.trainer import DecoderTrainConfig, train_decoder
 CPU = World(device=torch.device("cpu"))
 
 
-def _dense_decoder(store, weight: float = 1.0) -> SIDDecoder:
+def _dense_decoder(store, weight: float = 1.0, in_prompt: bool = False) -> SIDDecoder:
     vocab = SIDVocab()
     lm = build_decoder("tiny", vocab, seed=0)
-    return SIDDecoder(
-        lm, vocab, PromptConfig(), store.item_sids, dense=DenseConfig(True, 0.25, weight)
-    ).eval()
+    dense = DenseConfig(True, 0.25, weight, in_prompt=in_prompt)
+    return SIDDecoder(lm, vocab, PromptConfig(), store.item_sids, dense=dense).eval()
 
 
 def test_engine_reranks_the_beam_by_user_dot_item(small_store):
@@ -64,11 +64,13 @@ def test_engine_reranks_the_beam_by_user_dot_item(small_store):
     assert torch.allclose(full, user @ decoder.item_head.weight.T, atol=1e-4)
 
 
-def test_dense_candidates_join_the_beam_scored_on_their_sid_paths(small_store):
+@pytest.mark.parametrize("in_prompt", [False, True])
+def test_dense_candidates_join_the_beam_scored_on_their_sid_paths(small_store, in_prompt):
     """With extra dense candidates, every returned item is scored exactly as a beam item would
-    be: its SID log-probability given the prompt (teacher-forced) + weight x user · item."""
+    be: its SID log-probability given the prompt (teacher-forced) + weight x user · item; the
+    same when the item embeddings also enter the prompt."""
     store, _ = small_store
-    decoder = _dense_decoder(store, weight=3.0)
+    decoder = _dense_decoder(store, weight=3.0, in_prompt=in_prompt)
     with torch.no_grad():
         decoder.item_head.weight.normal_(std=1.0)
     rng = np.random.default_rng(1)
@@ -118,10 +120,32 @@ def test_dense_training_picks_a_weight_and_round_trips(small_synthetic, small_st
 
     out = save_checkpoint(result.decoder, store, store_path, tmp_path / "ckpt", {"size": "tiny"})
     loaded, meta = load_checkpoint(out, store)
-    assert meta["dense"] == {"enabled": True, "loss_weight": 0.25, "weight": best, "candidates": 0}
+    assert meta["dense"] == {
+        "enabled": True, "loss_weight": 0.25, "weight": best, "candidates": 0, "in_prompt": False
+    }
     assert torch.equal(loaded.item_head.weight, result.decoder.item_head.weight)
     history, page = torch.tensor([[-1, 3, 4], [5, 6, 7]]), torch.tensor([[8], [1]])
     assert torch.allclose(loaded(history, page), result.decoder.eval()(history, page))
+
+
+def test_item_embeddings_in_the_prompt_are_the_dense_heads(small_store):
+    """in_prompt: each history item's SID token embeddings plus its (tied) dense embedding;
+    the padding and the head are untouched, so the mask and positions stay the same."""
+    store, _ = small_store
+    plain, tied = _dense_decoder(store), _dense_decoder(store, in_prompt=True)
+    with torch.no_grad():
+        tied.item_head.weight.normal_(std=1.0)
+        plain.item_head.weight.copy_(tied.item_head.weight)
+    history = torch.tensor([[-1, 3, 4], [5, 6, 7]])
+    base, valid = plain.prompt_embeds(history)
+    got, got_valid = tied.prompt_embeds(history)
+    assert torch.equal(valid, got_valid)
+    depth = plain.vocab.sid_depth
+    items = torch.zeros_like(base)  # what the prompt gains: real items' positions only, last
+    for row, h in enumerate(history):
+        real = h[h >= 0]
+        items[row, -len(real) * depth :] = tied.item_head.weight[real].repeat_interleave(depth, 0)
+    assert torch.allclose(got, base + items, atol=1e-6)
 
 
 def test_time_budget_stops_inside_an_epoch(small_synthetic, small_store):
