@@ -141,8 +141,7 @@ def dense_candidates(
     affinity.scatter_(1, in_beam, NEG_INF)
     best, items = affinity.topk(K, dim=1)  # (B, K)
     items = items.clamp_max(n_items - 1)
-    offsets = torch.tensor([vocab.level_offset(lv) for lv in range(depth)], device=dev)
-    tokens = dense.codes[items] + offsets  # (B, K, depth) vocabulary ids
+    tokens = vocab.sid_tokens(dense.codes[items])  # (B, K, depth) ids, made on the device
     within = torch.ones(T, T, dtype=torch.bool, device=dev).tril()
     own = torch.block_diag(*[within] * K)  # (K*T, K*T): each candidate's causal block
     mask = torch.cat([

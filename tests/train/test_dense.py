@@ -163,3 +163,23 @@ def test_time_budget_stops_inside_an_epoch(small_synthetic, small_store):
     # One epoch of 512-row steps has fewer steps than a budget check: it runs to the end,
     # and a run that completed every epoch says so.
     assert finished.stopped_by == "epochs"
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA graphs need a GPU")
+def test_dense_candidates_capture_in_cuda_graphs(small_store):
+    """The served engine (bf16, CUDA graphs, fused kernels) runs the dense candidates' pass
+    inside its captured search, and finds what the float32 eager reference finds."""
+    store, _ = small_store
+    decoder = _dense_decoder(store, weight=3.0, in_prompt=True)
+    with torch.no_grad():
+        decoder.item_head.weight.normal_(std=1.0)
+    decoder.dense = replace(decoder.dense, candidates=8)
+    rng = np.random.default_rng(2)
+    histories = [rng.integers(0, len(store.item_ids), n) for n in rng.integers(1, 21, 32)]
+    embeds, valid = batch_prompts(decoder, store, np.arange(32), histories, torch.device("cpu"))
+    eager = decoder_engine(decoder, store, "cpu", beam=10, served=False)
+    want = eager.recommend_embeds(embeds, valid, k=10).items
+    served = decoder_engine(decoder.to("cuda"), store, "cuda", beam=10, served=True)
+    got = served.recommend_embeds(embeds.cuda(), valid.cuda(), k=10).items
+    overlap = np.mean([len(set(g) & set(w)) / 10 for g, w in zip(got.tolist(), want.tolist(), strict=True)])
+    assert overlap > 0.9  # bf16 may swap near-ties at the edge of the top 10
