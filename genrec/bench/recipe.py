@@ -24,7 +24,8 @@ EXTRA = tuple(f"{prefix}_{m}" for prefix in ("served", "sid_only", "dense_only",
 COLUMNS = [
     "dataset", "variant", "seeds", *METRICS, "recall@10_std", "ndcg@10_std",
     "sasrec_recall@10", "sasrec_ndcg@10", "sasrec_recall@10_std", "sasrec_ndcg@10_std",
-    *EXTRA, "dense_weight", "stopped_by", "invalid_rate", "params", "train_seconds", "hardware",
+    "sasrec_h50_recall@10", "sasrec_h50_ndcg@10", *EXTRA,
+    "dense_weight", "stopped_by", "invalid_rate", "params", "train_seconds", "hardware",
 ]  # fmt: skip
 
 
@@ -44,18 +45,25 @@ def decoder_runs(checkpoints: list[Path]) -> dict[tuple[str, str], list[dict]]:
     return runs
 
 
-def sasrec_runs(rows_files: list[Path]) -> dict[str, list[dict]]:
-    """`genrec baselines --report` files, one per seed → dataset → SASRec test rows."""
-    out: dict[str, list[dict]] = {}
+SASRECS = {"sasrec": "sasrec", "sasrec h50": "sasrec_h50"}  # model row → column prefix
+
+
+def sasrec_runs(rows_files: list[Path]) -> dict[tuple[str, str], list[dict]]:
+    """`genrec baselines --report` files, one per seed → (dataset, model) → SASRec test rows:
+    the protocol's (history ≤ 20, the bar) and the history ≤ 50 reference (`--max-history
+    50`, model `sasrec h50`), a figure beside the bar, never the bar."""
+    out: dict[tuple[str, str], list[dict]] = {}
     for path in sorted(rows_files):
         for row in json.loads(path.read_text())["rows"]:
-            if row["model"] == "sasrec":
-                out.setdefault(row["dataset"], []).append(row)
+            if row["model"] in SASRECS:
+                out.setdefault((row["dataset"], row["model"]), []).append(row)
     return out
 
 
 def recipe_rows(
-    runs: dict[tuple[str, str], list[dict]], sasrec: dict[str, list[dict]], command: str
+    runs: dict[tuple[str, str], list[dict]],
+    sasrec: dict[tuple[str, str], list[dict]],
+    command: str,
 ) -> list[dict]:
     rows = []
     for (dataset, variant), tests in runs.items():
@@ -70,11 +78,12 @@ def recipe_rows(
         if all("dense_weight" in t for t in tests):
             row["dense_weight"] = "/".join(f"{t['dense_weight']:g}" for t in tests)
         row["stopped_by"] = "/".join(f"{t['stopped_by']} @ {t['best_epoch']}" for t in tests)
-        base = sasrec.get(dataset, [])
-        for m in ("recall@10", "ndcg@10"):
-            if base:
-                row[f"sasrec_{m}"], row[f"sasrec_{m}_std"] = _mean_std([b[m] for b in base])
-        row["sasrec_seeds"] = len(base)
+        for model, prefix in SASRECS.items():
+            base = sasrec.get((dataset, model), [])
+            for m in ("recall@10", "ndcg@10"):
+                if base:
+                    row[f"{prefix}_{m}"], row[f"{prefix}_{m}_std"] = _mean_std([b[m] for b in base])
+            row[f"{prefix}_seeds"] = len(base)
         row["invalid_rate"] = max(t["invalid_rate"] for t in tests)
         row["params"] = tests[0]["params"]
         row["train_seconds"] = round(statistics.fmean(t["train_seconds"] for t in tests), 1)
@@ -91,7 +100,9 @@ HEADER = (
     "20)\n\n"
     "Generated from `recipe.json` by the command in each row; every figure is the mean over "
     "`seeds` runs (`_std`: their standard deviation), SASRec's over its own seeds in the same "
-    "run. `served_*`: the same checkpoints through the engine configuration Triton serves (bf16, "
+    "run; `sasrec_h50_*`: SASRec with history ≤ 50 (`genrec baselines --max-history 50`), a "
+    "reference beside the bar, not the bar. `served_*`: the same checkpoints through the "
+    "engine configuration Triton serves (bf16, "
     "CUDA graphs, fused kernels); the headline columns are float32 eager. `sid_only_*`: the "
     "same dense-head checkpoints ranked by their SID log-probabilities alone; `dense_only_*`: "
     "by their dense head alone over the whole catalogue (a diagnostic, no serving mode); "

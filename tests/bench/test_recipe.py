@@ -30,6 +30,8 @@ def test_bench_recipe_means_over_seeds(tmp_path):
         row = {"dataset": "ml-100k", "model": "sasrec", "recall@10": recall, "ndcg@10": 0.05}
         popularity = row | {"model": "popularity"}
         (runs / f"sasrec-ml-100k-s{seed}.json").write_text(json.dumps({"rows": [popularity, row]}))
+        h50 = row | {"model": "sasrec h50", "recall@10": recall + 0.01}  # a reference only
+        (runs / f"sasrec-ml-100k-h50-s{seed}.json").write_text(json.dumps({"rows": [h50]}))
     report = tmp_path / "recipe.json"
     result = subprocess.run(
         [sys.executable, "-m", "genrec", "bench-recipe", str(runs), "--report", str(report)],
@@ -41,6 +43,7 @@ def test_bench_recipe_means_over_seeds(tmp_path):
     assert default["seeds"] == 3 and default["recall@10"] == pytest.approx(0.12)
     assert default["recall@10_std"] == pytest.approx(0.02)
     assert default["sasrec_recall@10"] == pytest.approx(0.10) and default["sasrec_seeds"] == 2
+    assert default["sasrec_h50_recall@10"] == pytest.approx(0.11)
     assert len(default["runs"]) == 3 and "bench-recipe" in default["command"]
     assert rows["no-dense"]["seeds"] == 1 and rows["no-dense"]["recall@10_std"] == 0.0
     assert report.with_suffix(".png").stat().st_size > 0

@@ -121,7 +121,11 @@ def test_dense_training_picks_a_weight_and_round_trips(small_synthetic, small_st
     out = save_checkpoint(result.decoder, store, store_path, tmp_path / "ckpt", {"size": "tiny"})
     loaded, meta = load_checkpoint(out, store)
     assert meta["dense"] == {
-        "enabled": True, "loss_weight": 0.25, "weight": best, "candidates": 0, "in_prompt": False
+        "enabled": True,
+        "loss_weight": 0.25,
+        "weight": best,
+        "candidates": 0,
+        "in_prompt": False,
     }
     assert torch.equal(loaded.item_head.weight, result.decoder.item_head.weight)
     history, page = torch.tensor([[-1, 3, 4], [5, 6, 7]]), torch.tensor([[8], [1]])
@@ -181,5 +185,7 @@ def test_dense_candidates_capture_in_cuda_graphs(small_store):
     want = eager.recommend_embeds(embeds, valid, k=10).items
     served = decoder_engine(decoder.to("cuda"), store, "cuda", beam=10, served=True)
     got = served.recommend_embeds(embeds.cuda(), valid.cuda(), k=10).items
-    overlap = np.mean([len(set(g) & set(w)) / 10 for g, w in zip(got.tolist(), want.tolist(), strict=True)])
+    overlap = np.mean(
+        [len(set(g) & set(w)) / 10 for g, w in zip(got.tolist(), want.tolist(), strict=True)]
+    )
     assert overlap > 0.9  # bf16 may swap near-ties at the edge of the top 10
