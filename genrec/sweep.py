@@ -39,9 +39,9 @@ from pathlib import Path
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from genrec.errors import GenrecError
+from genrec.pipelines.train import STORE
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-STORE = Path("tokenizer_store")  # where `genrec tokenize` writes by default
 
 
 @dataclass(frozen=True)

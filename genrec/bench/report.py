@@ -7,7 +7,6 @@ report without erasing each other; every row says which command and hardware pro
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import json
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -22,13 +21,6 @@ def locked(path: Path) -> Iterator[None]:
     with open(path.with_name(f".{path.name}.lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         yield
-
-
-def run_id(config: dict) -> str:
-    """A run's identity: the hash of its whole configuration in canonical form (sorted keys),
-    so two runs that differ in any option get different ids, rows and checkpoint folders."""
-    canonical = json.dumps(config, sort_keys=True, default=str, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()[:10]
 
 
 def merge_rows(path: Path, rows: list[dict], key: Sequence[str]) -> list[dict]:

@@ -10,6 +10,7 @@ import torch
 
 from genrec.bench.report import write_merged
 from genrec.device import describe_hardware
+from genrec.tokenizer.pipeline import variant_name
 from genrec.tokenizer.store import TokenizerStore
 
 KEY = ("dataset", "method", "signals", "variant")
@@ -37,17 +38,6 @@ def tokenizer_row(store: TokenizerStore, path: Path, device: torch.device, comma
         "hardware": describe_hardware(device),
         "command": command,
     }
-
-
-def variant_name(config: dict) -> str:
-    """What sets a run apart beyond method and signals (empty for the defaults)."""
-    weight = config["train"]["contrastive_weight"]
-    if config["method"] == "bloger":
-        b = config["bloger"]
-        switches = [("no meta", not b["meta"]), ("no surgery", not b["surgery"]),
-                    (f"λ {b['rec_weight']:g}", b["rec_weight"] != 1.0)]  # fmt: skip
-        return ", ".join(name for name, on in switches if on)
-    return f"contrastive {weight:g}" if config["method"] == "rqvae" and weight > 0 else ""
 
 
 def write_tokenizer_report(rows: list[dict], json_path: Path) -> None:

@@ -164,3 +164,14 @@ def tokenize(
         q.weights,
     )
     return store, metrics
+
+
+def variant_name(config: dict) -> str:
+    """What sets a run apart beyond method and signals (empty for the defaults)."""
+    weight = config["train"]["contrastive_weight"]
+    if config["method"] == "bloger":
+        b = config["bloger"]
+        switches = [("no meta", not b["meta"]), ("no surgery", not b["surgery"]),
+                    (f"λ {b['rec_weight']:g}", b["rec_weight"] != 1.0)]  # fmt: skip
+        return ", ".join(name for name, on in switches if on)
+    return f"contrastive {weight:g}" if config["method"] == "rqvae" and weight > 0 else ""

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from genrec.bench.report import markdown_table, merge_rows, run_id
+from genrec.bench.report import markdown_table, merge_rows
+from genrec.pipelines.identity import run_id
 
 
 def test_merge_replaces_same_key_and_keeps_others(tmp_path):

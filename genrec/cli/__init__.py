@@ -1,0 +1,28 @@
+"""`genrec <command>`: the command-line entry point, one small module per command group, each
+delegating to its library function (`genrec.pipelines`, `genrec.bench`, `genrec.stack`).
+
+Input problems (a missing file, an unknown dataset) print one line and exit with code 2.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from genrec.cli.common import app
+from genrec.errors import GenrecError
+
+# isort: off
+# Registration order is the order `genrec --help` lists the commands in.
+from genrec.cli import datasets, tokenize, train, align, slate, serve  # noqa: F401
+from genrec.cli import bench_serve, loadtest, experiments, bench_model  # noqa: F401
+# isort: on
+
+__all__ = ["app", "main"]
+
+
+def main() -> None:
+    try:
+        app()
+    except GenrecError as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)

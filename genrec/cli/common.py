@@ -1,0 +1,65 @@
+"""What every command module shares: the Typer app they register on, the console, the
+option types several commands take, and how rows print."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(
+    help="Generative recommendation over semantic IDs.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+console = Console()
+ARTIFACTS = Path("artifacts")
+
+DataDir = Annotated[
+    Path | None,
+    typer.Option(
+        help="Folder holding the public datasets [env: GENREC_DATA_DIR; "
+        "default: ../shared/data when present]"
+    ),
+]
+ModelRepo = Annotated[Path, typer.Option(help="Triton model repository")]
+Gpu = Annotated[bool, typer.Option(help="Triton's GPU configuration (config.pbtxt)")]
+Device = Annotated[str, typer.Option(help="auto, cpu, cuda, ...")]
+Progress = Annotated[bool, typer.Option(help="Show progress bars")]
+
+
+def command_line() -> str:
+    """The command line as typed, for the `command` column of every report row."""
+    return "genrec " + shlex.join(sys.argv[1:])
+
+
+def print_rows(title: str, rows: list[dict], columns: list[str]) -> None:
+    table = Table(title=title)
+    for column in columns:
+        table.add_column(column, justify="left" if column in ("dataset", "model") else "right")
+    for row in rows:
+        table.add_row(
+            *(f"{row[c]:.4f}" if isinstance(row[c], float) else str(row[c]) for c in columns)
+        )
+    console.print(table)
+
+
+def print_report(report: Path | None) -> None:
+    if report is not None:
+        console.print(f"report: {report} and {report.with_suffix('.md')}")
+
+
+def exported(model_repo: Path, data_dir: Path | None):
+    """The latest exported version of the model, its export.json and its dataset: what the
+    serving commands start the stack with."""
+    from genrec.data import load_dataset
+    from genrec.stack import latest_export
+
+    version, info = latest_export(model_repo)
+    return version, info, load_dataset(info["dataset"], data_dir)

@@ -1,0 +1,87 @@
+"""`genrec datasets`, `genrec baselines`: the data and the baselines every model is measured
+against."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from genrec.cli.common import ARTIFACTS, DataDir, app, command_line, console, print_rows
+from genrec.errors import GenrecError
+
+
+@app.command()
+def datasets(data_dir: DataDir = None) -> None:
+    """List the datasets with their user / item / interaction counts."""
+    from genrec.data import SPECS, default_data_dir, load_dataset
+
+    root = data_dir or default_data_dir()
+    rows = []
+    for name, spec in SPECS.items():
+        if spec.folder is not None and (root is None or not (root / spec.folder).is_dir()):
+            console.print(f"[dim]{name}: not found under {root} ({spec.description})[/dim]")
+            continue
+        rows.append(load_dataset(name, root).stats())
+    print_rows("datasets", rows, list(rows[0]))
+
+
+@app.command()
+def baselines(
+    dataset: Annotated[list[str], typer.Option("--dataset", "-d", help="Repeatable")] = [
+        "synthetic"
+    ],
+    model: Annotated[list[str], typer.Option(help="popularity / sasrec; repeatable")] = [
+        "popularity",
+        "sasrec",
+    ],
+    data_dir: DataDir = None,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:1, ...")] = "auto",
+    epochs: Annotated[int, typer.Option(help="Most SASRec epochs")] = 200,
+    patience: Annotated[int, typer.Option(help="Epochs without a better valid NDCG@10")] = 20,
+    batch_size: int = 256,
+    lr: float = 1e-3,
+    d_model: int = 64,
+    layers: int = 2,
+    heads: int = 2,
+    dropout: float = 0.5,
+    seed: int = 0,
+    max_history: Annotated[
+        int, typer.Option(help="Items a model sees (the protocol's 20; e.g. 50 for a reference)")
+    ] = 20,
+    report: Annotated[Path | None, typer.Option(help="Merge rows into this JSON (+ .md)")] = None,
+    artifacts: Annotated[Path, typer.Option(help="Where SASRec embeddings go")] = ARTIFACTS,
+    progress: Annotated[bool, typer.Option(help="Show progress bars")] = True,
+) -> None:
+    """Train and evaluate Popularity and SASRec (leave-one-out, full ranking); print the metrics."""
+    from genrec.baselines.sasrec_trainer import TrainConfig
+    from genrec.bench.baselines import COLUMNS, MODELS, BaselineRun, run_dataset, write_report
+    from genrec.device import resolve_device
+
+    if max_history < 1:
+        raise GenrecError(f"--max-history must be ≥ 1, got {max_history}")
+    unknown = sorted(set(model) - set(MODELS))
+    if unknown:
+        raise GenrecError(f"unknown model {unknown[0]!r}; expected one of {', '.join(MODELS)}")
+    run = BaselineRun(
+        models=tuple(model),
+        sasrec={"d_model": d_model, "n_layers": layers, "n_heads": heads, "dropout": dropout},
+        train=TrainConfig(
+            epochs=epochs, batch_size=batch_size, lr=lr, patience=patience, seed=seed
+        ),
+        artifacts_dir=artifacts,
+        curves_dir=report.parent if report else None,
+        progress=progress,
+        max_history=max_history,
+    )
+    command = command_line()
+    rows = []
+    for name in dataset:
+        rows += run_dataset(name, data_dir, run, resolve_device(device), command)
+    print_rows(
+        "baselines (test split)", rows, [c for c in COLUMNS if c not in ("command", "hardware")]
+    )
+    if report is not None:
+        write_report(rows, report)
+        console.print(f"report: {report} and {report.with_suffix('.md')}")

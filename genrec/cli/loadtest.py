@@ -1,0 +1,115 @@
+"""`genrec loadtest`, `genrec bench-reliability`: Locust against the stack, and faults under
+traffic."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from genrec.cli.common import DataDir, Gpu, ModelRepo, app, command_line, console, exported
+
+
+@app.command()
+def loadtest(
+    users: Annotated[
+        str,
+        typer.Option(help="Steady Locust users (a burst triples them); a comma list sweeps"),
+    ] = "15",
+    spawn_rate: Annotated[float, typer.Option(help="Users started per second")] = 5.0,
+    run_time: Annotated[int, typer.Option(help="Seconds per run")] = 60,
+    p99_ms: Annotated[float, typer.Option(help="SLO: p99 latency, all requests")] = 150.0,
+    error_rate: Annotated[float, typer.Option(help="SLO: share of failed requests")] = 0.0,
+    processes: Annotated[int, typer.Option(help="Locust load processes")] = 1,
+    burst: Annotated[
+        float, typer.Option(help="Users multiplier for the middle fifth of each run (1 = none)")
+    ] = 3.0,
+    gpu: Gpu = False,
+    workers: Annotated[int, typer.Option(help="Gateway worker processes")] = 1,
+    model_repo: ModelRepo = Path("model_repo"),
+    setting: Annotated[str, typer.Option(help="Row label")] = "",
+    report: Annotated[Path, typer.Option(help="JSON report (+ .md, + PNG)")] = Path(
+        "reports/loadtest.json"
+    ),
+    workdir: Annotated[Path, typer.Option(help="Logs, Redis data, CSVs")] = Path("build/loadtest"),
+    data_dir: DataDir = None,
+) -> None:
+    """Start the stack, run the Locust scenarios headless against it for a bounded time (once
+    per user count of a sweep, on the same stack), and write the report; exit 1 when an SLO
+    broke (in a sweep: at every user count)."""
+    from genrec.bench import loadtest as lt
+    from genrec.bench.serve import scrape
+    from genrec.device import describe_hardware, resolve_device
+    from genrec.stack import LOOPBACK_LOAD, running_stack
+
+    levels = [int(u) for u in users.split(",")]
+    _, _, dataset = exported(model_repo, data_dir)
+    catalog = lt.write_catalog(
+        [u.id for u in dataset.users], [i.id for i in dataset.items], workdir / "catalog.json"
+    )
+    runs = [
+        lt.Run(n, spawn_rate, run_time, p99_ms, error_rate, None, processes, burst) for n in levels
+    ]
+    label = setting or f"{dataset.name}, {'GPU' if gpu else 'CPU'}, {workers} gateway worker(s)"
+    codes, server = [], []  # per run: (its server-side p99s, CPU seconds before and after)
+    # (bench-reliability tests the per-address limit that LOOPBACK_LOAD lifts)
+    with running_stack(
+        model_repo, workdir, dataset, gpu, workers, gateway_env=LOOPBACK_LOAD
+    ) as stack:
+        for r in runs:
+            before, cpu_before = scrape(f"{stack.url}/metrics"), lt.cpu_seconds(stack)
+            codes.append(lt.run_locust(stack.url, catalog, r, workdir / f"locust-{r.users}"))
+            p99s = lt.server_p99s(before, scrape(f"{stack.url}/metrics"))
+            server.append((p99s, cpu_before, lt.cpu_seconds(stack)))
+    hardware = describe_hardware(resolve_device("cuda" if gpu else "cpu"))
+    rows = []
+    for r, (p99s, cpu_before, cpu_after) in zip(runs, server, strict=True):
+        for row in lt.read_rows(workdir / f"locust-{r.users}", r):
+            if row["scenario"] == "all":  # the server's view covers all requests
+                row |= p99s | lt.cpu_ms_per_request(cpu_before, cpu_after, row["requests"])
+            rows.append({"setting": label, **row, "hardware": hardware, "command": command_line()})
+    slug = label.replace(" ", "_").replace(",", "").replace("(", "").replace(")", "")
+    png = report.parent / f"loadtest_{slug}.png"
+    if len(runs) == 1:
+        lt.plot_history(workdir / f"locust-{levels[0]}", png, label)
+    else:
+        lt.plot_knee(rows, png.with_name(f"loadtest_{slug}_knee.png"), label)
+    console.print(lt.write_report(rows, report))
+    if all(code != 0 for code in codes):
+        raise typer.Exit(1)
+
+
+@app.command("bench-reliability")
+def bench_reliability(
+    model_repo: ModelRepo = Path("model_repo"),
+    report: Annotated[Path, typer.Option(help="JSON report (+ .md)")] = Path(
+        "reports/reliability.json"
+    ),
+    workdir: Annotated[Path, typer.Option(help="Logs and Redis data")] = Path(
+        "build/bench-reliability"
+    ),
+    data_dir: DataDir = None,
+) -> None:
+    """Cause faults on the local stack under steady traffic (Triton killed and stalled, Redis
+    killed, a flooding client, malformed bodies), then Schemathesis; write what users saw."""
+    import secrets
+
+    from genrec.bench.reliability import run_faults, run_schemathesis, write_report
+    from genrec.device import describe_hardware, resolve_device
+    from genrec.stack import running_stack
+
+    _, _, dataset = exported(model_repo, data_dir)
+    key = secrets.token_hex(16)
+    settings = {  # a rate limit a 2-core flooder can exceed while steady traffic stays under
+        "GENREC_API_KEY": key,
+        "GENREC_BREAKER_RESET_S": "1",
+        "GENREC_RATE_LIMIT_RPS": "50",
+        "GENREC_RATE_LIMIT_BURST": "100",
+    }
+    with running_stack(model_repo, workdir, dataset, gateway_env=settings) as stack:
+        users, items = [u.id for u in dataset.users], [i.id for i in dataset.items]
+        rows = run_faults(stack, users, items, key)
+        schemathesis = run_schemathesis(stack.url, key)
+    meta = {"command": command_line(), "hardware": describe_hardware(resolve_device("cpu"))}
+    console.print(write_report(rows, schemathesis, meta, report))
