@@ -77,6 +77,9 @@ def train(
     lr: float = R.lr,
     weight_decay: float = R.weight_decay,
     dropout: Annotated[float, typer.Option(help="Embedding and attention dropout")] = R.dropout,
+    residual_dropout: Annotated[
+        float, typer.Option(help="Dropout on attention and MLP outputs (residual)")
+    ] = R.residual_dropout,
     patience: Annotated[
         int, typer.Option(help="Epochs without a better valid Recall@10")
     ] = R.patience,

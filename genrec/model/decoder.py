@@ -67,7 +67,12 @@ class SIDDecoder(nn.Module):
         item_sids: np.ndarray,
         dropout: float = 0.0,
         dense: DenseConfig = DenseConfig(),
+        residual_dropout: float = 0.0,
     ):
+        """dropout: on the input embeddings (and Qwen2's attention weights, set in its config);
+        residual_dropout: on each attention and MLP output before it joins the residual stream
+        (GPT-2's resid_pdrop), which Qwen2 does not have. Training-time only: the engine reads
+        the weights, so neither touches decoding."""
         super().__init__()
         if prompt.user_scid != (vocab.user_levels > 0):
             raise ValueError("a user-SCID prompt needs a vocabulary with user levels, and back")
@@ -80,11 +85,19 @@ class SIDDecoder(nn.Module):
         self.register_buffer("item_tokens", tokens, persistent=False)  # (n_items, depth)
         # Training-time dropout on the input embeddings (Qwen2 itself only drops attention).
         self.dropout = nn.Dropout(dropout)
+        self.residual_dropout = nn.Dropout(residual_dropout)  # train() / eval() switch it
+        if residual_dropout > 0:
+            for layer in lm.model.layers:
+                for proj in (layer.self_attn.o_proj, layer.mlp.down_proj):
+                    proj.register_forward_hook(self._drop_residual)
         self.dense = dense
         self.item_head = None
         if dense.enabled:
             self.item_head = nn.Embedding(len(tokens), hidden)  # (n_items, C)
             nn.init.normal_(self.item_head.weight, std=lm.config.initializer_range)
+
+    def _drop_residual(self, _module: nn.Module, _args: tuple, out: torch.Tensor) -> torch.Tensor:
+        return self.residual_dropout(out)
 
     def with_dense_weight(self, weight: float) -> SIDDecoder:
         """Sets, in place, the weight the engine decodes with (chosen on validation) → self."""

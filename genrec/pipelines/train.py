@@ -42,6 +42,7 @@ class TrainRun:
     lr: float = 1e-3
     weight_decay: float = 0.1
     dropout: float = 0.2
+    residual_dropout: float = 0.0  # on attention and MLP outputs (Qwen2 has none)
     patience: int = 5
     eval_users: int = 2000
     seed: int = 0
@@ -92,6 +93,7 @@ class TrainRun:
                 (f" bs{self.batch_size}", self.batch_size != 256),
                 (f" lr{self.lr:g}", self.lr != 1e-3),
                 (f" do{self.dropout:g}", self.dropout != 0.2),
+                (f" rd{self.residual_dropout:g}", self.residual_dropout > 0),
                 (f" wd{self.weight_decay:g}", self.weight_decay != 0.1),
                 (f" e{self.epochs}", self.epochs != 10),
             )
@@ -209,7 +211,9 @@ def run_train(
         enabled=run.dense, loss_weight=run.dense_loss, candidates=run.dense_candidates,
         in_prompt=run.dense_input,
     )  # fmt: skip
-    decoder = SIDDecoder(lm, vocab, prompt, tokenizer.item_sids, run.dropout, dense)
+    decoder = SIDDecoder(
+        lm, vocab, prompt, tokenizer.item_sids, run.dropout, dense, run.residual_dropout
+    )
     tasks = None
     if run.text_tasks:
         tasks = item_text_tasks(data.items, decoder.item_tokens, text_encoder(run.size), vocab)
