@@ -4,16 +4,33 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install pretrained demo test lint loadtest bench-baselines clean
+.PHONY: install constraints pretrained demo test lint loadtest bench-baselines clean
 
 # The `cpu` extra pins torch==2.13.0 (the CPU wheel here); on a GPU box install your CUDA
 # torch first and run `pip install -e '.[train,stack,bench,dev]' -r service/requirements.txt` instead.
 # service/requirements.txt pins the gateway's packages exactly, as its image installs them.
-$(STAMP): pyproject.toml service/requirements.txt
+# constraints.txt pins every package (dependencies of dependencies included) to the versions the
+# tests last passed with, so a clean install today resolves what CI resolved.
+$(STAMP): pyproject.toml service/requirements.txt constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[cpu,train,stack,bench,dev]' -r service/requirements.txt
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[cpu,train,stack,bench,dev]' \
+		-r service/requirements.txt
 	touch $(STAMP)
+
+# Re-resolve after changing pyproject.toml or service/requirements.txt: a fresh environment
+# without the constraints, then its versions written back (torch without the local +cpu label).
+constraints:
+	rm -rf build/constraints-venv
+	$(PYTHON) -m venv build/constraints-venv
+	build/constraints-venv/bin/python -m pip install --quiet --upgrade pip
+	build/constraints-venv/bin/python -m pip install --quiet -e '.[cpu,train,stack,bench,dev]' \
+		-r service/requirements.txt
+	{ echo "# Every package's version as CI and the README's install last resolved them."; \
+	  echo "# Refresh: make constraints (after changing pyproject.toml or service/requirements.txt)."; \
+	  build/constraints-venv/bin/python -m pip freeze --exclude-editable \
+	    | sed -E 's/^(torch==[^+]+)\+.*/\1/'; } > constraints.txt
+	rm -rf build/constraints-venv
 
 install: $(STAMP)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 
 from genrec.align.prompts import Prompts
-from genrec.engine.engine import decoder_engine
+from genrec.engine.engine import EngineConfig, decoder_engine
 from genrec.model.decoder import SIDDecoder
 from genrec.tokenizer.store import TokenizerStore
 
@@ -27,7 +27,7 @@ def beam_candidates(
     between calls, so nothing is captured)."""
     was_training = decoder.training
     decoder.eval()
-    engine = decoder_engine(decoder, store, device, beam, served=False)
+    engine = decoder_engine(decoder, store, device, EngineConfig.reference(beam))
     user_scids = torch.from_numpy(store.user_scids) if decoder.prompt.user_scid else None
     out = []
     for s in range(0, len(prompts), batch_size):

@@ -16,7 +16,7 @@ import torch
 from genrec.bench.decode_profile import profile_rows, profile_search
 from genrec.bench.report import markdown_table, merge_rows, pyplot, save_figure
 from genrec.engine.beam_search import select
-from genrec.engine.engine import DecodeEngine
+from genrec.engine.engine import DecodeEngine, EngineConfig
 from genrec.engine.reference import PrefixTrie, hf_beam_search
 from genrec.model.config import build_decoder
 from genrec.model.vocab import SIDVocab
@@ -79,9 +79,8 @@ def _sync(device: torch.device) -> None:
 
 def exactness(model, store, vocab, prompts, beam, k, device) -> dict:
     """Engine (float32) vs the reference on the same prompts: item and score agreement."""
-    engine = DecodeEngine(
-        model, store, vocab, device, dtype=torch.float32, beam=beam, cuda_graphs=False
-    )
+    config = EngineConfig(beam=beam, dtype=torch.float32, cuda_graphs=False)
+    engine = DecodeEngine(model, store, vocab, device, config)
     trie = PrefixTrie(store.item_sids, vocab)
     ours_items, ours_scores, ref_items, ref_scores = [], [], [], []
     for start in range(0, len(prompts), 100):
@@ -146,7 +145,9 @@ def _bench_model(
     params = sum(p.numel() for p in model.parameters())
     if device.type == "cuda":
         model = model.to(torch.bfloat16)  # the reference runs in bf16 like the engine
-    engine = DecodeEngine(model, store, vocab, device, beam=cfg.beam, prompt_multiple=1)
+    engine = DecodeEngine(
+        model, store, vocab, device, EngineConfig(beam=cfg.beam, prompt_multiple=1)
+    )
     trie = PrefixTrie(store.item_sids, vocab)
     rows = []
     for batch in cfg.batches:

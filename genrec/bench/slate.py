@@ -17,7 +17,7 @@ import torch
 
 from genrec.bench.report import write_merged
 from genrec.data.split import EvalSet
-from genrec.engine.engine import DecodeEngine, decoder_engine
+from genrec.engine.engine import DecodeEngine, EngineConfig, decoder_engine
 from genrec.eval.evaluate import TopKRecommender
 from genrec.eval.metrics import (
     invalid_rate,
@@ -97,7 +97,7 @@ def bench_slates(
 ) -> list[dict]:
     """→ one row per mode: page quality on `test` and latency per batch size, with speed-ups;
     slates once per per-code cap (`slate` at the slot beam width 4, `slate capN` below it)."""
-    engine = decoder_engine(decoder, store, device, beam=20)
+    engine = decoder_engine(decoder, store, device, EngineConfig.served(beam=20))
     decoders = recommenders(decoder.to(device).eval(), engine, store, max_history)
     runs = [(mode, r, None) for mode, r in decoders.items() if mode != "slate"]
     runs += [("slate" if c == engine.slate_beam else f"slate cap{c}", decoders["slate"], c)

@@ -31,6 +31,30 @@ class EngineError(GenrecError):
     """The model, the tokenizer store and the vocabulary do not fit together."""
 
 
+@dataclass(frozen=True)
+class EngineConfig:
+    """How the engine decodes: the one object evaluation, the benchmarks and serving build
+    their engines from, so an offline figure and a served page come from the same settings."""
+
+    beam: int = 20
+    dtype: torch.dtype | None = None  # None: bfloat16 on CUDA, float32 elsewhere
+    cuda_graphs: bool = True  # captured searches per bucket (CUDA only)
+    fuse: bool | None = None  # Inductor-fused kernels; None: on CUDA (Triton kernels)
+    prompt_multiple: int = 16  # prompt lengths round up to this (fewer graph buckets)
+    slate_beam: int = 4  # candidates per slot in slate mode
+    slate_cap: int | None = None  # most slots per first SID code in a slate [slate_beam]
+
+    @classmethod
+    def served(cls, beam: int = 50) -> EngineConfig:
+        """What the Triton model runs: bf16, CUDA graphs and fused kernels on a GPU."""
+        return cls(beam=beam)
+
+    @classmethod
+    def reference(cls, beam: int = 20) -> EngineConfig:
+        """float32 and eager everywhere: the reference the served figures are checked against."""
+        return cls(beam=beam, dtype=torch.float32, cuda_graphs=False, fuse=False)
+
+
 @dataclass
 class Recommendations:
     items: torch.Tensor  # (B, k) item indices, best first; -1 where fewer than k exist
@@ -87,26 +111,21 @@ class DecodeEngine:
         store: TokenizerStore,
         vocab: SIDVocab,
         device: torch.device | str = "cpu",
-        dtype: torch.dtype | None = None,
-        beam: int = 20,
-        cuda_graphs: bool = True,
-        fuse: bool | None = None,
-        prompt_multiple: int = 16,
-        slate_beam: int = 4,
-        slate_cap: int | None = None,
+        config: EngineConfig = EngineConfig(),
         dense: torch.Tensor | None = None,
         dense_candidates: int = 0,
     ):
         """dense (n_items, C): a dense head's weighted item embeddings (`SIDDecoder.
         decode_dense`), which rerank each beam search's final candidates (not slates);
         dense_candidates: how many of the dense head's own top items join them (`DenseRerank`)."""
-        self.device = torch.device(device)
-        self.vocab, self.beam, self.prompt_multiple = vocab, beam, prompt_multiple
-        self.slate_beam = slate_beam  # candidates per slot in slate mode
-        self.slate_cap = slate_cap or slate_beam  # most slots per first SID code in a slate
-        self._check(model, store, vocab, beam)
-        dtype = dtype or (torch.bfloat16 if self.device.type == "cuda" else torch.float32)
-        fuse = self.device.type == "cuda" if fuse is None else fuse  # Inductor: Triton on GPUs
+        self.device, self.config = torch.device(device), config
+        self.vocab, self.beam, self.prompt_multiple = vocab, config.beam, config.prompt_multiple
+        self.slate_beam = config.slate_beam
+        self.slate_cap = config.slate_cap or config.slate_beam
+        self._check(model, store, vocab, config.beam)
+        cuda = self.device.type == "cuda"
+        dtype = config.dtype or (torch.bfloat16 if cuda else torch.float32)
+        fuse = cuda if config.fuse is None else config.fuse
         self.runner = Qwen2Runner(model, dtype, self.device, fuse=fuse)
         self.trie = store.trie.to(self.device)
         self.n_items = len(store.item_ids)
@@ -120,7 +139,7 @@ class DecodeEngine:
         if dense is not None:
             codes = torch.from_numpy(store.item_sids.astype(np.int64)).to(self.device)
             self.dense = DenseRerank(dense.to(self.device, torch.float32), codes, dense_candidates)
-        self.use_graphs = cuda_graphs and self.device.type == "cuda"
+        self.use_graphs = config.cuda_graphs and cuda
         self._graphs: dict[tuple, _Graph] = {}  # (*input shape, excluded, padded, slots, cap)
 
     @staticmethod
@@ -251,16 +270,10 @@ def decoder_engine(
     decoder: SIDDecoder,
     store: TokenizerStore,
     device: torch.device | str,
-    beam: int = 20,
-    served: bool = True,
-    **options,
+    config: EngineConfig = EngineConfig.served(),
 ) -> DecodeEngine:
-    """The engine for a trained decoder (its dense head included). served=True: the serving
-    configuration (bf16, CUDA graphs and fused kernels on a GPU; float32 on the CPU);
-    served=False: float32 and eager everywhere, the reference the figures are checked against."""
-    if not served:
-        options = {"dtype": torch.float32, "cuda_graphs": False, "fuse": False} | options
+    """The engine for a trained decoder, its dense head included."""
     return DecodeEngine(
-        decoder.lm, store, decoder.vocab, device, beam=beam, dense=decoder.decode_dense(),
-        dense_candidates=decoder.dense.candidates, **options,
+        decoder.lm, store, decoder.vocab, device, config, dense=decoder.decode_dense(),
+        dense_candidates=decoder.dense.candidates,
     )  # fmt: skip

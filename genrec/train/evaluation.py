@@ -7,7 +7,7 @@ import numpy as np
 import torch
 
 from genrec.data.split import EvalSet
-from genrec.engine.engine import DecodeEngine, decoder_engine
+from genrec.engine.engine import DecodeEngine, EngineConfig, decoder_engine
 from genrec.eval import evaluate_scorer, evaluate_topk
 from genrec.model.decoder import SIDDecoder
 from genrec.tokenizer.store import TokenizerStore
@@ -117,7 +117,8 @@ def evaluate_decoder(
     or of generated pages with `slate` (and the cold-start and exposure metrics when `cold`
     marks the cold-start items). served=False: float32, eager (the reference); served=True:
     the engine configuration Triton serves (bf16 CUDA graphs on a GPU)."""
-    engine = decoder_engine(decoder, store, device, beam, served)
+    config = EngineConfig.served(beam) if served else EngineConfig.reference(beam)
+    engine = decoder_engine(decoder, store, device, config)
     recommender = EngineRecommender(decoder, engine, store, slate)
     return evaluate_topk(recommender, data, len(store.item_ids), batch_size=256, cold=cold)
 

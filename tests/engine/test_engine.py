@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from genrec.bench.decode import random_prompts, random_store
-from genrec.engine.engine import DecodeEngine, EngineError
+from genrec.engine.engine import DecodeEngine, EngineConfig, EngineError
 from genrec.engine.reference import PrefixTrie, hf_beam_search
 from genrec.model.config import build_decoder
 from genrec.model.vocab import SIDVocab
@@ -31,7 +31,7 @@ def store(synthetic_store):
 
 @pytest.fixture(scope="module")
 def engine(model, store):
-    return DecodeEngine(model, store, VOCAB, "cpu", beam=20)
+    return DecodeEngine(model, store, VOCAB, "cpu", EngineConfig(beam=20))
 
 
 def _prompts(store, n: int, seed: int = 0) -> list[list[int]]:
@@ -90,7 +90,7 @@ def test_exclusions_skip_items_and_keep_order(engine, store):
 
 def test_beam_wider_than_the_catalogue(model):
     tiny_store = random_store(5, VOCAB, seed=0)
-    engine = DecodeEngine(model, tiny_store, VOCAB, "cpu", beam=20)
+    engine = DecodeEngine(model, tiny_store, VOCAB, "cpu", EngineConfig(beam=20))
     rec = engine.recommend(random_prompts(tiny_store, VOCAB, 3, 2, seed=0), k=10)
     for row in range(3):
         found = rec.items[row][rec.items[row] >= 0]
@@ -106,7 +106,9 @@ def test_mismatches_are_refused(model, store):
     with pytest.raises(EngineError, match="model vocabulary has 1030 tokens"):
         DecodeEngine(wrong, store, VOCAB, "cpu")
     with pytest.raises(EngineError, match="exceeds the beam width"):
-        DecodeEngine(model, store, VOCAB, "cpu", beam=4).recommend([[VOCAB.bos]], k=10)
+        DecodeEngine(model, store, VOCAB, "cpu", EngineConfig(beam=4)).recommend(
+            [[VOCAB.bos]], k=10
+        )
 
 
 def test_bench_decode_cli(tmp_path):
@@ -131,7 +133,7 @@ def test_fused_path_matches_eager(engine, model, store):
     """`fuse` (what CUDA runs: Inductor kernels over a bounded dynamic token count, here its C++
     backend) decodes what the eager path decodes: mixed and equal prompt lengths, a slate whose
     plan steps feed one token (a size Inductor specialises)."""
-    fused = DecodeEngine(model, store, VOCAB, "cpu", beam=20, fuse=True)
+    fused = DecodeEngine(model, store, VOCAB, "cpu", EngineConfig(beam=20, fuse=True))
     mixed, equal = _prompts(store, 12), random_prompts(store, VOCAB, 4, 20, seed=1)
     for prompts, slate in ((mixed, False), (equal, False), (mixed[:1], True)):
         want = engine.recommend(prompts, k=10, slate=slate)

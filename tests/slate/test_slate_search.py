@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from genrec.data import leave_one_out
-from genrec.engine.engine import DecodeEngine
+from genrec.engine.engine import DecodeEngine, EngineConfig
 from genrec.engine.slate_search import _fill
 from genrec.model.config import build_decoder
 from genrec.model.decoder import PromptConfig, SIDDecoder
@@ -24,7 +24,7 @@ def setup(small_synthetic, small_store):
     decoder = SIDDecoder(
         build_decoder("tiny", vocab, seed=3), vocab, PromptConfig(merge_to=2), store.item_sids
     ).eval()
-    engine = DecodeEngine(decoder.lm, store, vocab, "cpu", beam=20, slate_beam=4)
+    engine = DecodeEngine(decoder.lm, store, vocab, "cpu", EngineConfig(beam=20, slate_beam=4))
     split = leave_one_out(small_synthetic)
     history = pad_histories(split.test.histories[:48], 20)
     return decoder, engine, store, history

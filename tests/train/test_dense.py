@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from genrec.data import leave_one_out
-from genrec.engine.engine import decoder_engine
+from genrec.engine.engine import EngineConfig, decoder_engine
 from genrec.model.checkpoint import load_checkpoint, save_checkpoint
 from genrec.model.config import build_decoder
 from genrec.model.decoder import DenseConfig, PromptConfig, SIDDecoder
@@ -38,8 +38,10 @@ def test_engine_reranks_the_beam_by_user_dot_item(small_store):
     histories = [rng.integers(0, len(store.item_ids), n) for n in rng.integers(1, 21, 64)]
     users = np.arange(len(histories))
     embeds, valid = batch_prompts(decoder, store, users, histories, torch.device("cpu"))
-    plain = decoder_engine(decoder.with_dense_weight(0.0), store, "cpu", beam=20, served=False)
-    hybrid = decoder_engine(decoder.with_dense_weight(3.0), store, "cpu", beam=20, served=False)
+    plain = decoder_engine(decoder.with_dense_weight(0.0), store, "cpu", EngineConfig.reference(20))
+    hybrid = decoder_engine(
+        decoder.with_dense_weight(3.0), store, "cpu", EngineConfig.reference(20)
+    )
     base = plain.recommend_embeds(embeds, valid, k=20)
     got = hybrid.recommend_embeds(embeds, valid, k=20)
 
@@ -77,11 +79,11 @@ def test_dense_candidates_join_the_beam_scored_on_their_sid_paths(small_store, i
     histories = [rng.integers(0, len(store.item_ids), n) for n in rng.integers(1, 21, 32)]
     embeds, valid = batch_prompts(decoder, store, np.arange(32), histories, torch.device("cpu"))
     decoder.dense = replace(decoder.dense, candidates=8)
-    got = decoder_engine(decoder, store, "cpu", beam=10, served=False).recommend_embeds(
+    got = decoder_engine(decoder, store, "cpu", EngineConfig.reference(10)).recommend_embeds(
         embeds, valid, k=10
     )
     decoder.dense = replace(decoder.dense, candidates=0)
-    beam_only = decoder_engine(decoder, store, "cpu", beam=10, served=False).recommend_embeds(
+    beam_only = decoder_engine(decoder, store, "cpu", EngineConfig.reference(10)).recommend_embeds(
         embeds, valid, k=10
     )
     history = torch.full((32, 20), -1)
@@ -181,9 +183,9 @@ def test_dense_candidates_capture_in_cuda_graphs(small_store):
     rng = np.random.default_rng(2)
     histories = [rng.integers(0, len(store.item_ids), n) for n in rng.integers(1, 21, 32)]
     embeds, valid = batch_prompts(decoder, store, np.arange(32), histories, torch.device("cpu"))
-    eager = decoder_engine(decoder, store, "cpu", beam=10, served=False)
+    eager = decoder_engine(decoder, store, "cpu", EngineConfig.reference(10))
     want = eager.recommend_embeds(embeds, valid, k=10).items
-    served = decoder_engine(decoder.to("cuda"), store, "cuda", beam=10, served=True)
+    served = decoder_engine(decoder.to("cuda"), store, "cuda", EngineConfig.served(10))
     got = served.recommend_embeds(embeds.cuda(), valid.cuda(), k=10).items
     overlap = np.mean(
         [len(set(g) & set(w)) / 10 for g, w in zip(got.tolist(), want.tolist(), strict=True)]

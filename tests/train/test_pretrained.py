@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from genrec.data import leave_one_out
-from genrec.engine.engine import DecodeEngine
+from genrec.engine.engine import DecodeEngine, EngineConfig
 from genrec.errors import GenrecError
 from genrec.model.checkpoint import load_checkpoint, save_checkpoint
 from genrec.model.decoder import PromptConfig, SIDDecoder
@@ -48,7 +48,7 @@ def test_sid_rows_reuse_or_add(llama):
 def test_engine_decodes_a_converted_model(llama, synthetic_store, sid_rows):
     store = synthetic_store[0]
     lm, vocab = with_sid_rows(llama_to_qwen2(llama), sid_rows)
-    engine = DecodeEngine(lm, store, vocab, "cpu", beam=20)
+    engine = DecodeEngine(lm, store, vocab, "cpu", EngineConfig(beam=20))
     rng = np.random.default_rng(0)
     prompts = [
         vocab.history_prompt(torch.from_numpy(store.item_sids[rng.integers(0, 50, 5)]))
