@@ -1,4 +1,6 @@
-# The gateway image: FastAPI + uvicorn, talking to Redis and Triton. No torch, no model.
+# The gateway image: FastAPI + uvicorn, talking to Redis and Triton. No torch, no model, and of
+# the genrec library only genrec/contract.py: the names it shares with the model (make lint
+# holds the gateway to importing nothing else of it).
 # Build: docker build -t genrec-gateway .     (the Triton image is Dockerfile.triton)
 FROM python:3.11.11-slim-bookworm AS build
 WORKDIR /build
@@ -15,6 +17,7 @@ COPY --from=build /install /usr/local
 RUN useradd --create-home --uid 10001 genrec \
     && mkdir -p /tmp/metrics && chown 10001 /tmp/metrics
 WORKDIR /app
+COPY genrec/__init__.py genrec/contract.py ./genrec/
 COPY service/ ./service/
 USER 10001
 EXPOSE 8000

@@ -3,29 +3,29 @@ the next numbered version folder of a Triton model repository (`<repo>/<name>/<N
 
 The version folder is self-contained (`decoder/` = the checkpoint, `tokenizer_store/` = the
 store version, `catalog.json` = titles and popularity for the gateway, `model.py` = the
-repository's thin Triton entry point), so a server never depends on paths of the machine that
-trained the model, and the pair is checked (fingerprint + SID checksums) before anything is
-written. Written to a temporary folder and renamed into place, like every other artifact here;
-then the model's configurations pin the store version it holds (`store_version` parameter).
+repository's thin Triton entry point, `export.json` = where it came from and the store it holds;
+names in `genrec.contract.VERSION_FILES`), so a server never depends on paths of the machine
+that trained the model, and the pair is checked (fingerprint + SID checksums) before anything
+is written. Written to a temporary folder and renamed into place, like every other artifact
+here. The store pin is export.json's (`genrec.contract.STORE_PIN`), which the served model
+checks: the model's configurations are never edited, since they apply to every version and are
+tracked in git (an export leaves the checkout clean).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from genrec.contract import STORE_PIN, VERSION_FILES, store_label
 from genrec.data import Dataset
 from genrec.model.checkpoint import load_checkpoint, read_meta
-from genrec.serving import store_label
 from genrec.tokenizer.store import TokenizerStore
-
-PINNED = re.compile(r'(key: "store_version" value: \{ string_value: )"[^"]*"')
 
 
 def catalog(dataset: Dataset) -> dict:
@@ -59,26 +59,22 @@ def export(
     version = base / str(max(versions, default=0) + 1)
     tmp = Path(tempfile.mkdtemp(prefix=".export-", dir=base))
     try:
-        shutil.copytree(checkpoint, tmp / "decoder")
-        shutil.copytree(store_path, tmp / "tokenizer_store")
-        if (base / "model.py").is_file():
-            shutil.copy2(base / "model.py", tmp / "model.py")
-        (tmp / "catalog.json").write_text(json.dumps(catalog(dataset)))
+        shutil.copytree(checkpoint, tmp / VERSION_FILES.decoder)
+        shutil.copytree(store_path, tmp / VERSION_FILES.tokenizer_store)
+        if (base / VERSION_FILES.model).is_file():
+            shutil.copy2(base / VERSION_FILES.model, tmp / VERSION_FILES.model)
+        (tmp / VERSION_FILES.catalog).write_text(json.dumps(catalog(dataset)))
         info = {
             "checkpoint": str(checkpoint),
             "dataset": meta["dataset"],
             "size": meta.get("size", ""),
-            "store_version": meta["store_version"],
+            STORE_PIN: store_label(tokenizer.manifest),  # the store copied, `--store` or not
             "prompt": meta["prompt"],
             "test": meta.get("test", {}),
         }
-        (tmp / "export.json").write_text(json.dumps(info, indent=2) + "\n")
+        (tmp / VERSION_FILES.export).write_text(json.dumps(info, indent=2) + "\n")
         os.rename(tmp, version)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    for config in [base / "config.pbtxt", *sorted(base.glob("configs/*.pbtxt"))]:
-        if config.is_file():
-            text = config.read_text()
-            config.write_text(PINNED.sub(rf'\1"{store_label(tokenizer)}"', text))
     return version

@@ -10,6 +10,7 @@ server.
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from genrec.contract import MAX_HISTORY, STORE_PIN, VERSION_FILES, store_label
 from genrec.device import resolve_device
 from genrec.engine.engine import BATCH_BUCKETS, bucket, decoder_engine
 from genrec.errors import GenrecError
@@ -47,11 +49,6 @@ class BatchTimings:
     decode_us: int  # constrained beam search, for the whole batch
 
 
-def store_label(store: TokenizerStore) -> str:
-    """`<dataset>/<version>`: how a model configuration pins the store it must be served with."""
-    return f"{store.manifest['dataset']}/{store.manifest['version']}"
-
-
 class ServedModel:
     def __init__(self, decoder: SIDDecoder, store: TokenizerStore, device: torch.device, beam: int):
         if device.type == "cuda" and device.index is not None:
@@ -61,7 +58,7 @@ class ServedModel:
         self.decoder = decoder.to(device).eval()
         self.store, self.device = store, device
         self.engine = decoder_engine(decoder, store, device, beam)
-        self.max_history = 20
+        self.max_history = MAX_HISTORY
         # Slates decode a fixed number of slots per captured graph: the smallest bucket that
         # holds the batch's largest K (the first k slots of a longer slate are the k-slot slate,
         # up to the fill's fallback).
@@ -85,15 +82,23 @@ class ServedModel:
     def load(
         cls, version: Path, device: str = "auto", beam: int = 50, store_version: str = ""
     ) -> ServedModel:
-        """An exported version folder; `store_version` (e.g. `synthetic/v1`), when set, must
-        name the store inside it, so a configuration never serves a model with another store."""
-        store = TokenizerStore.load(version / "tokenizer_store")
-        if store_version and store_label(store) != store_version:
-            raise GenrecError(
-                f"{version}: holds tokenizer store {store_label(store)}, "
-                f"the model configuration pins {store_version}"
-            )
-        decoder, _ = load_checkpoint(version / "decoder", store)
+        """An exported version folder. The tokenizer store it holds must be the one its
+        export.json records (`STORE_PIN`, written by `genrec export`): the gateway reads item ids
+        and user SCIDs from that store, so a folder whose store was swapped never serves. The
+        pin lives in each version, not in the model configuration, which applies to every
+        version and is tracked in git. `store_version` (e.g. `synthetic/v1`: the configuration's
+        optional `store_version` parameter), when set, must name the store too, so a deployment
+        that must keep its catalogue refuses a rollout to a version exported on another one."""
+        store = TokenizerStore.load(version / VERSION_FILES.tokenizer_store)
+        held = store_label(store.manifest)
+        info = json.loads((version / VERSION_FILES.export).read_text())
+        pins = {VERSION_FILES.export: info[STORE_PIN]}
+        if store_version:
+            pins["the model configuration"] = store_version
+        for where, pinned in pins.items():
+            if pinned != held:
+                raise GenrecError(f"{version}: holds tokenizer store {held}, {where} pins {pinned}")
+        decoder, _ = load_checkpoint(version / VERSION_FILES.decoder, store)
         return cls(decoder, store, resolve_device(device), beam)
 
     @property

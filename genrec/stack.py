@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from genrec.contract import VERSION_FILES
 from genrec.data import Dataset
 from genrec.errors import GenrecError
 
@@ -357,7 +358,7 @@ def latest_export(model_repo: Path, name: str = "genrec") -> tuple[Path, dict]:
     )
     if not versions:
         raise GenrecError(f"{model_repo}/{name}: no exported model; run `genrec export` first")
-    return versions[-1], json.loads((versions[-1] / "export.json").read_text())
+    return versions[-1], json.loads((versions[-1] / VERSION_FILES.export).read_text())
 
 
 @contextmanager

@@ -1,6 +1,7 @@
 """The catalogue of the model version Triton serves, read from its exported version folder:
 item ids ↔ the decoder's item indices, titles, popular items, and user SCIDs. Plain JSON and
-safetensors read with numpy: no torch in the gateway."""
+safetensors read with numpy: no torch in the gateway. The files' names are `genrec.contract`'s,
+which `genrec export` and the tokenizer store write them by."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 from safetensors.numpy import load_file
+
+from genrec.contract import STORE_FILES, VERSION_FILES, store_label
 
 
 class CatalogError(RuntimeError):
@@ -42,24 +45,24 @@ class Catalog:
             raise CatalogError(f"{model_dir}: no exported version {version or ''} (genrec export)")
         folder = versions[-1]
         try:
-            export = json.loads((folder / "export.json").read_text())
-            store = folder / "tokenizer_store"
-            manifest = json.loads((store / "manifest.json").read_text())
-            item_ids = json.loads((store / "items.json").read_text())
-            user_ids = json.loads((store / "users.json").read_text())
-            scids = load_file(str(store / "user_scids.safetensors"))
-            extra = json.loads((folder / "catalog.json").read_text())
+            export = json.loads((folder / VERSION_FILES.export).read_text())
+            store = folder / VERSION_FILES.tokenizer_store
+            manifest = json.loads((store / STORE_FILES.manifest).read_text())
+            item_ids = json.loads((store / STORE_FILES.items).read_text())
+            user_ids = json.loads((store / STORE_FILES.users).read_text())
+            scids = load_file(str(store / STORE_FILES.user_scids))
+            extra = json.loads((folder / VERSION_FILES.catalog).read_text())
         except (OSError, ValueError, KeyError) as e:
             raise CatalogError(f"{folder}: unreadable export ({e})") from e
         return cls(
             version=folder.name,
-            store_version=f"{manifest['dataset']}/{manifest['version']}",
+            store_version=store_label(manifest),
             item_ids=item_ids,
             titles=extra["titles"],
             popular=np.asarray(extra["popular"], dtype=np.int64),
             user_scid_prompt=bool(export["prompt"]["user_scid"]),
-            _user_scids=scids["scids"],
-            _fallback_scid=scids["fallback"],
+            _user_scids=scids[STORE_FILES.scids_tensor],
+            _fallback_scid=scids[STORE_FILES.fallback_tensor],
             _item_index={item: i for i, item in enumerate(item_ids)},
             _user_index={user: i for i, user in enumerate(user_ids)},
         )

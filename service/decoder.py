@@ -1,6 +1,7 @@
 """The Triton-hosted decoder as the gateway calls it: one gRPC inference per page, with a
 deadline. Inputs are item indices; the token merger, user-SCID prefix and constrained beam
-search (or slate generation) all run inside the model (see `model_repo/genrec/model.py`)."""
+search (or slate generation) all run inside the model (see `model_repo/genrec/model.py`). The
+tensors' names and dtypes, and the STATS layout, are `genrec.contract`'s, which the model shares."""
 
 from __future__ import annotations
 
@@ -8,10 +9,24 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 from tritonclient.grpc import InferInput, InferRequestedOutput
 from tritonclient.grpc.aio import InferenceServerClient
 from tritonclient.utils import InferenceServerException
 
+from genrec.contract import (
+    EXCLUDE,
+    HISTORY,
+    ITEMS,
+    OUTPUTS,
+    SCORES,
+    SLATE,
+    STATS,
+    USER_SCID,
+    K,
+    Stats,
+    TensorSpec,
+)
 from service.metrics import (
     BREAKER_OPEN,
     DECODER_BATCH,
@@ -57,18 +72,15 @@ class Decoded:
     model_version: str
 
 
-TRITON_TYPES = {np.dtype(np.int64): "INT64", np.dtype(np.int32): "INT32", np.dtype(bool): "BOOL"}
-
-
-def _tensor(name: str, values: np.ndarray) -> InferInput:
-    t = InferInput(name, [1, len(values)], TRITON_TYPES[values.dtype])
-    t.set_data_from_numpy(values[None])
+def _tensor(spec: TensorSpec, values: ArrayLike) -> InferInput:
+    """One request's input: the values in the contract's dtype, behind a batch dimension."""
+    batched = np.asarray(values, spec.dtype)[None]
+    t = InferInput(spec.name, list(batched.shape), spec.datatype)
+    t.set_data_from_numpy(batched)
     return t
 
 
 class TritonDecoder:
-    OUTPUTS = ("ITEMS", "SCORES", "STATS")
-
     CHANNEL_ARGS = (
         # Reconnect within a second once Triton is back (gRPC's default backoff grows to minutes).
         ("grpc.initial_reconnect_backoff_ms", 200),
@@ -112,14 +124,14 @@ class TritonDecoder:
         slate: bool = False,
     ) -> Decoded:
         inputs = [
-            _tensor("HISTORY", np.asarray(history or [-1], dtype=np.int64)),
-            _tensor("EXCLUDE", np.asarray(exclude or [-1], dtype=np.int64)),
-            _tensor("K", np.asarray([k], dtype=np.int32)),
+            _tensor(HISTORY, history or [-1]),
+            _tensor(EXCLUDE, exclude or [-1]),
+            _tensor(K, [k]),
         ]
         if user_scid is not None:
-            inputs.append(_tensor("USER_SCID", np.asarray(user_scid, dtype=np.int64)))
+            inputs.append(_tensor(USER_SCID, user_scid))
         if slate:
-            inputs.append(_tensor("SLATE", np.array([True])))
+            inputs.append(_tensor(SLATE, [True]))
         if not self.breaker.allow():
             raise DecoderUnavailable("circuit open after repeated Triton failures")
         start = time.perf_counter()
@@ -127,7 +139,7 @@ class TritonDecoder:
             result = await self.client.infer(
                 self.model,
                 inputs,
-                outputs=[InferRequestedOutput(name) for name in self.OUTPUTS],
+                outputs=[InferRequestedOutput(spec.name) for spec in OUTPUTS],
                 client_timeout=self.timeout_s,
             )
         except InferenceServerException as e:
@@ -136,14 +148,14 @@ class TritonDecoder:
         finally:
             TRITON_LATENCY.observe(time.perf_counter() - start)
         self.breaker.succeeded()
-        prompt_tokens, prompt_us, decode_us, batch = result.as_numpy("STATS")[0].tolist()
-        PROMPT_TOKENS.observe(prompt_tokens)
-        DECODER_STAGE.labels("prompt").observe(prompt_us / 1e6)
-        DECODER_STAGE.labels("decode").observe(decode_us / 1e6)
-        DECODER_BATCH.observe(batch)
+        stats = Stats.from_array(result.as_numpy(STATS.name)[0])
+        PROMPT_TOKENS.observe(stats.prompt_tokens)
+        DECODER_STAGE.labels("prompt").observe(stats.prompt_us / 1e6)
+        DECODER_STAGE.labels("decode").observe(stats.decode_us / 1e6)
+        DECODER_BATCH.observe(stats.batch)
         return Decoded(
-            items=result.as_numpy("ITEMS")[0],
-            scores=result.as_numpy("SCORES")[0],
-            prompt_tokens=prompt_tokens,
+            items=result.as_numpy(ITEMS.name)[0],
+            scores=result.as_numpy(SCORES.name)[0],
+            prompt_tokens=stats.prompt_tokens,
             model_version=result.get_response().model_version,
         )

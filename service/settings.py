@@ -8,6 +8,8 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from genrec.contract import MAX_HISTORY
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="GENREC_", env_file=".env", extra="ignore")
@@ -21,8 +23,9 @@ class Settings(BaseSettings):
     # titles, user SCIDs) of the version Triton serves from it.
     model_dir: Path = Path("model_repo/genrec")
     triton_timeout_s: float = Field(0.8, gt=0)
-    history_len: int = Field(20, ge=1, le=20)  # items in the prompt (the protocol's cap)
-    history_max: int = Field(200, ge=20)  # items kept per user in Redis
+    # Items in the prompt, at most the model's cap.
+    history_len: int = Field(MAX_HISTORY, ge=1, le=MAX_HISTORY)
+    history_max: int = Field(200, ge=MAX_HISTORY)  # items kept per user in Redis
     page_ttl_s: int = Field(3600, ge=60)  # how long a page chain can be continued
     max_pages: int = Field(20, ge=1)  # pages per chain (exclusions grow with each page)
     event_ttl_s: int = Field(7 * 86400, ge=60)  # how long an event_id is remembered

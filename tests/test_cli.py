@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def _genrec(*args: str, cwd=None) -> subprocess.CompletedProcess:
@@ -52,3 +56,29 @@ def test_baselines_writes_report_and_artifacts(tmp_path):
     assert report.with_suffix(".md").read_text().count("| synthetic |") == 2
     assert (tmp_path / "reports" / "sasrec_synthetic.png").stat().st_size > 0
     assert (tmp_path / "artifacts" / "synthetic" / "sasrec" / "embeddings.safetensors").exists()
+
+
+def test_export_leaves_the_tracked_configs_untouched(synthetic_store, tmp_path):
+    """`genrec export CHECKPOINT` as `make demo` runs it (into `model_repo/` of the working
+    directory): the new version folder records its store, and the model's configurations,
+    tracked in git, stay byte for byte as they were, so an export leaves the checkout clean."""
+    from genrec.contract import STORE_PIN, VERSION_FILES, store_label
+    from genrec.model.checkpoint import save_checkpoint
+    from genrec.model.config import build_decoder
+    from genrec.model.decoder import PromptConfig, SIDDecoder
+    from genrec.model.vocab import SIDVocab
+
+    store, store_path = synthetic_store
+    template, model_dir = REPO / "model_repo" / "genrec", tmp_path / "model_repo" / "genrec"
+    shutil.copytree(template, model_dir, ignore=shutil.ignore_patterns("[0-9]*"))
+    vocab = SIDVocab()
+    decoder = SIDDecoder(build_decoder("tiny", vocab), vocab, PromptConfig(), store.item_sids)
+    checkpoint = save_checkpoint(decoder, store, store_path, tmp_path / "ckpt", {})
+    result = _genrec("export", str(checkpoint), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    info = json.loads((model_dir / "1" / VERSION_FILES.export).read_text())
+    assert info[STORE_PIN] == store_label(store.manifest)
+    configs = [template / "config.pbtxt", *template.glob("configs/*.pbtxt")]
+    assert len(configs) == 2
+    for config in configs:
+        assert (model_dir / config.relative_to(template)).read_bytes() == config.read_bytes()

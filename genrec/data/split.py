@@ -1,8 +1,9 @@
 """The evaluation protocol of TIGER / LC-Rec / Align3GR: leave-one-out with capped history.
 
 Per user: test target = last item, validation target = second-to-last, training sequence =
-everything before that. Histories given to a model are the last `max_history` (20) items
-before the target. Ranking is over the full catalogue (see genrec.eval).
+everything before that. Histories given to a model are the last `max_history` items before
+the target: `genrec.contract.MAX_HISTORY` (20), the served model's cap too, unless a run asks
+for another. Ranking is over the full catalogue (see genrec.eval).
 """
 
 from __future__ import annotations
@@ -11,9 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from genrec.contract import MAX_HISTORY
 from genrec.data.schema import Dataset
-
-MAX_HISTORY = 20
 
 
 @dataclass(frozen=True)

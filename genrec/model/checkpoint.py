@@ -16,14 +16,12 @@ from pathlib import Path
 from safetensors.torch import load_file, save_file
 from transformers import Qwen2ForCausalLM
 
+from genrec.contract import CHECKPOINT_FILES as FILES
+from genrec.contract import STORE_FILES
 from genrec.errors import GenrecError
 from genrec.model.decoder import DenseConfig, PromptConfig, SIDDecoder
 from genrec.model.vocab import SIDVocab
 from genrec.tokenizer.store import TokenizerStore
-
-META = "genrec.json"
-MERGER = "merger.safetensors"
-ITEM_HEAD = "item_head.safetensors"  # the dense head's item embeddings, when there is one
 
 
 def save_checkpoint(
@@ -37,10 +35,13 @@ def save_checkpoint(
         decoder.lm.save_pretrained(tmp)
         if decoder.merger is not None:
             save_file(
-                {k: v.contiguous() for k, v in decoder.merger.state_dict().items()}, tmp / MERGER
+                {k: v.contiguous() for k, v in decoder.merger.state_dict().items()},
+                tmp / FILES.merger,
             )
         if decoder.item_head is not None:
-            save_file({"weight": decoder.item_head.weight.detach().contiguous()}, tmp / ITEM_HEAD)
+            save_file(
+                {"weight": decoder.item_head.weight.detach().contiguous()}, tmp / FILES.item_head
+            )
         meta = {
             "tokenizer_store": str(store_path),
             "store_version": store.manifest["version"],
@@ -52,7 +53,7 @@ def save_checkpoint(
             "dense": asdict(decoder.dense),
             **extra,
         }
-        (tmp / META).write_text(json.dumps(meta, indent=2) + "\n")
+        (tmp / FILES.meta).write_text(json.dumps(meta, indent=2) + "\n")
         os.rename(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -63,15 +64,13 @@ def save_checkpoint(
 def _store_digest(store: TokenizerStore) -> dict[str, str]:
     """The checksums of the store files a decoder depends on: its item SIDs and user SCIDs."""
     files = store.manifest["files"]
-    return {
-        name: files[name]["sha256"] for name in ("item_sids.safetensors", "user_scids.safetensors")
-    }
+    return {name: files[name]["sha256"] for name in (STORE_FILES.item_sids, STORE_FILES.user_scids)}
 
 
 def read_meta(path: Path) -> dict:
-    if not (path / META).is_file():
-        raise GenrecError(f"{path}: not a genrec checkpoint ({META} missing)")
-    return json.loads((path / META).read_text())
+    if not (path / FILES.meta).is_file():
+        raise GenrecError(f"{path}: not a genrec checkpoint ({FILES.meta} missing)")
+    return json.loads((path / FILES.meta).read_text())
 
 
 def load_checkpoint(path: Path, store: TokenizerStore) -> tuple[SIDDecoder, dict]:
@@ -92,7 +91,7 @@ def load_checkpoint(path: Path, store: TokenizerStore) -> tuple[SIDDecoder, dict
         dense=dense,
     )  # fmt: skip
     if decoder.merger is not None:
-        decoder.merger.load_state_dict(load_file(str(path / MERGER)))
+        decoder.merger.load_state_dict(load_file(str(path / FILES.merger)))
     if decoder.item_head is not None:
-        decoder.item_head.load_state_dict(load_file(str(path / ITEM_HEAD)))
+        decoder.item_head.load_state_dict(load_file(str(path / FILES.item_head)))
     return decoder.eval(), meta

@@ -1,7 +1,8 @@
 """The versioned tokenizer store: `tokenizer_store/<dataset>/v<N>/`, self-describing and checked.
 
-Files: `manifest.json` (format version, config, dataset fingerprint, metrics, and the size and
-sha256 of every other file), `item_sids.safetensors`, `user_scids.safetensors`,
+Files (named by `genrec.contract.STORE_FILES`, since the gateway reads some of them too):
+`manifest.json` (format version, config, dataset fingerprint, metrics, and the size and sha256
+of every other file), `item_sids.safetensors`, `user_scids.safetensors`,
 `codebooks.safetensors`, `trie.safetensors`, `weights.safetensors` (the trained quantizer, when
 there is one), `items.json` / `users.json` (source ids in index order). A version is written to
 a temporary folder and renamed into place, so a crash never leaves a half-written version.
@@ -23,11 +24,11 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from genrec.contract import STORE_FILES as FILES
 from genrec.errors import GenrecError
 from genrec.tokenizer.trie import Trie
 
 FORMAT_VERSION = 1
-MANIFEST = "manifest.json"
 
 
 class StoreError(GenrecError):
@@ -68,22 +69,22 @@ class TokenizerStore:
         tmp = Path(tempfile.mkdtemp(prefix=f".{version}-", dir=base))
         try:
             tensors = {
-                "item_sids.safetensors": {"sids": torch.from_numpy(self.item_sids)},
-                "user_scids.safetensors": {
-                    "scids": torch.from_numpy(self.user_scids),
-                    "fallback": torch.from_numpy(self.fallback_user_scid),
+                FILES.item_sids: {FILES.sids_tensor: torch.from_numpy(self.item_sids)},
+                FILES.user_scids: {
+                    FILES.scids_tensor: torch.from_numpy(self.user_scids),
+                    FILES.fallback_tensor: torch.from_numpy(self.fallback_user_scid),
                 },
-                "codebooks.safetensors": self.codebooks,
-                "trie.safetensors": self.trie.arrays(),
+                FILES.codebooks: self.codebooks,
+                FILES.trie: self.trie.arrays(),
             }
             if self.weights:
-                tensors["weights.safetensors"] = self.weights
+                tensors[FILES.weights] = self.weights
             for name, group in tensors.items():
                 save_file(
                     {k: v.detach().cpu().contiguous() for k, v in group.items()}, str(tmp / name)
                 )
-            (tmp / "items.json").write_text(json.dumps(self.item_ids))
-            (tmp / "users.json").write_text(json.dumps(self.user_ids))
+            (tmp / FILES.items).write_text(json.dumps(self.item_ids))
+            (tmp / FILES.users).write_text(json.dumps(self.user_ids))
             files = {
                 p.name: {"bytes": p.stat().st_size, "sha256": _sha256(p)}
                 for p in sorted(tmp.iterdir())
@@ -97,7 +98,7 @@ class TokenizerStore:
                 "sid_depth": int(self.item_sids.shape[1]),
                 "codebook_size": self.codebook_size,
             }
-            (tmp / MANIFEST).write_text(json.dumps(self.manifest, indent=2) + "\n")
+            (tmp / FILES.manifest).write_text(json.dumps(self.manifest, indent=2) + "\n")
             os.rename(tmp, base / version)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -116,23 +117,21 @@ class TokenizerStore:
         for name, meta in manifest["files"].items():
             file = path / name
             if not file.is_file():
-                raise StoreError(f"{file}: missing (listed in {MANIFEST})")
+                raise StoreError(f"{file}: missing (listed in {FILES.manifest})")
             if file.stat().st_size != meta["bytes"] or _sha256(file) != meta["sha256"]:
                 raise StoreError(
-                    f"{file}: corrupt or truncated (size or sha256 differs from {MANIFEST})"
+                    f"{file}: corrupt or truncated (size or sha256 differs from {FILES.manifest})"
                 )
         try:
-            sids = load_file(str(path / "item_sids.safetensors"))["sids"].numpy()
-            users = load_file(str(path / "user_scids.safetensors"))
-            codebooks = load_file(str(path / "codebooks.safetensors"))
-            trie_arrays = load_file(str(path / "trie.safetensors"))
+            sids = load_file(str(path / FILES.item_sids))[FILES.sids_tensor].numpy()
+            users = load_file(str(path / FILES.user_scids))
+            codebooks = load_file(str(path / FILES.codebooks))
+            trie_arrays = load_file(str(path / FILES.trie))
             weights = (
-                load_file(str(path / "weights.safetensors"))
-                if (path / "weights.safetensors").exists()
-                else {}
+                load_file(str(path / FILES.weights)) if (path / FILES.weights).exists() else {}
             )
-            item_ids = json.loads((path / "items.json").read_text())
-            user_ids = json.loads((path / "users.json").read_text())
+            item_ids = json.loads((path / FILES.items).read_text())
+            user_ids = json.loads((path / FILES.users).read_text())
         except (SafetensorError, KeyError, json.JSONDecodeError, OSError) as e:
             raise StoreError(f"{path}: unreadable store file ({e})") from None
         store = cls(
@@ -140,8 +139,8 @@ class TokenizerStore:
             item_ids,
             sids,
             user_ids,
-            users["scids"].numpy(),
-            users["fallback"].numpy(),
+            users[FILES.scids_tensor].numpy(),
+            users[FILES.fallback_tensor].numpy(),
             codebooks,
             Trie.from_arrays(trie_arrays, manifest["codebook_size"], manifest["sid_depth"]),
             weights,
@@ -153,8 +152,8 @@ class TokenizerStore:
         m = self.manifest
         expected = {
             "item_sids": (self.item_sids.shape, (m["n_items"], m["sid_depth"])),
-            "items.json": ((len(self.item_ids),), (m["n_items"],)),
-            "users.json": ((len(self.user_ids),), (m["n_users"],)),
+            FILES.items: ((len(self.item_ids),), (m["n_items"],)),
+            FILES.users: ((len(self.user_ids),), (m["n_users"],)),
             "user_scids": (self.user_scids.shape[:1], (m["n_users"],)),
             "trie leaves": ((len(self.trie.child[-1]) if self.trie.child else 0,), (m["n_items"],)),
         }
@@ -183,7 +182,7 @@ def latest(root: Path, dataset: str) -> Path:
 
 
 def _read_manifest(path: Path) -> dict:
-    file = path / MANIFEST
+    file = path / FILES.manifest
     if not file.is_file():
         raise StoreError(f"{file}: not found (is {path} a tokenizer store version folder?)")
     try:

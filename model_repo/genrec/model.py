@@ -1,5 +1,6 @@
 """Triton Python backend for the genrec decoder: parse the request tensors, call
-`genrec.serving.ServedModel`, pack the responses. All logic lives in the library.
+`genrec.serving.ServedModel`, pack the responses. All logic lives in the library; the tensors'
+names and dtypes, and the STATS layout, are `genrec.contract`'s, which the gateway shares.
 
 `genrec export` copies this file into each version folder (`<N>/model.py`) next to the
 decoder and tokenizer store it serves.
@@ -15,19 +16,33 @@ import torch
 import triton_python_backend_utils as pb_utils
 from torch.utils.dlpack import to_dlpack
 
+from genrec.contract import (
+    EXCLUDE,
+    HISTORY,
+    ITEMS,
+    SCORES,
+    SLATE,
+    STATS,
+    STORE_PIN,
+    USER_SCID,
+    K,
+    Stats,
+    TensorSpec,
+)
 from genrec.serving import DecodeRequest, ServedModel
 
 
-def _input(request, name: str) -> np.ndarray | None:
+def _input(request, spec: TensorSpec) -> np.ndarray | None:
     """One request's tensor without its batch dimension."""
-    tensor = pb_utils.get_input_tensor_by_name(request, name)
+    tensor = pb_utils.get_input_tensor_by_name(request, spec.name)
     return None if tensor is None else tensor.as_numpy()[0]
 
 
-def _output(name: str, values: np.ndarray) -> pb_utils.Tensor:
+def _output(spec: TensorSpec, values: np.ndarray) -> pb_utils.Tensor:
     """Outputs go through DLPack: under numpy 2, numpy-built output tensors fail Triton's
     size check."""
-    return pb_utils.Tensor.from_dlpack(name, to_dlpack(torch.from_numpy(values[None])))
+    batched = np.array(values, spec.dtype)[None]  # a copy, in the contract's dtype
+    return pb_utils.Tensor.from_dlpack(spec.name, to_dlpack(torch.from_numpy(batched)))
 
 
 class TritonPythonModel:
@@ -41,18 +56,18 @@ class TritonPythonModel:
             device = "cpu"
         version = Path(args["model_repository"]) / args["model_version"]
         self.model = ServedModel.load(
-            version, device, int(params.get("beam", "50")), params.get("store_version", "")
+            version, device, int(params.get("beam", "50")), params.get(STORE_PIN, "")
         )
 
     def execute(self, requests: list) -> list:
         parsed, errors = [], {}
         for i, request in enumerate(requests):
-            exclude, slate = _input(request, "EXCLUDE"), _input(request, "SLATE")
+            exclude, slate = _input(request, EXCLUDE), _input(request, SLATE)
             decode = DecodeRequest(
-                history=_input(request, "HISTORY"),
-                exclude=np.empty(0, np.int64) if exclude is None else exclude,
-                k=int(_input(request, "K")[0]),
-                user_scid=_input(request, "USER_SCID"),
+                history=_input(request, HISTORY),
+                exclude=np.empty(0, EXCLUDE.dtype) if exclude is None else exclude,
+                k=int(_input(request, K)[0]),
+                user_scid=_input(request, USER_SCID),
                 slate=slate is not None and bool(slate[0]),
             )
             reason = self.model.check(decode)
@@ -68,16 +83,11 @@ class TritonPythonModel:
                 responses.append(pb_utils.InferenceResponse(error=pb_utils.TritonError(errors[i])))
                 continue
             r = by_index[i]
-            stats = np.array(
-                [r.prompt_tokens, timings.prompt_us, timings.decode_us, len(parsed)], np.int64
-            )
-            responses.append(
-                pb_utils.InferenceResponse(
-                    [
-                        _output("ITEMS", r.items.astype(np.int64)),
-                        _output("SCORES", r.scores.astype(np.float32)),
-                        _output("STATS", stats),
-                    ]
-                )
-            )
+            stats = Stats(r.prompt_tokens, timings.prompt_us, timings.decode_us, len(parsed))
+            outputs = [
+                _output(ITEMS, r.items),
+                _output(SCORES, r.scores),
+                _output(STATS, stats.to_array()),
+            ]
+            responses.append(pb_utils.InferenceResponse(outputs))
         return responses

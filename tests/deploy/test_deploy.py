@@ -6,6 +6,7 @@ values that break its schema are refused."""
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -44,6 +45,33 @@ def test_gateway_entrypoint_imports_without_torch():
     )
     run = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
+
+
+def test_the_gateway_image_holds_the_contract_it_imports(tmp_path):
+    """The gateway's final image stage copies `service/` and, of the library, only
+    genrec.contract: laid out as those COPY lines lay it out, the entry point imports (with
+    the venv's packages, but not this checkout's genrec) and finds the contract there."""
+    lines = (REPO / "Dockerfile").read_text().splitlines()
+    final = max(i for i, line in enumerate(lines) if line.startswith("FROM "))
+    for line in lines[final:]:
+        if line.startswith("COPY ") and "--from" not in line:
+            *sources, dest = line.split()[1:]
+            target = tmp_path / dest
+            for source in sources:
+                if (REPO / source).is_dir():
+                    ignore = shutil.ignore_patterns("__pycache__")
+                    shutil.copytree(REPO / source, target, ignore=ignore, dirs_exist_ok=True)
+                else:
+                    target.mkdir(parents=True, exist_ok=True)
+                    shutil.copy2(REPO / source, target)
+    code = (
+        "import sys, service.main, genrec.contract as c\n"
+        f"assert c.__file__.startswith({str(tmp_path)!r}), c.__file__\n"
+        "assert 'torch' not in sys.modules\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert sorted(p.name for p in (tmp_path / "genrec").iterdir()) == ["__init__.py", "contract.py"]
 
 
 def _values(name: str) -> dict | None:

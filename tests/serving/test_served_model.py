@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import shutil
+
 import numpy as np
 import pytest
 
+from genrec.contract import STORE_PIN, VERSION_FILES
 from genrec.errors import GenrecError
 from genrec.serving import DecodeRequest, ServedModel
 
@@ -75,3 +79,15 @@ def test_bad_requests_are_named_one_by_one(served, request_, reason):
 def test_a_pinned_store_version_must_match(exported):
     with pytest.raises(GenrecError, match="pins synthetic/v9"):
         ServedModel.load(exported / "genrec" / "1", device="cpu", store_version="synthetic/v9")
+
+
+def test_a_version_whose_export_pins_another_store_is_refused(exported, tmp_path):
+    """The pin is the version's export.json, written by `genrec export` (not the tracked
+    configuration): a folder whose store is not the one it was exported with never serves."""
+    version = shutil.copytree(exported / "genrec" / "1", tmp_path / "1")
+    info = json.loads((version / VERSION_FILES.export).read_text())
+    assert info[STORE_PIN] == "synthetic/v1"
+    info[STORE_PIN] = "synthetic/v9"
+    (version / VERSION_FILES.export).write_text(json.dumps(info))
+    with pytest.raises(GenrecError, match=f"{VERSION_FILES.export} pins synthetic/v9"):
+        ServedModel.load(version, device="cpu")

@@ -167,6 +167,7 @@ def test_export_writes_the_next_self_contained_version(
     model_dir = tmp_path / "repo" / "genrec"
     exported = shutil.ignore_patterns("[0-9]*")  # the template only, not local exports
     shutil.copytree(REPO / "model_repo" / "genrec", model_dir, ignore=exported)
+    configs = {p.relative_to(model_dir): p.read_bytes() for p in model_dir.rglob("*.pbtxt")}
     ckpt = save_checkpoint(_decoder(store), store, store_path, tmp_path / "ckpt", {})
     first = export(ckpt, tmp_path / "repo", small_synthetic)
     second = export(ckpt, tmp_path / "repo", small_synthetic)
@@ -177,8 +178,11 @@ def test_export_writes_the_next_self_contained_version(
     assert (first / "model.py").read_text() == (model_dir / "model.py").read_text()
     catalog = json.loads((first / "catalog.json").read_text())
     assert len(catalog["titles"]) == small_synthetic.n_items
-    for config in (model_dir / "config.pbtxt", model_dir / "configs" / "cpu.pbtxt"):
-        assert f'string_value: "{small_synthetic.name}/v1"' in config.read_text()
+    # The store pin is the version's own; the configurations (tracked in git) stay as they were.
+    info = json.loads((first / "export.json").read_text())
+    assert info["store_version"] == f"{small_synthetic.name}/v1"
+    assert {p: model_dir.joinpath(p).read_bytes() for p in configs} == configs
+    assert len(configs) == 2
     with pytest.raises(GenrecError, match="built for another version of dataset"):
         export(ckpt, tmp_path / "repo", small_synthetic, store=synthetic_store[1])
     versions = sorted(p.name for p in model_dir.iterdir() if p.name.isdigit())
