@@ -20,7 +20,7 @@ import torch
 
 from genrec.contract import MAX_HISTORY, STORE_PIN, VERSION_FILES, store_label
 from genrec.device import resolve_device
-from genrec.engine.engine import BATCH_BUCKETS, bucket, decoder_engine
+from genrec.engine.engine import BATCH_BUCKETS, EngineConfig, bucket, decoder_engine
 from genrec.errors import GenrecError
 from genrec.model.checkpoint import load_checkpoint
 from genrec.model.decoder import SIDDecoder
@@ -57,7 +57,7 @@ class ServedModel:
             torch.cuda.set_device(device)
         self.decoder = decoder.to(device).eval()
         self.store, self.device = store, device
-        self.engine = decoder_engine(decoder, store, device, beam)
+        self.engine = decoder_engine(decoder, store, device, EngineConfig.served(beam))
         self.max_history = MAX_HISTORY
         # Slates decode a fixed number of slots per captured graph: the smallest bucket that
         # holds the batch's largest K (the first k slots of a longer slate are the k-slot slate,

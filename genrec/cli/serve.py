@@ -23,7 +23,8 @@ def export(
     data_dir: DataDir = None,
 ) -> None:
     """Copy a checkpoint, its tokenizer-store version and the catalogue the gateway shows into
-    the next version of a Triton model, and pin that store in the model's configurations."""
+    the next version of a Triton model; its export.json pins the store, the tracked
+    configurations stay as they are."""
     from genrec.data import load_dataset
     from genrec.export import export as export_version
     from genrec.model.checkpoint import read_meta

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from click.core import ParameterSource
 
 from genrec.cli.common import DataDir, Device, Progress, app, command_line, console, print_rows
 from genrec.pipelines.train import TrainOutputs, TrainRun, run_train
@@ -117,10 +116,9 @@ def train(
     if config is None:
         run = TrainRun(**options)
     else:
-        typed = ParameterSource.COMMANDLINE
-        run = TrainRun.from_toml(
-            config, **{k: v for k, v in options.items() if ctx.get_parameter_source(k) == typed}
-        )
+        # By name: typer may vendor its own click, whose enum is not click's.
+        typed = {k for k in options if ctx.get_parameter_source(k).name == "COMMANDLINE"}
+        run = TrainRun.from_toml(config, **{k: options[k] for k in typed})
     where = TrainOutputs(out, resume, data_dir, hallucination_users, progress)
     outcome = run_train(run, where, command_line())
     if not outcome.row:  # not the main process of a data-parallel run
