@@ -15,7 +15,7 @@ from pathlib import Path
 
 from genrec.bench.report import markdown_table, pyplot, save_figure, write_merged
 from genrec.bench.serve import REC
-from genrec.stack import Stack
+from genrec.local_stack import Stack
 
 LOCUSTFILE = Path(__file__).resolve().parents[2] / "loadtest" / "locustfile.py"
 COLUMNS = (

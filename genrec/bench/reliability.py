@@ -31,7 +31,7 @@ from pathlib import Path
 from redis import Redis
 
 from genrec.bench.report import markdown_table
-from genrec.stack import Stack
+from genrec.local_stack import Stack
 
 REC = "/v1/recommendations"
 

@@ -1,5 +1,5 @@
 """`genrec <command>`: the command-line entry point, one small module per command group, each
-delegating to its library function (`genrec.pipelines`, `genrec.bench`, `genrec.stack`).
+delegating to its library function (`genrec.pipelines`, `genrec.bench`, `genrec.local_stack`).
 
 Input problems (a missing file, an unknown dataset) print one line and exit with code 2.
 """

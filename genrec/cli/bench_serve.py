@@ -61,7 +61,7 @@ def bench_serve(
         write_scaling_report,
     )
     from genrec.device import describe_hardware, resolve_device
-    from genrec.stack import LOOPBACK_LOAD, running_stack
+    from genrec.local_stack import LOOPBACK_LOAD, running_stack
 
     if gpus:
         import torch

@@ -59,7 +59,7 @@ def exported(model_repo: Path, data_dir: Path | None):
     """The latest exported version of the model, its export.json and its dataset: what the
     serving commands start the stack with."""
     from genrec.data import load_dataset
-    from genrec.stack import latest_export
+    from genrec.local_stack import latest_export
 
     version, info = latest_export(model_repo)
     return version, info, load_dataset(info["dataset"], data_dir)

@@ -41,7 +41,7 @@ def loadtest(
     from genrec.bench import loadtest as lt
     from genrec.bench.serve import scrape
     from genrec.device import describe_hardware, resolve_device
-    from genrec.stack import LOOPBACK_LOAD, running_stack
+    from genrec.local_stack import LOOPBACK_LOAD, running_stack
 
     levels = [int(u) for u in users.split(",")]
     _, _, dataset = exported(model_repo, data_dir)
@@ -97,7 +97,7 @@ def bench_reliability(
 
     from genrec.bench.reliability import run_faults, run_schemathesis, write_report
     from genrec.device import describe_hardware, resolve_device
-    from genrec.stack import running_stack
+    from genrec.local_stack import running_stack
 
     _, _, dataset = exported(model_repo, data_dir)
     key = secrets.token_hex(16)

@@ -47,7 +47,7 @@ def serve(
     import signal
     import time
 
-    from genrec.stack import running_stack
+    from genrec.local_stack import running_stack
 
     version, _, dataset = exported(model_repo, data_dir)
     stopping = False

@@ -14,11 +14,11 @@ import torch
 
 from genrec.data import leave_one_out
 from genrec.export import export
+from genrec.local_stack import running_stack
 from genrec.model.checkpoint import save_checkpoint
 from genrec.model.config import build_decoder
 from genrec.model.decoder import DenseConfig, PromptConfig, SIDDecoder
 from genrec.model.vocab import SIDVocab
-from genrec.stack import running_stack
 from genrec.train.distributed import World
 from genrec.train.trainer import DecoderTrainConfig, train_decoder
 

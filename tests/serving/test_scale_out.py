@@ -1,6 +1,6 @@
 """Serving scale-out with one Triton per GPU: the gateway's single gRPC target names every
 server, and its channel sends calls to them in turn. Here two CPU Tritons stand in for two
-GPUs (the GPU split itself is `CUDA_VISIBLE_DEVICES` per server, see `genrec.stack`)."""
+GPUs (the GPU split itself is `CUDA_VISIBLE_DEVICES` per server, see `genrec.local_stack`)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 
 from genrec.bench.serve import scrape, scrape_all
 from genrec.errors import GenrecError
-from genrec.stack import Stack, running_stack, triton_target
+from genrec.local_stack import Stack, running_stack, triton_target
 from service.decoder import Breaker, TritonDecoder
 
 SUCCESS = "nv_inference_request_success_total"

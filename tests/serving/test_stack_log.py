@@ -1,4 +1,4 @@
-from genrec.stack import _log_excerpt
+from genrec.local_stack import _log_excerpt
 
 
 def test_a_failed_start_names_the_error_line_not_only_the_shutdown_tail(tmp_path):
