@@ -39,7 +39,7 @@ from pathlib import Path
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from genrec.errors import GenrecError
-from genrec.pipelines.train import STORE
+from genrec.pipelines.config import STORE
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 

@@ -9,43 +9,65 @@ from pathlib import Path
 import pytest
 
 from genrec.errors import GenrecError
+from genrec.pipelines.config import RunConfig
 from genrec.pipelines.identity import run_id
-from genrec.pipelines.train import TrainRun
 
 
 def test_run_file_then_overrides(tmp_path):
     path = tmp_path / "run.toml"
-    path.write_text('dataset = "beauty"\ndense_candidates = 20\nstore = "tokenizer_store/b/v1"\n')
-    run = TrainRun.from_toml(path, seed=2)
-    assert (run.dataset, run.dense_candidates, run.seed) == ("beauty", 20, 2)
-    assert run.store == Path("tokenizer_store/b/v1") and run.size == TrainRun().size
-    assert TrainRun.from_toml(path, dense_candidates=50).dense_candidates == 50
+    path.write_text(
+        '[data]\ndataset = "beauty"\n[tokenizer]\nstore = "tokenizer_store/b/v1"\n'
+        "[model]\ndense_candidates = 20\n"
+    )
+    run = RunConfig.from_toml(path, seed=2)
+    assert (run.data.dataset, run.model.dense_candidates, run.train.seed) == ("beauty", 20, 2)
+    assert run.tokenizer.store == Path("tokenizer_store/b/v1")
+    assert run.model.size == RunConfig().model.size  # what the file leaves out: the recipe's
+    assert RunConfig.from_toml(path, dense_candidates=50).model.dense_candidates == 50
 
 
 @pytest.mark.parametrize(
-    ("text", "message"), [("dropuot = 0.3\n", "unknown key 'dropuot'"), ("seed = \n", "run.toml")]
+    ("text", "message"),
+    [
+        ("[model]\ndropuot = 0.3\n", "has no key 'dropuot'"),
+        ("[optim]\nlr = 0.1\n", "unknown table 'optim'"),
+        ("[train]\nseed = \n", "run.toml"),
+    ],
 )
 def test_run_file_refuses_typos_and_bad_toml(tmp_path, text, message):
     path = tmp_path / "run.toml"
     path.write_text(text)
     with pytest.raises(GenrecError, match=message):
-        TrainRun.from_toml(path)
+        RunConfig.from_toml(path)
+
+
+def test_options_reach_their_sub_configs():
+    run = RunConfig.from_options(dropout=0.4, beam=20, epochs=3, store="s/v2")
+    assert (run.model.dropout, run.engine.beam, run.train.epochs) == (0.4, 20, 3)
+    assert run.tokenizer.store == Path("s/v2")
+    with pytest.raises(GenrecError, match="unknown option 'dropuot'"):
+        RunConfig.from_options(dropuot=0.4)
 
 
 def test_identity_and_label_tell_runs_apart():
-    default, other = TrainRun(), TrainRun(dense_candidates=20, dropout=0.4)
+    default = RunConfig()
+    other = RunConfig.from_options(dense_candidates=20, dropout=0.4)
     assert default.label() == "decoder-5m" and other.label() == "decoder-5m dc20 do0.4"
+    assert set(default.identity()) == {"data", "tokenizer", "model", "train", "engine"}
     assert run_id(default.identity()) != run_id(other.identity())
-    assert run_id(TrainRun(seed=1).identity()) != run_id(default.identity())  # labels agree
-    assert run_id(TrainRun().identity()) == run_id(default.identity())
+    seed1 = RunConfig.from_options(seed=1)
+    assert seed1.label() == default.label() and run_id(seed1.identity()) != run_id(
+        default.identity()
+    )  # the label leaves the seed out; the id does not
+    assert run_id(RunConfig().identity()) == run_id(default.identity())
 
 
 def test_cli_run_file_error_is_one_line(tmp_path):
     path = tmp_path / "run.toml"
-    path.write_text("epochz = 3\n")
+    path.write_text("[train]\nepochz = 3\n")
     result = subprocess.run(
         [sys.executable, "-m", "genrec", "train", "--config", str(path)],
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
-    assert result.returncode == 2 and "unknown key 'epochz'" in result.stderr
+    assert result.returncode == 2 and "[train] has no key 'epochz'" in result.stderr
     assert "Traceback" not in result.stderr

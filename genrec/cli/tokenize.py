@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from genrec.cli.common import ARTIFACTS, DataDir, app, command_line, console
-from genrec.pipelines.train import STORE
+from genrec.pipelines.config import STORE
 
 
 @app.command()
