@@ -84,7 +84,7 @@ CONTRACT_NAMES = {t.name for t in (*INPUTS, *OUTPUTS)} | {
 SIDES = [
     REPO / "model_repo" / "genrec" / "model.py",
     *sorted((REPO / "service").glob("**/*.py")),
-    *(REPO / "genrec" / name for name in ("serving.py", "export.py", "stack.py")),
+    *(REPO / "genrec" / name for name in ("serving.py", "export.py", "local_stack.py")),
     REPO / "genrec" / "tokenizer" / "store.py",
     REPO / "genrec" / "model" / "checkpoint.py",
 ]
