@@ -65,9 +65,8 @@ def worker(run: ScalingRun, out: Path) -> None:
 
     from genrec.data import leave_one_out, load_dataset
     from genrec.device import describe_hardware, resolve_device
-    from genrec.model.config import build_decoder
-    from genrec.model.decoder import PromptConfig, SIDDecoder
-    from genrec.model.vocab import SIDVocab
+    from genrec.pipelines.config import STORE, RunConfig
+    from genrec.pipelines.train import build_run_decoder
     from genrec.tokenizer.store import TokenizerStore, latest
     from genrec.train.distributed import all_sum, close_world, init_world, parallelize
     from genrec.train.examples import page_examples
@@ -76,12 +75,12 @@ def worker(run: ScalingRun, out: Path) -> None:
     world = init_world(resolve_device(run.device))
     device = world.device
     data = load_dataset(run.dataset, None if run.data_dir is None else Path(run.data_dir))
-    store_path = Path(run.store) if run.store else latest(Path("tokenizer_store"), run.dataset)
+    store_path = Path(run.store) if run.store else latest(STORE, run.dataset)
     store = TokenizerStore.load(store_path, data.fingerprint())
-    vocab = SIDVocab()
     torch.manual_seed(run.seed)
-    lm = build_decoder(run.size, vocab, run.seed, dropout=0.0)  # no dropout: same loss for all N
-    decoder = SIDDecoder(lm, vocab, PromptConfig(), store.item_sids).to(device).train()
+    # The decoder `genrec train` builds, without dropout or dense head: the same loss for all N.
+    plain = RunConfig.from_options(size=run.size, seed=run.seed, dropout=0.0, dense=False)
+    decoder = build_run_decoder(plain, store).to(device).train()
     model = parallelize(decoder, world, run.strategy)
     if run.compile:  # one graph (under DDP one per gradient bucket, so all-reduce overlaps)
         model = torch.compile(model)

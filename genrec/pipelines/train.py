@@ -6,10 +6,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from genrec.errors import GenrecError
 from genrec.pipelines.config import STORE, RunConfig
 from genrec.pipelines.identity import run_id
+
+if TYPE_CHECKING:
+    from genrec.model.decoder import SIDDecoder
+    from genrec.tokenizer.store import TokenizerStore
 
 
 @dataclass(frozen=True)
@@ -61,6 +66,29 @@ def _check(run: RunConfig) -> tuple[float, ...]:
         ) from None
 
 
+def build_run_decoder(run: RunConfig, tokenizer: TokenizerStore) -> SIDDecoder:
+    """The decoder a run trains, freshly initialised from its seed: `run_train`'s, and what
+    the scaling benchmark times, so both build the same network."""
+    from genrec.model.config import build_decoder
+    from genrec.model.decoder import DenseConfig, PromptConfig, SIDDecoder
+    from genrec.model.pretrained import PRETRAINED, pretrained_decoder
+    from genrec.model.vocab import SIDVocab
+
+    m = run.model
+    user_levels = tokenizer.user_scids.shape[1] if m.user_scid else 0
+    if m.size in PRETRAINED:
+        lm, vocab = pretrained_decoder(m.size, m.sid_rows, user_levels, m.dropout)
+    else:
+        vocab = SIDVocab(user_levels=user_levels)
+        lm = build_decoder(m.size, vocab, run.train.seed, m.dropout)
+    dense = DenseConfig(
+        enabled=m.dense, loss_weight=m.dense_loss, candidates=m.dense_candidates,
+        in_prompt=m.dense_input,
+    )  # fmt: skip
+    prompt = PromptConfig(user_scid=m.user_scid, merge_to=m.merge_to)
+    return SIDDecoder(lm, vocab, prompt, tokenizer.item_sids, m.dropout, dense, m.residual_dropout)
+
+
 def run_train(
     run: RunConfig, where: TrainOutputs = TrainOutputs(), command: str = ""
 ) -> TrainOutcome:
@@ -69,10 +97,7 @@ def run_train(
     from genrec.data import leave_one_out, load_dataset
     from genrec.device import describe_hardware, resolve_device
     from genrec.model.checkpoint import save_checkpoint
-    from genrec.model.config import build_decoder
-    from genrec.model.decoder import DenseConfig, PromptConfig, SIDDecoder
-    from genrec.model.pretrained import PRETRAINED, pretrained_decoder, text_encoder
-    from genrec.model.vocab import SIDVocab
+    from genrec.model.pretrained import text_encoder
     from genrec.tokenizer.pipeline import variant_name
     from genrec.tokenizer.store import TokenizerStore, latest
     from genrec.train.distributed import close_world, init_world
@@ -112,20 +137,8 @@ def run_train(
 
     m, t = run.model, run.train
     world = init_world(resolve_device(t.device))
-    user_levels = tokenizer.user_scids.shape[1] if m.user_scid else 0
-    if m.size in PRETRAINED:
-        lm, vocab = pretrained_decoder(m.size, m.sid_rows, user_levels, m.dropout)
-    else:
-        vocab = SIDVocab(user_levels=user_levels)
-        lm = build_decoder(m.size, vocab, t.seed, m.dropout)
-    prompt = PromptConfig(user_scid=m.user_scid, merge_to=m.merge_to)
-    dense = DenseConfig(
-        enabled=m.dense, loss_weight=m.dense_loss, candidates=m.dense_candidates,
-        in_prompt=m.dense_input,
-    )  # fmt: skip
-    decoder = SIDDecoder(
-        lm, vocab, prompt, tokenizer.item_sids, m.dropout, dense, m.residual_dropout
-    )
+    decoder = build_run_decoder(run, tokenizer)
+    vocab, prompt = decoder.vocab, decoder.prompt
     tasks = None
     if t.text_tasks:
         tasks = item_text_tasks(data.items, decoder.item_tokens, text_encoder(m.size), vocab)
