@@ -8,7 +8,15 @@ from typing import Annotated
 
 import typer
 
-from genrec.cli.common import ARTIFACTS, DataDir, app, command_line, console, print_rows
+from genrec.cli.common import (
+    ARTIFACTS,
+    DataDir,
+    app,
+    command_line,
+    console,
+    print_report,
+    print_rows,
+)
 from genrec.errors import GenrecError
 
 
@@ -84,4 +92,4 @@ def baselines(
     )
     if report is not None:
         write_report(rows, report)
-        console.print(f"report: {report} and {report.with_suffix('.md')}")
+        print_report(report)

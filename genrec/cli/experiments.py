@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from genrec.cli.common import app, command_line, console
+from genrec.cli.common import app, command_line, console, print_report
 from genrec.errors import GenrecError
 
 
@@ -65,4 +65,4 @@ def bench_recipe(
     decoders = decoder_runs([p.parent for p in runs.glob("*/genrec.json")])
     rows = recipe_rows(decoders, sasrec_runs(list(runs.glob("sasrec-*.json"))), command_line())
     write_recipe_report(rows, report)
-    console.print(f"report: {report} and {report.with_suffix('.md')}")
+    print_report(report)

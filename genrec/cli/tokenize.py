@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from genrec.cli.common import ARTIFACTS, DataDir, app, command_line, console
+from genrec.cli.common import ARTIFACTS, DataDir, app, command_line, console, print_report
 from genrec.pipelines.config import STORE
 
 
@@ -81,4 +81,4 @@ def tokenize(
     console.print(f"store: {path}")
     if report is not None:
         write_tokenizer_report([row], report)
-        console.print(f"report: {report} and {report.with_suffix('.md')}")
+        print_report(report)

@@ -9,7 +9,16 @@ from typing import Annotated
 
 import typer
 
-from genrec.cli.common import DataDir, Device, Progress, app, command_line, console, print_rows
+from genrec.cli.common import (
+    DataDir,
+    Device,
+    Progress,
+    app,
+    command_line,
+    console,
+    print_report,
+    print_rows,
+)  # fmt: skip
 from genrec.pipelines.config import RunConfig
 from genrec.pipelines.train import TrainOutputs, run_train
 
@@ -21,7 +30,10 @@ def train(
     ctx: typer.Context,
     config: Annotated[
         Path | None,
-        typer.Option(help="A run file (TOML, keys = these options); options given here win"),
+        typer.Option(
+            help="A run file: TOML tables [data] [tokenizer] [model] [train] [engine] of "
+            "these options; options typed here win"
+        ),
     ] = None,
     dataset: Annotated[str, typer.Option("--dataset", "-d")] = R.data.dataset,
     size: Annotated[
@@ -134,4 +146,4 @@ def train(
         from genrec.bench.offline import write_offline_report
 
         write_offline_report(row, outcome.history, report)
-        console.print(f"report: {report} and {report.with_suffix('.md')}")
+        print_report(report)
