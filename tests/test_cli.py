@@ -23,6 +23,13 @@ def _genrec(*args: str, cwd=None) -> subprocess.CompletedProcess:
     )
 
 
+def test_version():
+    from genrec import __version__
+
+    result = _genrec("--version")
+    assert result.returncode == 0 and result.stdout.strip() == f"genrec {__version__}"
+
+
 @pytest.mark.parametrize("args", [["--help"], ["datasets", "--help"], ["baselines", "--help"]])
 def test_help(args):
     result = _genrec(*args)

@@ -21,6 +21,24 @@ app = typer.Typer(
 console = Console()
 ARTIFACTS = Path("artifacts")
 
+
+def _version(show: bool) -> None:
+    if show:
+        from genrec import __version__
+
+        console.print(f"genrec {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version")
+    ] = False,
+) -> None:
+    """Generative recommendation over semantic IDs."""
+
+
 DataDir = Annotated[
     Path | None,
     typer.Option(
