@@ -15,13 +15,12 @@ tracked in git (an export leaves the checkout clean).
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from genrec.atomic import atomic_folder
 from genrec.contract import STORE_PIN, VERSION_FILES, store_label
 from genrec.data import Dataset
 from genrec.model.checkpoint import load_checkpoint, read_meta
@@ -57,8 +56,7 @@ def export(
     base.mkdir(parents=True, exist_ok=True)
     versions = [int(p.name) for p in base.iterdir() if p.is_dir() and p.name.isdigit()]
     version = base / str(max(versions, default=0) + 1)
-    tmp = Path(tempfile.mkdtemp(prefix=".export-", dir=base))
-    try:
+    with atomic_folder(version) as tmp:
         shutil.copytree(checkpoint, tmp / VERSION_FILES.decoder)
         shutil.copytree(store_path, tmp / VERSION_FILES.tokenizer_store)
         if (base / VERSION_FILES.model).is_file():
@@ -73,8 +71,4 @@ def export(
             "test": meta.get("test", {}),
         }
         (tmp / VERSION_FILES.export).write_text(json.dumps(info, indent=2) + "\n")
-        os.rename(tmp, version)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return version

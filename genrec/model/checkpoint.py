@@ -7,15 +7,13 @@ and renamed into place, so an interrupted save leaves nothing half-written."""
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from dataclasses import asdict
 from pathlib import Path
 
 from safetensors.torch import load_file, save_file
 from transformers import Qwen2ForCausalLM
 
+from genrec.atomic import atomic_folder
 from genrec.contract import CHECKPOINT_FILES as FILES
 from genrec.contract import STORE_FILES
 from genrec.errors import GenrecError
@@ -29,9 +27,7 @@ def save_checkpoint(
 ) -> Path:
     if out.exists():
         raise GenrecError(f"{out}: already exists; choose another --out")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
-    try:
+    with atomic_folder(out) as tmp:
         decoder.lm.save_pretrained(tmp)
         if decoder.merger is not None:
             save_file(
@@ -54,10 +50,6 @@ def save_checkpoint(
             **extra,
         }
         (tmp / FILES.meta).write_text(json.dumps(meta, indent=2) + "\n")
-        os.rename(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out
 
 

@@ -12,10 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,6 +21,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from genrec.atomic import atomic_folder
 from genrec.contract import STORE_FILES as FILES
 from genrec.errors import GenrecError
 from genrec.tokenizer.trie import Trie
@@ -66,8 +64,7 @@ class TokenizerStore:
         base = root / self.manifest["dataset"]
         base.mkdir(parents=True, exist_ok=True)
         version = f"v{max(list_versions(base), default=0) + 1}"
-        tmp = Path(tempfile.mkdtemp(prefix=f".{version}-", dir=base))
-        try:
+        with atomic_folder(base / version) as tmp:
             tensors = {
                 FILES.item_sids: {FILES.sids_tensor: torch.from_numpy(self.item_sids)},
                 FILES.user_scids: {
@@ -99,10 +96,6 @@ class TokenizerStore:
                 "codebook_size": self.codebook_size,
             }
             (tmp / FILES.manifest).write_text(json.dumps(self.manifest, indent=2) + "\n")
-            os.rename(tmp, base / version)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
         return base / version
 
     @classmethod
