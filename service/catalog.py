@@ -5,6 +5,7 @@ which `genrec export` and the tokenizer store write them by."""
 
 from __future__ import annotations
 
+import itertools
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,6 +73,14 @@ class Catalog:
 
     def knows_user(self, user_id: str) -> bool:
         return user_id in self._user_index
+
+    def title(self, item_id: str) -> str | None:
+        index = self._item_index.get(item_id)
+        return None if index is None else self.titles[index]
+
+    def example_users(self, n: int) -> list[str]:
+        """The first `n` users of the store, for the page's picker."""
+        return list(itertools.islice(self._user_index, n))
 
     def user_scid(self, user_id: str) -> np.ndarray | None:
         """The user's SCID for decoders that read one (the average user's for unseen users)."""

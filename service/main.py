@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
@@ -23,7 +24,7 @@ from service.history import Histories
 from service.middleware import BodyLimit, Metrics, RateLimit
 from service.pages import PageChains
 from service.recommender import Recommender
-from service.routers import events, health, recommendations
+from service.routers import events, health, history, page, recommendations
 from service.settings import Settings, get_settings
 
 log = logging.getLogger("genrec.gateway")
@@ -58,15 +59,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await decoder.close()
             await redis.aclose()
 
-    app = FastAPI(
+    # /docs and /redoc load Swagger UI and ReDoc from fastapi-offline's package files.
+    app = FastAPIOffline(
         title="genrec",
         version="0.1.0",
         summary="Generative recommendation: semantic-ID decoding behind an HTTP API",
         lifespan=lifespan,
     )
-    routers = (recommendations.router, events.router, health.router)
+    routers = (recommendations.router, events.router, history.router, health.router, page.router)
     for router in routers:
         app.include_router(router)
+    app.mount(page.ASSETS_URL, page.assets, name="ui")
 
     @app.exception_handler(RedisError)
     async def redis_down(_: Request, exc: RedisError) -> JSONResponse:

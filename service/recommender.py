@@ -104,13 +104,12 @@ class Recommender:
         catalog = self.catalog
         items = []
         for offset, (item_id, score) in enumerate(zip(page.items, page.scores, strict=True)):
-            index = catalog.item_index(item_id)
             items.append(
                 RecommendedItem(
                     item_id=item_id,
                     score=score,
                     rank=len(shown) + offset + 1,
-                    title=None if index is None else catalog.titles[index],
+                    title=catalog.title(item_id),
                 )
             )
         more = more and len(page.items) == page_size and cursor.page < self.settings.max_pages

@@ -10,7 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from service.pages import TOKEN_PATTERN
 
-Id = Field(min_length=1, max_length=128, pattern=r"^[\w.:@/-]+$")
+ID_PATTERN, ID_MAX = r"^[\w.:@/-]+$", 128  # user, item and event ids
+Id = Field(min_length=1, max_length=ID_MAX, pattern=ID_PATTERN)
 
 
 class Strict(BaseModel):
@@ -42,6 +43,25 @@ class RecommendationPage(BaseModel):
     model_version: str
     page: int
     fallback: bool = False  # served from popularity, not the decoder
+
+
+class HistoryItem(BaseModel):
+    item_id: str
+    title: str | None = None
+
+
+class UserHistory(BaseModel):
+    user_id: str
+    items: list[HistoryItem]  # newest first
+
+
+class PageConfig(BaseModel):
+    """What the page at `/` needs to know before its first request."""
+
+    model_version: str  # the catalogue's version as the gateway last read it
+    example_users: list[str]
+    page_size: int
+    writes_need_key: bool
 
 
 class EventType(StrEnum):

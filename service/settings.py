@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     breaker_failures: int = Field(5, ge=1)
     breaker_reset_s: float = Field(5.0, gt=0)
     cors_origins: list[str] = []  # CORS stays off unless origins are configured
+    # Users the page at `/` offers to pick from (0: none; the page still takes any typed id).
+    ui_example_users: int = Field(8, ge=0, le=100)
 
 
 @lru_cache

@@ -3,12 +3,18 @@ with the reason shown, on a machine that has neither; CI always has ../shared/da
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 import pytest
 
 from genrec.data import Dataset, default_data_dir, load_dataset
+from genrec.data.cache import CACHE_ENV
 from genrec.data.synthetic import SyntheticConfig, generate
+
+# The dataset cache of this test session (and of the CLIs it runs): never the checkout's.
+os.environ.setdefault(CACHE_ENV, tempfile.mkdtemp(prefix="genrec-datasets-"))
 
 
 @pytest.fixture(scope="session")

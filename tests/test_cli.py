@@ -8,7 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
+
+from genrec import daemon
+from genrec.local_stack import free_port
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -65,10 +69,11 @@ def test_baselines_writes_report_and_artifacts(tmp_path):
     assert (tmp_path / "artifacts" / "synthetic" / "sasrec" / "embeddings.safetensors").exists()
 
 
-def test_export_leaves_the_tracked_configs_untouched(synthetic_store, tmp_path):
+def test_export_then_serve_detached_and_stop(synthetic_store, tmp_path):
     """`genrec export CHECKPOINT` as `make demo` runs it (into `model_repo/` of the working
     directory): the new version folder records its store, and the model's configurations,
-    tracked in git, stay byte for byte as they were, so an export leaves the checkout clean."""
+    tracked in git, stay byte for byte as they were, so an export leaves the checkout clean.
+    Then `genrec serve --detach` and `genrec stop` (an untrained decoder serves as well)."""
     from genrec.contract import STORE_PIN, VERSION_FILES, store_label
     from genrec.model.checkpoint import save_checkpoint
     from genrec.model.config import build_decoder
@@ -89,3 +94,26 @@ def test_export_leaves_the_tracked_configs_untouched(synthetic_store, tmp_path):
     assert len(configs) == 2
     for config in configs:
         assert (model_dir / config.relative_to(template)).read_bytes() == config.read_bytes()
+
+    # Served from there in the background, as `make demo-detach` does, then stopped.
+    workdir, port = tmp_path / "stack", str(free_port())
+    result = _genrec("serve", "--detach", "--port", port, "--workdir", str(workdir), cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    state = json.loads((workdir / daemon.STATE).read_text())
+    creds = json.loads((workdir / daemon.CREDENTIALS).read_text())
+    assert (workdir / daemon.CREDENTIALS).stat().st_mode & 0o077 == 0  # the owner's alone
+    assert f"{state['url']}/#key={creds['api_key']}" in result.stdout
+    again = _genrec("serve", "--detach", "--port", port, "--workdir", str(workdir), cwd=tmp_path)
+    assert again.returncode == 2 and "already serving" in again.stderr
+    with httpx.Client(base_url=state["url"], timeout=30) as client:
+        assert client.get("/").status_code == 200
+        event = {"event_id": "e1", "user_id": "U00000", "item_id": "SYN00001", "type": "click"}
+        assert client.post("/v1/events", json=event).status_code == 401
+        ok = client.post("/v1/events", json=event, headers={"X-API-Key": creds["api_key"]})
+        assert ok.status_code == 200, ok.text
+    result = _genrec("stop", "--workdir", str(workdir))
+    assert result.returncode == 0 and "genrec serve" in result.stdout, result.stdout
+    pids = [state["pid"], *state["services"].values()]
+    assert len(pids) == 4 and not any(daemon._alive(pid) for pid in pids)
+    assert not (workdir / daemon.STATE).exists()
+    assert "nothing was serving" in _genrec("stop", "--workdir", str(workdir)).stdout

@@ -6,6 +6,7 @@ Input problems (a missing file, an unknown dataset) print one line and exit with
 
 from __future__ import annotations
 
+import os
 import sys
 
 from genrec.cli.common import app
@@ -21,6 +22,10 @@ __all__ = ["app", "main"]
 
 
 def main() -> None:
+    # One progress style, genrec's own: Hugging Face's bars (the text encoder's weights
+    # loading) would interleave with it. Read when huggingface_hub is imported, which no
+    # command does before this line.
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     try:
         app()
     except GenrecError as e:

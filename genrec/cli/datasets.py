@@ -24,15 +24,19 @@ from genrec.errors import GenrecError
 def datasets(data_dir: DataDir = None) -> None:
     """List the datasets with their user / item / interaction counts."""
     from genrec.data import SPECS, default_data_dir, load_dataset
+    from genrec.data.registry import DATA_DIR_ENV
 
     root = data_dir or default_data_dir()
-    rows = []
+    rows, missing = [], []
     for name, spec in SPECS.items():
-        if spec.folder is not None and (root is None or not (root / spec.folder).is_dir()):
-            console.print(f"[dim]{name}: not found under {root} ({spec.description})[/dim]")
-            continue
-        rows.append(load_dataset(name, root).stats())
+        if spec.folder is None or (root is not None and (root / spec.folder).is_dir()):
+            rows.append(load_dataset(name, root).stats())
+        else:
+            missing.append(f"{name} ({spec.folder}/: {spec.description})")
     print_rows("datasets", rows, list(rows[0]))
+    if missing:
+        where = f"under {root}" if root else f"(no data directory: --data-dir or ${DATA_DIR_ENV})"
+        console.print(f"[dim]not found {where}: {'; '.join(missing)}[/dim]")
 
 
 @app.command()

@@ -1,8 +1,9 @@
-"""`genrec export`, `genrec serve`: a checkpoint into the Triton model repository, and the local
-stack that serves it."""
+"""`genrec export`, `genrec serve`, `genrec stop`: a checkpoint into the Triton model
+repository, the local stack that serves it (in the foreground or detached), and its stop."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -10,6 +11,9 @@ import typer
 
 from genrec.cli.common import DataDir, Gpu, ModelRepo, app, console, exported
 from genrec.errors import GenrecError
+
+Workdir = Annotated[Path, typer.Option(help="Logs, Redis data, credentials, the stack's pids")]
+STACK = Path("build/stack")
 
 
 @app.command()
@@ -39,17 +43,44 @@ def serve(
     gpu: Gpu = False,
     port: Annotated[int, typer.Option(help="Gateway port on 127.0.0.1")] = 8000,
     workers: Annotated[int, typer.Option(help="Gateway worker processes")] = 1,
-    workdir: Annotated[Path, typer.Option(help="Logs, Redis data, backends")] = Path("build/stack"),
+    api_key: Annotated[
+        str | None,
+        typer.Option(help="The X-API-Key writes need [default: generated once into the workdir]"),
+    ] = None,
+    detach: Annotated[
+        bool, typer.Option(help="Start in the background, return once serving (`genrec stop`)")
+    ] = False,
+    workdir: Workdir = STACK,
     data_dir: DataDir = None,
 ) -> None:
     """Start redis-server, tritonserver (the latest exported model) and the gateway on loopback,
-    load the dataset's histories into Redis, and serve until Ctrl-C, which stops all three."""
+    load the dataset's histories into Redis, and serve until Ctrl-C or `genrec stop`, which
+    stop all three."""
+    from genrec import daemon
+
+    version, _, dataset = exported(model_repo, data_dir)
+    state = daemon.running(workdir)
+    if state is not None:
+        raise GenrecError(f"already serving at {state['url']} (pid {state['pid']}): genrec stop")
+    creds = daemon.credentials(workdir, api_key)
+    if detach:
+        argv = [a for a in sys.argv[1:] if a not in ("--detach", "--no-detach")]
+        console.print(f"starting the stack in the background (log: {workdir}/logs/serve.log)...")
+        state = daemon.detach(argv, workdir)
+        banner = _banner(dataset.name, version.name, dataset.users[0].id, creds, state)
+        console.print(banner, soft_wrap=True)
+        console.print(f"stop: genrec stop --workdir {workdir}")
+        return
+    _serve_foreground(model_repo, workdir, dataset, gpu, workers, port, creds, version.name)
+
+
+def _serve_foreground(model_repo, workdir, dataset, gpu, workers, port, creds, version) -> None:
     import signal
     import time
 
+    from genrec import daemon
     from genrec.local_stack import running_stack
 
-    version, _, dataset = exported(model_repo, data_dir)
     stopping = False
 
     def stop(*_) -> None:
@@ -58,22 +89,48 @@ def serve(
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
+    secrets = {"GENREC_API_KEY": creds["api_key"], "GENREC_TOKEN_SECRET": creds["token_secret"]}
     console.print(f"starting redis-server, tritonserver ({'GPU' if gpu else 'CPU'}), gateway...")
-    with running_stack(model_repo, workdir, dataset, gpu, workers, port) as stack:
-        user = dataset.users[0].id
+    with running_stack(model_repo, workdir, dataset, gpu, workers, port, secrets) as stack:
+        facts = {
+            "url": stack.url,
+            "triton_metrics": f"http://127.0.0.1:{stack.triton_metrics}/metrics",
+        }
+        daemon.record(workdir, {s.name: s.process.pid for s in stack.services}, **facts)
         console.print(
-            f"\n[bold]genrec is serving[/] {dataset.name} model {version.name} at {stack.url}"
-            f"  (docs: {stack.url}/docs, metrics: {stack.url}/metrics, Triton metrics: "
-            f"http://127.0.0.1:{stack.triton_metrics}/metrics)\n\ntry:\n"
-            f"  curl -s -X POST {stack.url}/v1/recommendations "
-            f"-H 'content-type: application/json' "
-            f'-d \'{{"user_id": "{user}", "page_size": 5}}\'\n\n'
-            f"logs: {workdir}/logs/   stop: Ctrl-C"
+            _banner(dataset.name, version, dataset.users[0].id, creds, facts), soft_wrap=True
         )
-        while not stopping:
-            for service in stack.services:
-                if service.process.poll() is not None:
-                    raise GenrecError(f"{service.name} exited; see {service.log}")
-            time.sleep(0.5)
-        console.print("stopping gateway, tritonserver, redis-server...")
+        console.print(f"logs: {workdir}/logs/   stop: Ctrl-C (or genrec stop)")
+        try:
+            while not stopping:
+                for service in stack.services:
+                    if service.process.poll() is not None:
+                        raise GenrecError(f"{service.name} exited; see {service.log}")
+                time.sleep(0.5)
+            console.print("stopping gateway, tritonserver, redis-server...")
+        finally:
+            daemon.forget(workdir)
     console.print("stopped")
+
+
+def _banner(dataset: str, version: str, user: str, creds: dict, facts: dict) -> str:
+    url, key = facts["url"], creds["api_key"]
+    return (
+        f"\n[bold]genrec is serving[/] {dataset} model {version}\n\n"
+        f"  page:    {url}/#key={key}\n"
+        f"  API:     {url}/docs\n"
+        f"  metrics: {url}/metrics   Triton: {facts['triton_metrics']}\n"
+        f"  API key: {key}   (writes send it as X-API-Key)\n\ntry:\n"
+        f"  curl -s -X POST {url}/v1/recommendations -H 'content-type: application/json' "
+        f'-d \'{{"user_id": "{user}", "page_size": 5}}\'\n'
+    )
+
+
+@app.command()
+def stop(workdir: Workdir = STACK) -> None:
+    """Stop the stack `genrec serve` started from this workdir (detached or not), and make sure
+    none of its processes is left."""
+    from genrec import daemon
+
+    stopped = daemon.stop(workdir)
+    console.print(f"stopped: {', '.join(stopped)}" if stopped else "nothing was serving")

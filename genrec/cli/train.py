@@ -121,7 +121,7 @@ def train(
         ),
     ] = R.train.strategy,
 ) -> None:
-    """Train the decoder; with no options, the default recipe (README, "Decoder"): a 5m
+    """Train the decoder; with no options, the default recipe (reports/README.md, "Decoder"): a 5m
     decoder with a dense head, dropout 0.2, weight decay 0.1, a 10-epoch cosine schedule, beam
     50. Under `torchrun --nproc_per_node N -m genrec train` data-parallel. Prints test metrics
     of constrained decoding and writes a checkpoint."""

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from genrec.data import beauty, instruments, movielens, scientific, synthetic
+from genrec.data.cache import cached
 from genrec.data.schema import Dataset
 from genrec.errors import DataError, GenrecError
 
@@ -70,7 +71,10 @@ def load_dataset(name: str, data_dir: Path | None = None) -> Dataset:
     if spec is None:
         raise GenrecError(f"unknown dataset {name!r}; expected one of {', '.join(SPECS)}")
     if spec.load is None:
-        return synthetic.generate(synthetic.X10 if name == "synthetic-x10" else None, name)
+        cfg = synthetic.X10 if name == "synthetic-x10" else synthetic.SyntheticConfig()
+        # Keyed by the generator's source too: a changed generator is a new dataset.
+        key = {"config": cfg.__dict__, "generator": synthetic.SOURCE_DIGEST}
+        return cached(name, key, lambda: synthetic.generate(cfg, name))
     data_dir = data_dir or default_data_dir()
     if data_dir is None:
         raise DataError(

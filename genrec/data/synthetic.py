@@ -9,7 +9,9 @@ Ratings follow the user's affinity for the item's cluster. Same config + seed â†
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -107,6 +109,20 @@ def _make_items(cfg: SyntheticConfig, rng: np.random.Generator) -> tuple[list[It
     return items, cluster_of
 
 
+def _cdf(p: np.ndarray) -> np.ndarray:
+    cdf = p.cumsum()
+    return cdf / cdf[-1]
+
+
+def _pick(rng: np.random.Generator, cdf: np.ndarray) -> int:
+    """`rng.choice(len(cdf), p=...)` with the CDF built once: the same draw from the same
+    stream (choice takes one uniform and bisects its CDF), without rebuilding it per call."""
+    return int(cdf.searchsorted(rng.random(), side="right"))
+
+
+SOURCE_DIGEST = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
+"""This generator's code, for caches of what it made."""
+
 # Ten times the embedded default, for scale-out benchmarks (`-d synthetic-x10`).
 X10 = SyntheticConfig(n_items=20_000, n_users=50_000)
 
@@ -128,9 +144,10 @@ def generate(cfg: SyntheticConfig | None = None, name: str = "synthetic") -> Dat
             for i in range(cfg.n_items)
         ]
     )
+    cluster_cdfs = [_cdf(p) for p in cluster_probs]
 
     def draw(c: int) -> int:
-        return int(rng.choice(members[c], p=cluster_probs[c]))
+        return int(members[c][_pick(rng, cluster_cdfs[c])])
 
     users = []
     for u in range(cfg.n_users):
@@ -138,15 +155,17 @@ def generate(cfg: SyntheticConfig | None = None, name: str = "synthetic") -> Dat
         length = min(
             cfg.max_length, cfg.min_length + int(rng.geometric(1 / (1 + cfg.mean_extra_length))) - 1
         )
-        seq = [draw(int(rng.choice(cfg.n_clusters, p=pref)))]
+        pref_cdf = _cdf(pref)
+        seq = [draw(_pick(rng, pref_cdf))]
         while len(seq) < length:
             r = rng.random()
             if r < cfg.p_follow:
-                seq.append(int(rng.choice(successors[seq[-1]])))
+                # = rng.choice(successors[seq[-1]]): the same draw, without choice's overhead
+                seq.append(int(successors[seq[-1], rng.integers(cfg.successors, dtype=np.int64)]))
             elif r < cfg.p_follow + cfg.p_stay:
                 seq.append(draw(int(cluster_of[seq[-1]])))
             else:
-                seq.append(draw(int(rng.choice(cfg.n_clusters, p=pref))))
+                seq.append(draw(_pick(rng, pref_cdf)))
         affinity = pref[cluster_of[seq]] * cfg.n_clusters  # > 1: the user likes that cluster
         ratings = np.clip(
             np.rint(3.2 + 0.9 * np.log(affinity + 1e-3) / 2 + rng.normal(0, 0.7, len(seq))), 1, 5

@@ -5,6 +5,7 @@ GPUs (the GPU split itself is `CUDA_VISIBLE_DEVICES` per server, see `genrec.loc
 from __future__ import annotations
 
 import asyncio
+import time
 
 import httpx
 import pytest
@@ -21,6 +22,17 @@ def _successes(samples: dict) -> float:
     return sum(v for (name, labels), v in samples.items() if name == SUCCESS)
 
 
+def _settled(urls: list[str], expected: int, deadline_s: float = 10.0) -> list[float]:
+    """Each server's success count once they add up to `expected`: Triton bumps the counter
+    after it has sent the response, so a scrape right after the last page can miss it."""
+    give_up = time.monotonic() + deadline_s
+    while True:
+        counts = [_successes(scrape(url)) for url in urls]
+        if sum(counts) >= expected or time.monotonic() > give_up:
+            return counts
+        time.sleep(0.05)
+
+
 def test_the_gateway_spreads_pages_over_every_triton(exported, small_synthetic, tmp_path):
     users = [u.id for u in small_synthetic.users[:40]]
     with running_stack(exported, tmp_path, small_synthetic, triton_servers=2) as stack:
@@ -29,7 +41,7 @@ def test_the_gateway_spreads_pages_over_every_triton(exported, small_synthetic, 
             for user in users:
                 r = client.post("/v1/recommendations", json={"user_id": user, "page_size": 5})
                 assert r.status_code == 200 and not r.json()["fallback"], r.text
-        per_server = [_successes(scrape(url)) for url in stack.triton_metrics_urls]
+        per_server = _settled(stack.triton_metrics_urls, len(users))
         # The chart's form of the target (a DNS name listing every server) reaches them too.
         assert asyncio.run(_ready(f"dns:///localhost:{stack.triton_ports[1].grpc}"))
         summed = _successes(scrape_all(stack.triton_metrics_urls))
