@@ -5,26 +5,37 @@ from __future__ import annotations
 
 import hashlib
 import time
+from datetime import UTC, datetime
 
 from redis.asyncio import Redis
 
 from service.metrics import REDIS_LATENCY
-from service.schemas import Event
+from service.schemas import Interaction, Rating
 
 # Atomic in Redis: remember the event id (with a digest of its content) or find it already
-# there; only a new id appends the item and trims the list.
+# there. Only a new id writes, and writes everything at once: the event (type, value, time) to
+# the user's event log, and its item to the history the decoder reads when the event counts
+# there. So an acknowledged "duplicate" always means "recorded, with this outcome".
 _APPEND = """
 local seen = redis.call('GET', KEYS[1])
 if seen then return seen end
 redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[4])
-redis.call('RPUSH', KEYS[2], ARGV[2])
-redis.call('LTRIM', KEYS[2], -tonumber(ARGV[3]), -1)
+redis.call('RPUSH', KEYS[3], ARGV[5])
+redis.call('LTRIM', KEYS[3], -tonumber(ARGV[3]), -1)
+if ARGV[6] == '1' then
+  redis.call('RPUSH', KEYS[2], ARGV[2])
+  redis.call('LTRIM', KEYS[2], -tonumber(ARGV[3]), -1)
+end
 return 'new'
 """
 
 
 def history_key(user_id: str) -> str:
     return f"genrec:hist:{user_id}"
+
+
+def event_log_key(user_id: str) -> str:
+    return f"genrec:events:{user_id}"
 
 
 def _event_key(event_id: str) -> str:
@@ -36,8 +47,13 @@ class EventConflict(ValueError):
 
 
 class Histories:
-    def __init__(self, redis: Redis, keep: int, event_ttl_s: int):
+    """`keep` items per history and events per log; a rating enters the history only from
+    `min_rating` up (a 1-star rating is not a wish for more of the same), clicks and purchases
+    always do."""
+
+    def __init__(self, redis: Redis, keep: int, event_ttl_s: int, min_rating: float):
         self.redis, self.keep, self.event_ttl_s = redis, keep, event_ttl_s
+        self.min_rating = min_rating
         self._append = redis.register_script(_APPEND)
 
     async def recent(self, user_id: str, n: int) -> list[str]:
@@ -47,17 +63,27 @@ class Histories:
         REDIS_LATENCY.labels("history").observe(time.perf_counter() - start)
         return [i.decode() for i in items]
 
-    async def append(self, event: Event) -> bool:
-        """→ True if the event was new (its item appended), False for a repeat of a recorded
+    def counts(self, event: Interaction | Rating) -> bool:
+        """Whether the event's item enters the history the decoder reads."""
+        return not isinstance(event, Rating) or event.value >= self.min_rating
+
+    async def append(self, event: Interaction | Rating) -> bool:
+        """→ True if the event was new (recorded now), False for a repeat of a recorded
         event. Raises EventConflict for a reused event id with different content."""
-        digest = hashlib.sha256(event.model_dump_json(exclude={"event_id"}).encode()).hexdigest()[
-            :32
-        ]
+        content = event.model_dump_json(exclude={"event_id"})
+        digest = hashlib.sha256(content.encode()).hexdigest()[:32]
+        record = event.model_copy(update={"ts": event.ts or datetime.now(UTC)})
         start = time.perf_counter()
         seen = await self._append(
-            keys=[_event_key(event.event_id), history_key(event.user_id)],
-            args=[digest, event.item_id, self.keep, self.event_ttl_s],
-        )
+            keys=[
+                _event_key(event.event_id), history_key(event.user_id),
+                event_log_key(event.user_id),
+            ],
+            args=[
+                digest, event.item_id, self.keep, self.event_ttl_s, record.model_dump_json(),
+                "1" if self.counts(event) else "0",
+            ],
+        )  # fmt: skip
         REDIS_LATENCY.labels("event").observe(time.perf_counter() - start)
         seen = seen.decode()
         if seen == "new":

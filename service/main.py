@@ -41,7 +41,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             settings.triton_url, settings.triton_model, settings.triton_timeout_s, breaker
         )
         catalog = Catalog.load(settings.model_dir, await decoder.served_version())
-        histories = Histories(redis, settings.history_max, settings.event_ttl_s)
+        histories = Histories(
+            redis, settings.history_max, settings.event_ttl_s, settings.history_min_rating
+        )
         chains = PageChains(
             redis, settings.token_secret.get_secret_value().encode(), settings.page_ttl_s
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -64,24 +65,31 @@ class PageConfig(BaseModel):
     writes_need_key: bool
 
 
-class EventType(StrEnum):
-    click = "click"
-    purchase = "purchase"
-    rating = "rating"
-
-
-class Event(Strict):
+class _EventFields(Strict):
     event_id: str = Id
     user_id: str = Id
     item_id: str = Id
-    type: EventType
-    value: float | None = Field(None, ge=-1e6, le=1e6)
-    ts: datetime | None = None
+    ts: datetime | None = None  # when it happened; the gateway's clock when absent
+
+
+class Interaction(_EventFields):
+    type: Literal["click", "purchase"]
+    value: float | None = Field(None, ge=-1e6, le=1e6)  # optional: an amount, a dwell time
+
+
+class Rating(_EventFields):
+    type: Literal["rating"]
+    value: float = Field(ge=1, le=5)  # the stars, required
+
+
+# One body, told apart by `type`; the OpenAPI schema says which fields each type needs.
+Event = Annotated[Interaction | Rating, Field(discriminator="type")]
 
 
 class EventAck(BaseModel):
     event_id: str
-    duplicate: bool  # already recorded under this event_id; nothing was appended
+    duplicate: bool  # already recorded under this event_id; nothing was written again
+    in_history: bool  # its item entered the history the next page is decoded from
 
 
 class Problem(BaseModel):

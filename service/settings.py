@@ -25,7 +25,10 @@ class Settings(BaseSettings):
     triton_timeout_s: float = Field(0.8, gt=0)
     # Items in the prompt, at most the model's cap.
     history_len: int = Field(MAX_HISTORY, ge=1, le=MAX_HISTORY)
-    history_max: int = Field(200, ge=MAX_HISTORY)  # items kept per user in Redis
+    history_max: int = Field(200, ge=MAX_HISTORY)  # items (and events) kept per user in Redis
+    # Ratings from this many stars up enter the history the decoder reads; lower ones are only
+    # logged. Clicks and purchases always enter it.
+    history_min_rating: float = Field(3.0, ge=1.0, le=5.0)
     page_ttl_s: int = Field(3600, ge=60)  # how long a page chain can be continued
     max_pages: int = Field(20, ge=1)  # pages per chain (exclusions grow with each page)
     event_ttl_s: int = Field(7 * 86400, ge=60)  # how long an event_id is remembered

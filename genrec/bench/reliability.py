@@ -198,7 +198,7 @@ def run_faults(stack: Stack, users: list[str], items: list[str], api_key: str) -
     return rows
 
 
-def run_schemathesis(url: str, api_key: str, max_examples: int = 150, rate: str = "40/s") -> dict:
+def run_schemathesis(url: str, api_key: str, max_examples: int = 250, rate: str = "40/s") -> dict:
     """Schemathesis with every check, paced under the gateway's per-client rate limit."""
     command = [
         str(Path(sys.executable).parent / "schemathesis"), "run", f"{url}/openapi.json",

@@ -94,8 +94,8 @@ def test_an_event_changes_the_next_page(client, redis, small_synthetic):
     for n, item in enumerate(new_items):
         event = {"event_id": f"e-{user}-{n}", "user_id": user, "item_id": item, "type": "click"}
         r = client.post("/v1/events", json=event)
-        assert r.status_code == 200 and r.json() == {"event_id": event["event_id"],
-                                                      "duplicate": False}  # fmt: skip
+        ack = {"event_id": event["event_id"], "duplicate": False, "in_history": True}
+        assert r.status_code == 200 and r.json() == ack
         retry = client.post("/v1/events", json=event)  # a client retry appends nothing
         assert retry.status_code == 200 and retry.json()["duplicate"] is True
     assert redis.llen(f"genrec:hist:{user}") == length + 3

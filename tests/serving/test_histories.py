@@ -1,0 +1,84 @@
+"""Histories that survive and mean what they say: reloading the dataset's histories (as every
+`genrec serve` start does) keeps what events wrote since; an event stores its type, value and
+time; a rating needs its stars, and only ratings from 3 stars up enter the history."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+from redis import Redis
+
+from genrec.local_stack import load_histories
+from tests.serving.conftest import API_KEY
+
+
+@pytest.fixture(scope="module")
+def client(stack):
+    with httpx.Client(base_url=stack.url, timeout=30, headers={"X-API-Key": API_KEY}) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def redis(stack):
+    return Redis.from_url(stack.redis_url)
+
+
+def _event(n: int, user: str, item: str, **extra) -> dict:
+    return {"event_id": f"hist-{n}", "user_id": user, "item_id": item, "type": "click", **extra}
+
+
+def _history(redis: Redis, user: str) -> list[str]:
+    return [i.decode() for i in redis.lrange(f"genrec:hist:{user}", 0, -1)]
+
+
+def test_reloading_the_dataset_keeps_acknowledged_events(client, redis, stack, small_synthetic):
+    user, item = small_synthetic.users[80].id, small_synthetic.items[7].id
+    ack = client.post("/v1/events", json=_event(1, user, item))
+    assert ack.json() == {"event_id": "hist-1", "duplicate": False, "in_history": True}
+    load_histories(stack, stack.workdir / "histories.jsonl")  # what a restart runs
+    assert _history(redis, user)[-1] == item
+    retry = client.post("/v1/events", json=_event(1, user, item))
+    assert retry.json()["duplicate"] is True and _history(redis, user)[-1] == item
+
+
+def test_replace_rewrites_every_history(redis, stack, small_synthetic, tmp_path):
+    from service.load_histories import load
+
+    user = small_synthetic.users[81]
+    redis.rpush(f"genrec:hist:{user.id}", "an-item-of-an-old-catalogue")
+    lines = tmp_path / "h.jsonl"
+    lines.write_text(json.dumps({"user_id": user.id, "items": ["SYN00001", "SYN00002"]}) + "\n")
+    assert load(lines, redis, keep=200) == (0, 1)  # kept
+    assert _history(redis, user.id)[-1] == "an-item-of-an-old-catalogue"
+    assert load(lines, redis, keep=200, replace=True) == (1, 0)
+    assert _history(redis, user.id) == ["SYN00001", "SYN00002"]
+
+
+def test_events_are_logged_with_type_value_and_time(client, redis, small_synthetic):
+    user, items = small_synthetic.users[82].id, [i.id for i in small_synthetic.items[10:13]]
+    before = _history(redis, user)
+    low = client.post("/v1/events", json=_event(2, user, items[0], type="rating", value=1))
+    high = client.post("/v1/events", json=_event(3, user, items[1], type="rating", value=5))
+    bought = client.post(
+        "/v1/events",
+        json=_event(4, user, items[2], type="purchase", value=19.5, ts="2026-11-30T10:00:00Z"),
+    )
+    assert [r.json()["in_history"] for r in (low, high, bought)] == [False, True, True]
+    assert _history(redis, user) == [*before, items[1], items[2]]  # the 1-star rating is not
+    log = [json.loads(e) for e in redis.lrange(f"genrec:events:{user}", 0, -1)]
+    assert [(e["type"], e["value"]) for e in log] == [
+        ("rating", 1),
+        ("rating", 5),
+        ("purchase", 19.5),
+    ]
+    assert log[2]["ts"].startswith("2026-11-30T10:00:00") and log[0]["ts"]  # the gateway's clock
+
+
+@pytest.mark.parametrize("value", [None, 0, 5.5])
+def test_a_rating_needs_stars_in_range(client, small_synthetic, value):
+    user, item = small_synthetic.users[83].id, small_synthetic.items[0].id
+    body = _event(5, user, item, type="rating") | ({} if value is None else {"value": value})
+    r = client.post("/v1/events", json=body)
+    assert r.status_code == 422 and '"value"' in r.text
