@@ -23,6 +23,7 @@ from service.decoder import Breaker, TritonDecoder
 from service.history import Histories
 from service.middleware import BodyLimit, Metrics, RateLimit
 from service.pages import PageChains
+from service.probe import BackendProbe
 from service.recommender import Recommender
 from service.routers import events, health, history, page, recommendations
 from service.settings import Settings, get_settings
@@ -49,6 +50,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         app.state.settings, app.state.redis, app.state.decoder = settings, redis, decoder
         app.state.histories = histories
+        app.state.probe = BackendProbe(
+            redis, decoder, settings.probe_timeout_s, settings.probe_cache_s
+        )
         app.state.recommender = Recommender(settings, catalog, histories, chains, decoder)
         log.info("serving %s (store %s)", catalog.version, catalog.store_version)
         # Everything allocated so far lives as long as the process: keep it out of the cyclic

@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     # pages at once, no worker tied up), then let one request try again.
     breaker_failures: int = Field(5, ge=1)
     breaker_reset_s: float = Field(5.0, gt=0)
+    # /readyz asks each backend under this deadline and reuses the answer this long.
+    probe_timeout_s: float = Field(0.5, gt=0, le=1.0)
+    probe_cache_s: float = Field(1.0, ge=0)
     cors_origins: list[str] = []  # CORS stays off unless origins are configured
     # Users the page at `/` offers to pick from (0: none; the page still takes any typed id).
     ui_example_users: int = Field(8, ge=0, le=100)

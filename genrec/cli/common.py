@@ -18,7 +18,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-console = Console()
+# Piped or logged output gets room for whole column names (rich assumes 80 off a terminal).
+console = Console(width=None if sys.stdout.isatty() else 150)
 ARTIFACTS = Path("artifacts")
 
 

@@ -4,7 +4,6 @@ import os
 
 from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
-from redis.exceptions import RedisError
 
 router = APIRouter(tags=["health"])
 
@@ -16,17 +15,15 @@ async def healthz() -> dict:
 
 
 @router.get("/readyz")
-async def readyz(request: Request, response: Response) -> dict:
-    """Redis answers and Triton has the model ready (readiness)."""
-    state = request.app.state
-    try:
-        redis_ok = bool(await state.redis.ping())
-    except (RedisError, OSError):
-        redis_ok = False
-    model_ok = await state.decoder.ready()
-    ready = redis_ok and model_ok
-    response.status_code = 200 if ready else 503
-    return {"ready": ready, "redis": redis_ok, "model": model_ok}
+async def readyz(request: Request) -> dict:
+    """The gateway can serve a page (readiness): always, once started, since with Redis or
+    Triton down it serves popularity pages. `redis` / `model` say whether each answered within
+    the probe deadline, `serving` what pages come from now."""
+    backends = await request.app.state.probe.check()
+    return {
+        "ready": True, "redis": backends.redis, "model": backends.model,
+        "serving": backends.serving,
+    }  # fmt: skip
 
 
 @router.get("/metrics", include_in_schema=False)
