@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import platform
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import torch
 
@@ -12,6 +14,24 @@ def resolve_device(name: str = "auto") -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(name)
+
+
+@contextmanager
+def reproducible(device: torch.device) -> Iterator[None]:
+    """Same seed, same bytes on the CPU: torch's deterministic kernels for the block. Without
+    them multi-threaded CPU kernels (gradients accumulated by index, as in a codebook lookup)
+    add in a varying order, and the tokenizer's codes differed from run to run with 2 threads;
+    with them they are identical, at no measured cost. On a GPU, left as it is: deterministic
+    CUDA kernels cost speed and some ops have none, so GPU runs agree in metrics, not bytes."""
+    if device.type != "cpu":
+        yield
+        return
+    previous = torch.are_deterministic_algorithms_enabled()
+    torch.use_deterministic_algorithms(True)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(previous)
 
 
 def describe_hardware(device: torch.device) -> str:

@@ -49,6 +49,8 @@ def _log_excerpt(log: Path, errors: int = 20, tail: int = 1500) -> str:
     return f"{head}\n...\n{text[-tail:]}" if head else text[-tail:]
 
 
+REPOSITORY_POLL_S = 2
+
 LOOPBACK_LOAD = {"GENREC_RATE_LIMIT_RPS": "1e9", "GENREC_RATE_LIMIT_BURST": "1000000000"}
 """Gateway settings for load generated on this host: every simulated user arrives from one
 loopback address, so the per-address limit (meant for one real client) would shed them."""
@@ -178,6 +180,7 @@ class Stack:
     triton_servers: int = 1
     redis_port: int = field(default_factory=free_port)
     gateway_port: int = field(default_factory=free_port)
+    _restarts: dict[str, list[float]] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.triton_gpus is not None and self.triton_gpus % self.triton_servers:
@@ -243,6 +246,9 @@ class Stack:
                 "--http-address", "127.0.0.1", "--grpc-address", "127.0.0.1",
                 "--http-port", str(ports.http), "--grpc-port", str(ports.grpc),
                 "--metrics-port", str(ports.metrics), "--exit-timeout-secs", "5",
+                # A version `genrec export` adds is loaded without a restart (the gateway
+                # follows once it is ready, see service/rollout.py).
+                "--model-control-mode", "poll", "--repository-poll-secs", str(REPOSITORY_POLL_S),
                 "--allow-gpu-metrics", "true" if self.gpu else "false",
             ],
             env,
@@ -308,6 +314,26 @@ class Stack:
     def stop(self) -> None:
         for service in reversed(self.services):
             service.stop()
+
+    def restart_exited(self, budget: int = 5, window_s: float = 300.0) -> list[str]:
+        """Start again any server that exited (Redis from its append-only file, on the same
+        port); → their names. A server that exits more than `budget` times within `window_s`
+        is a fault restarting cannot fix: StackError."""
+        restarted = []
+        now = time.monotonic()
+        for service in self.services:
+            if service.process is None or service.process.poll() is None:
+                continue
+            recent = [t for t in self._restarts.get(service.name, []) if now - t < window_s]
+            if len(recent) >= budget:
+                raise StackError(
+                    f"{service.name} exited {len(recent) + 1} times in {window_s:.0f} s "
+                    f"(code {service.process.returncode}); see {service.log}"
+                )
+            self._restarts[service.name] = [*recent, now]
+            service.start()
+            restarted.append(service.name)
+        return restarted
 
     @property
     def services(self) -> list[Service]:

@@ -42,26 +42,36 @@ class DecoderUnavailable(RuntimeError):
 
 class Breaker:
     """A circuit breaker: `failures` consecutive failures open it for `reset_s`, during which
-    calls fail at once instead of tying up workers on a dead backend; then calls may try again,
-    and the first failure opens it anew."""
+    calls fail at once instead of tying up workers on a dead backend. Then it is half-open: one
+    call is let through as a trial while the others still fail fast; its success closes the
+    breaker, its failure opens it for another `reset_s`."""
 
     def __init__(self, failures: int, reset_s: float):
         self.failures, self.reset_s = failures, reset_s
         self.count, self.open_until = 0, 0.0
+        self.trial = False  # the half-open trial is in flight
 
     def allow(self) -> bool:
-        return time.monotonic() >= self.open_until
+        if self.count < self.failures:
+            return True  # closed
+        if self.trial or time.monotonic() < self.open_until:
+            return False
+        self.trial = True  # half-open: this call is the trial
+        return True
 
     def succeeded(self) -> None:
-        self.count = 0
+        self.count, self.trial = 0, False
         BREAKER_OPEN.set(0)
 
     def failed(self) -> None:
-        self.count += 1
+        self.count, self.trial = self.count + 1, False
         if self.count >= self.failures:
             self.open_until = time.monotonic() + self.reset_s
-            self.count = self.failures - 1  # half-open after the pause: one failure re-opens
             BREAKER_OPEN.set(1)
+
+    def abandoned(self) -> None:
+        """A call that ended neither way (cancelled): a trial it was may be taken again."""
+        self.trial = False
 
 
 @dataclass(frozen=True)
@@ -122,7 +132,10 @@ class TritonDecoder:
         k: int,
         user_scid: np.ndarray | None,
         slate: bool = False,
+        version: str = "",
     ) -> Decoded:
+        """`version`: the model version whose catalogue the indices belong to ("" = Triton's
+        latest); a version Triton no longer serves is a DecoderUnavailable like any failure."""
         inputs = [
             _tensor(HISTORY, history or [-1]),
             _tensor(EXCLUDE, exclude or [-1]),
@@ -139,12 +152,16 @@ class TritonDecoder:
             result = await self.client.infer(
                 self.model,
                 inputs,
+                model_version=version,
                 outputs=[InferRequestedOutput(spec.name) for spec in OUTPUTS],
                 client_timeout=self.timeout_s,
             )
         except InferenceServerException as e:
             self.breaker.failed()
             raise DecoderUnavailable(e.message() or str(e)) from e
+        except BaseException:
+            self.breaker.abandoned()
+            raise
         finally:
             TRITON_LATENCY.observe(time.perf_counter() - start)
         self.breaker.succeeded()

@@ -1,12 +1,14 @@
 """The gateway application: `uvicorn service.main:app`.
 
 The lifespan opens the async Redis client and the Triton gRPC client once per process, reads the
-catalogue of the model version Triton serves, and closes both on shutdown. Errors reach clients
+catalogue of the model version Triton serves, follows Triton onto newer versions
+(`service.rollout`), and closes both on shutdown. Errors reach clients
 as JSON `{"detail": ...}` with a 4xx/5xx status, never as a stack trace.
 """
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 from contextlib import asynccontextmanager
@@ -18,21 +20,33 @@ from fastapi_offline import FastAPIOffline
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from service.catalog import Catalog
 from service.decoder import Breaker, TritonDecoder
 from service.history import Histories
 from service.middleware import BodyLimit, Metrics, RateLimit
 from service.pages import PageChains
 from service.probe import BackendProbe
 from service.recommender import Recommender
+from service.rollout import CatalogWatcher, initial_catalog
 from service.routers import events, health, history, page, recommendations
 from service.settings import Settings, get_settings
 
 log = logging.getLogger("genrec.gateway")
 
 
+def _log_beside_uvicorn() -> None:
+    """uvicorn sets up its own loggers only: without a handler of its own, the gateway's INFO
+    lines (the version it serves, a rollout's switch) would never reach the log."""
+    if not log.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(levelname)s:     %(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+        log.propagate = False
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    _log_beside_uvicorn()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -41,7 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         decoder = TritonDecoder(
             settings.triton_url, settings.triton_model, settings.triton_timeout_s, breaker
         )
-        catalog = Catalog.load(settings.model_dir, await decoder.served_version())
+        catalog = await initial_catalog(settings.model_dir, decoder)
         histories = Histories(
             redis, settings.history_max, settings.event_ttl_s, settings.history_min_rating
         )
@@ -54,14 +68,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             redis, decoder, settings.probe_timeout_s, settings.probe_cache_s
         )
         app.state.recommender = Recommender(settings, catalog, histories, chains, decoder)
+        watcher = CatalogWatcher(
+            app.state.recommender, decoder, settings.model_dir, settings.catalog_poll_s
+        )
         log.info("serving %s (store %s)", catalog.version, catalog.store_version)
         # Everything allocated so far lives as long as the process: keep it out of the cyclic
         # GC, whose full collections over it stalled a worker for 26-42 ms (2-core CPU) mid-load.
         gc.collect()
         gc.freeze()
+        watching = asyncio.create_task(watcher.run())
         try:
             yield
         finally:
+            watching.cancel()
             await decoder.close()
             await redis.aclose()
 

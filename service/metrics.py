@@ -35,6 +35,13 @@ for _reason in ("cold_user", "decoder_unavailable", "redis_unavailable"):  # 0 f
 INVALID_IDS = Counter(
     "genrec_invalid_ids_total", "Item indices from the decoder outside the catalogue (must stay 0)"
 )
+FILTERED = Counter(
+    "genrec_filtered_items_total",
+    "Decoded items dropped before a page: already shown in the chain, or repeated",
+    ["reason"],
+)
+for _reason in ("shown", "duplicate"):
+    FILTERED.labels(_reason)
 EVENTS = Counter("genrec_events_total", "Events received by type and outcome", ["type", "outcome"])
 DECODER_STAGE = Histogram(
     "genrec_decoder_stage_seconds",

@@ -56,6 +56,7 @@ class StoredPage:
     scores: list[float | None]
     fallback: bool
     model_version: str
+    size: int = 0  # the page size it was decoded for (0: stored before sizes were)
 
 
 @dataclass(frozen=True)

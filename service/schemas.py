@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from service.pages import TOKEN_PATTERN
 
 ID_PATTERN, ID_MAX = r"^[\w.:@/-]+$", 128  # user, item and event ids
+MAX_PAGE_SIZE = 50  # the served beam width: a page is at most one beam's items
 Id = Field(min_length=1, max_length=ID_MAX, pattern=ID_PATTERN)
 
 
@@ -26,7 +27,7 @@ class DecodeMode(StrEnum):
 
 class RecommendationRequest(Strict):
     user_id: str = Id
-    page_size: int = Field(10, ge=1, le=50)
+    page_size: int = Field(10, ge=1, le=MAX_PAGE_SIZE)
     page_token: str | None = Field(None, pattern=TOKEN_PATTERN)
     mode: DecodeMode = DecodeMode.beam
 

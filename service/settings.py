@@ -22,6 +22,7 @@ class Settings(BaseSettings):
     # The model's folder in the Triton repository: the gateway reads the catalogue (item ids,
     # titles, user SCIDs) of the version Triton serves from it.
     model_dir: Path = Path("model_repo/genrec")
+    catalog_poll_s: float = Field(2.0, gt=0)  # how often to look for a newly served version
     triton_timeout_s: float = Field(0.8, gt=0)
     # Items in the prompt, at most the model's cap.
     history_len: int = Field(MAX_HISTORY, ge=1, le=MAX_HISTORY)
@@ -31,6 +32,8 @@ class Settings(BaseSettings):
     history_min_rating: float = Field(3.0, ge=1.0, le=5.0)
     page_ttl_s: int = Field(3600, ge=60)  # how long a page chain can be continued
     max_pages: int = Field(20, ge=1)  # pages per chain (exclusions grow with each page)
+    # Items asked of the decoder beyond a page's size, so filtering repeats never shortens it.
+    page_margin: int = Field(5, ge=0)
     event_ttl_s: int = Field(7 * 86400, ge=60)  # how long an event_id is remembered
     accept_new_users: bool = False  # events for users the catalogue does not know
     # Signs page tokens so clients cannot forge another user's chain.

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -109,8 +112,24 @@ def test_export_then_serve_detached_and_stop(synthetic_store, tmp_path):
         assert client.get("/").status_code == 200
         event = {"event_id": "e1", "user_id": "U00000", "item_id": "SYN00001", "type": "click"}
         assert client.post("/v1/events", json=event).status_code == 401
-        ok = client.post("/v1/events", json=event, headers={"X-API-Key": creds["api_key"]})
+        key = {"X-API-Key": creds["api_key"]}
+        ok = client.post("/v1/events", json=event, headers=key)
         assert ok.status_code == 200, ok.text
+        # A crashed redis-server is started again, from its append-only file (fsync'd each
+        # second): the event acknowledged before the crash is still there.
+        time.sleep(1.5)
+        os.kill(state["services"]["redis-server"], signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        while (now := daemon.running(workdir))["services"]["redis-server"] == state["services"][
+            "redis-server"
+        ]:
+            assert time.monotonic() < deadline, "redis-server was not restarted"
+            time.sleep(0.2)
+        while (retry := client.post("/v1/events", json=event, headers=key)).status_code == 503:
+            assert time.monotonic() < deadline, retry.text  # a client retries on 503
+            time.sleep(float(retry.headers["retry-after"]) / 10)
+        assert retry.status_code == 200 and retry.json()["duplicate"] is True, retry.text
+        state = now
     result = _genrec("stop", "--workdir", str(workdir))
     assert result.returncode == 0 and "genrec serve" in result.stdout, result.stdout
     pids = [state["pid"], *state["services"].values()]

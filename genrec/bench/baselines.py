@@ -19,7 +19,7 @@ from genrec.baselines.sasrec_trainer import TrainConfig, train_sasrec
 from genrec.bench.report import locked, markdown_table, merge_rows, plot_curves
 from genrec.data import leave_one_out, load_dataset
 from genrec.data.split import MAX_HISTORY
-from genrec.device import describe_hardware
+from genrec.device import describe_hardware, reproducible
 from genrec.eval import evaluate_scorer
 
 MODELS = ("popularity", "sasrec")
@@ -75,7 +75,8 @@ def run_dataset(
             cfg = SASRecConfig(
                 n_items=split.n_items, max_len=split.max_history, **(run.sasrec or {})
             )
-            result = train_sasrec(split, cfg, run.train, device, progress=run.progress)
+            with reproducible(device):  # the same seed, the same weights on the CPU
+                result = train_sasrec(split, cfg, run.train, device, progress=run.progress)
             test = evaluate_scorer(result.model, split.test)
             rows.append(
                 {

@@ -96,16 +96,21 @@ def _serve_foreground(model_repo, workdir, dataset, gpu, workers, port, creds, v
             "url": stack.url,
             "triton_metrics": f"http://127.0.0.1:{stack.triton_metrics}/metrics",
         }
-        daemon.record(workdir, {s.name: s.process.pid for s in stack.services}, **facts)
+
+        def record() -> None:
+            daemon.record(workdir, {s.name: s.process.pid for s in stack.services}, **facts)
+
+        record()
         console.print(
             _banner(dataset.name, version, dataset.users[0].id, creds, facts), soft_wrap=True
         )
         console.print(f"logs: {workdir}/logs/   stop: Ctrl-C (or genrec stop)")
         try:
             while not stopping:
-                for service in stack.services:
-                    if service.process.poll() is not None:
-                        raise GenrecError(f"{service.name} exited; see {service.log}")
+                # A crashed server is started again (Redis from its append-only file).
+                for name in stack.restart_exited():
+                    console.print(f"{name} exited; restarted it (log: {workdir}/logs/)")
+                    record()
                 time.sleep(0.5)
             console.print("stopping gateway, tritonserver, redis-server...")
         finally:

@@ -95,7 +95,7 @@ def run_train(
     """Trains, tests and saves one decoder (under torchrun: data-parallel, the main rank tests
     and saves) → its test row and checkpoint folder."""
     from genrec.data import leave_one_out, load_dataset
-    from genrec.device import describe_hardware, resolve_device
+    from genrec.device import describe_hardware, reproducible, resolve_device
     from genrec.model.checkpoint import save_checkpoint
     from genrec.model.pretrained import text_encoder
     from genrec.tokenizer.pipeline import variant_name
@@ -149,7 +149,10 @@ def run_train(
         dense_weights=weights, seed=t.seed, page_size=t.page_size, text_weight=t.text_tasks,
         strategy=t.strategy, time_budget_s=None if t.time_budget is None else t.time_budget * 60,
     )  # fmt: skip
-    result = train_decoder(decoder, split, tokenizer, cfg, world, where.progress, state_path, tasks)
+    with reproducible(world.device):  # the same seed, the same weights on the CPU
+        result = train_decoder(
+            decoder, split, tokenizer, cfg, world, where.progress, state_path, tasks
+        )
     row: dict = {}
     test: dict = {}
     if world.main:

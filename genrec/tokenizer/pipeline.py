@@ -16,6 +16,7 @@ import torch
 
 from genrec.data.schema import Dataset
 from genrec.data.split import leave_one_out
+from genrec.device import reproducible
 from genrec.errors import GenrecError
 from genrec.tokenizer.bloger import BlogerConfig, train_bloger
 from genrec.tokenizer.quantizer import ResidualQuantizer
@@ -120,9 +121,17 @@ def tokenize(
     device: torch.device,
     progress: bool = True,
 ) -> tuple[TokenizerStore, dict]:
-    """→ the store (not yet saved) and its metrics."""
+    """→ the store (not yet saved) and its metrics; the same bytes for the same seed on the
+    CPU (`reproducible`)."""
     if cfg.method not in METHODS:
         raise GenrecError(f"unknown method {cfg.method!r}; expected one of {', '.join(METHODS)}")
+    with reproducible(device):
+        return _tokenize(dataset, cfg, artifacts, device, progress)
+
+
+def _tokenize(
+    dataset: Dataset, cfg: TokenizeConfig, artifacts: Path, device: torch.device, progress: bool
+) -> tuple[TokenizerStore, dict]:
     split = leave_one_out(dataset)
     features = build_features(dataset, split, cfg.signals, artifacts, device, progress)
     start = time.perf_counter()

@@ -68,6 +68,24 @@ def test_five_pages_never_repeat_and_refetch_is_stable(client, small_synthetic):
         assert _ids(again) == pages[n - 1]
 
 
+def test_a_page_size_change_keeps_the_chain(client, small_synthetic):
+    user = small_synthetic.users[13].id
+    first = client.post(REC, json={"user_id": user, "page_size": 5}).json()
+    second = client.post(
+        REC, json={"user_id": user, "page_size": 10, "page_token": first["next_page_token"]}
+    ).json()
+    assert len(second["items"]) == 10 and not set(_ids(first)) & set(_ids(second))
+    assert [i["rank"] for i in second["items"]] == list(range(6, 16))
+    # Page 2 again at another size: as first served, and the chain goes on from it.
+    body = {"user_id": user, "page_size": 3, "page_token": first["next_page_token"]}
+    again = client.post(REC, json=body).json()
+    assert _ids(again) == _ids(second) and again["next_page_token"]
+    third = client.post(
+        REC, json={"user_id": user, "page_size": 3, "page_token": again["next_page_token"]}
+    ).json()
+    assert len(third["items"]) == 3 and not set(_ids(third)) & set(_ids(first) + _ids(second))
+
+
 def test_slate_pages_are_generated_whole_and_never_repeat(client, small_synthetic):
     user = small_synthetic.users[12].id
     shown, token = [], None
@@ -181,6 +199,7 @@ def test_metrics_count_requests_and_no_invalid_ids(client):
     assert "genrec_invalid_ids_total 0.0" in text
     assert "genrec_triton_request_duration_seconds_count" in text
     assert "genrec_prompt_tokens_bucket" in text
+    assert 'genrec_filtered_items_total{reason="shown"}' in text
 
 
 def test_dashboard_queries_only_exported_metrics(client, stack):
