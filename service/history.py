@@ -1,5 +1,6 @@
-"""Users' histories in Redis: one bounded list of item ids per user, newest last, and the
-idempotent event append that feeds it."""
+"""Users' histories in Redis: one bounded list of item ids per user, newest last (what the
+decoder reads), a bounded log of their events (type, value, time), and the idempotent append
+that feeds both."""
 
 from __future__ import annotations
 

@@ -23,7 +23,7 @@ class Backends:
     @property
     def serving(self) -> str:
         """What a page comes from now."""
-        return "model" if self.redis and self.model else "fallback"
+        return "model" if self.redis and self.model else "popularity"
 
 
 class BackendProbe:

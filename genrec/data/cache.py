@@ -3,7 +3,8 @@
 from, and later loads read those instead (nanoGPT's `prepare.py` writes its binaries once, for
 the same reason). A changed input or builder is a new key, so a stale copy is never read.
 
-The cache lives in `$GENREC_CACHE_DIR`, else `artifacts/cache/datasets/`."""
+The cache lives in `$GENREC_CACHE_DIR`, else `$XDG_CACHE_HOME/genrec/datasets` (by default
+`~/.cache/genrec/datasets`): one per user, whichever folder a command runs from."""
 
 from __future__ import annotations
 
@@ -23,7 +24,10 @@ FORMAT = 1  # bump when the files below change shape
 
 
 def cache_dir() -> Path:
-    return Path(os.environ.get(CACHE_ENV, "artifacts/cache/datasets"))
+    if CACHE_ENV in os.environ:
+        return Path(os.environ[CACHE_ENV])
+    xdg = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(xdg) / "genrec" / "datasets"
 
 
 def cached(name: str, key: dict, build: Callable[[], Dataset]) -> Dataset:

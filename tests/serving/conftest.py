@@ -9,8 +9,10 @@ import shutil
 from dataclasses import replace
 from pathlib import Path
 
+import httpx
 import pytest
 import torch
+from redis import Redis
 
 from genrec.data import leave_one_out
 from genrec.export import export
@@ -69,3 +71,15 @@ def stack(exported, small_synthetic, tmp_path_factory):
     work = tmp_path_factory.mktemp("stack")
     with running_stack(exported, work, small_synthetic, gateway_env=GATEWAY) as stack:
         yield stack
+
+
+@pytest.fixture(scope="module")
+def client(stack):
+    """The test stack's gateway, with the write key."""
+    with httpx.Client(base_url=stack.url, timeout=30, headers={"X-API-Key": API_KEY}) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def redis(stack):
+    return Redis.from_url(stack.redis_url)

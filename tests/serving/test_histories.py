@@ -6,23 +6,10 @@ from __future__ import annotations
 
 import json
 
-import httpx
 import pytest
 from redis import Redis
 
 from genrec.local_stack import load_histories
-from tests.serving.conftest import API_KEY
-
-
-@pytest.fixture(scope="module")
-def client(stack):
-    with httpx.Client(base_url=stack.url, timeout=30, headers={"X-API-Key": API_KEY}) as c:
-        yield c
-
-
-@pytest.fixture(scope="module")
-def redis(stack):
-    return Redis.from_url(stack.redis_url)
 
 
 def _event(n: int, user: str, item: str, **extra) -> dict:
