@@ -2,8 +2,8 @@
 
 The lifespan opens the async Redis client and the Triton gRPC client once per process, reads the
 catalogue of the model version Triton serves, follows Triton onto newer versions
-(`service.rollout`), and closes both on shutdown. Errors reach clients
-as JSON `{"detail": ...}` with a 4xx/5xx status, never as a stack trace.
+(`service.rollout`), and closes both on shutdown. `service.errors` decides what clients see of
+an error.
 """
 
 from __future__ import annotations
@@ -13,13 +13,12 @@ import gc
 import logging
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
+from service import errors
 from service.decoder import Breaker, TritonDecoder
 from service.history import Histories
 from service.middleware import BodyLimit, Metrics, RateLimit
@@ -96,19 +95,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router)
     app.mount(page.ASSETS_URL, page.assets, name="ui")
 
-    @app.exception_handler(RedisError)
-    async def redis_down(_: Request, exc: RedisError) -> JSONResponse:
-        log.warning("redis error: %s", exc)
-        return JSONResponse(
-            {"detail": "history store unavailable; retry shortly"},
-            status_code=503,
-            headers={"Retry-After": "1"},
-        )
-
-    @app.exception_handler(Exception)
-    async def internal(_: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error", exc_info=exc)
-        return JSONResponse({"detail": "internal error"}, status_code=500)
+    errors.install(app)
 
     if settings.cors_origins:
         app.add_middleware(

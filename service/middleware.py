@@ -58,8 +58,9 @@ class BodyLimit:
                 await reply(send, 413, f"request body over {self.max_bytes} bytes")
 
 
-class _TooLarge(Exception):
-    pass
+class _TooLarge(BaseException):
+    """Raised from `receive` mid-body. A BaseException on purpose: FastAPI turns any Exception
+    while reading a body into a 400, and this must reach `BodyLimit` to become the 413."""
 
 
 class Metrics:

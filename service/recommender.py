@@ -13,7 +13,7 @@ from service.catalog import Catalog
 from service.decoder import DecoderUnavailable, TritonDecoder
 from service.history import Histories
 from service.metrics import FALLBACKS, FILTERED, INVALID_IDS
-from service.pages import Cursor, PageChains, StoredPage
+from service.pages import Cursor, ExpiredPageToken, PageChains, StoredPage
 from service.schemas import (
     MAX_PAGE_SIZE,
     DecodeMode,
@@ -46,6 +46,8 @@ class Recommender:
         cursor = (
             self.chains.parse(request.page_token, user) if request.page_token else self.chains.new()
         )
+        if cursor.page > self.settings.max_pages:  # whatever a (forged) token says
+            raise ExpiredPageToken(f"a chain ends after {self.settings.max_pages} pages")
         try:
             state = await self.chains.state(cursor, user)
             page = state.current or await self._decode(

@@ -11,13 +11,16 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from service.pages import TOKEN_PATTERN
 
-ID_PATTERN, ID_MAX = r"^[\w.:@/-]+$", 128  # user, item and event ids
+# User, item and event ids: ASCII only, so look-alike Unicode (Arabic digits, zero-width
+# joiners) cannot name a second user that reads like the first.
+ID_PATTERN, ID_MAX = r"^[A-Za-z0-9_.:@/-]+$", 128
 MAX_PAGE_SIZE = 50  # the served beam width: a page is at most one beam's items
 Id = Field(min_length=1, max_length=ID_MAX, pattern=ID_PATTERN)
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    # No NaN or Infinity: JSON has neither, though Python's parser reads them.
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, allow_inf_nan=False)
 
 
 class DecodeMode(StrEnum):
@@ -27,7 +30,7 @@ class DecodeMode(StrEnum):
 
 class RecommendationRequest(Strict):
     user_id: str = Id
-    page_size: int = Field(10, ge=1, le=MAX_PAGE_SIZE)
+    page_size: int = Field(10, ge=1, le=MAX_PAGE_SIZE, strict=True)  # "10" or true is not 10
     page_token: str | None = Field(None, pattern=TOKEN_PATTERN)
     mode: DecodeMode = DecodeMode.beam
 
