@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from service.pages import TOKEN_PATTERN
 
@@ -30,9 +30,17 @@ class DecodeMode(StrEnum):
 
 class RecommendationRequest(Strict):
     user_id: str = Id
-    page_size: int = Field(10, ge=1, le=MAX_PAGE_SIZE, strict=True)  # "10" or true is not 10
+    page_size: int = Field(10, ge=1, le=MAX_PAGE_SIZE)
     page_token: str | None = Field(None, pattern=TOKEN_PATTERN)
     mode: DecodeMode = DecodeMode.beam
+
+    @field_validator("page_size", mode="before")
+    @classmethod
+    def _a_json_number(cls, value: object) -> object:
+        """A JSON integer (26.0 is one), not a string or a boolean that happens to convert."""
+        if isinstance(value, str | bool):
+            raise ValueError("page_size must be a JSON integer")
+        return value
 
 
 class RecommendedItem(BaseModel):

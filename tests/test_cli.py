@@ -102,34 +102,40 @@ def test_export_then_serve_detached_and_stop(synthetic_store, tmp_path):
     workdir, port = tmp_path / "stack", str(free_port())
     result = _genrec("serve", "--detach", "--port", port, "--workdir", str(workdir), cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
-    state = json.loads((workdir / daemon.STATE).read_text())
-    creds = json.loads((workdir / daemon.CREDENTIALS).read_text())
-    assert (workdir / daemon.CREDENTIALS).stat().st_mode & 0o077 == 0  # the owner's alone
-    assert f"{state['url']}/#key={creds['api_key']}" in result.stdout
-    again = _genrec("serve", "--detach", "--port", port, "--workdir", str(workdir), cwd=tmp_path)
-    assert again.returncode == 2 and "already serving" in again.stderr
-    with httpx.Client(base_url=state["url"], timeout=30) as client:
-        assert client.get("/").status_code == 200
-        event = {"event_id": "e1", "user_id": "U00000", "item_id": "SYN00001", "type": "click"}
-        assert client.post("/v1/events", json=event).status_code == 401
-        key = {"X-API-Key": creds["api_key"]}
-        ok = client.post("/v1/events", json=event, headers=key)
-        assert ok.status_code == 200, ok.text
-        # A crashed redis-server is started again, from its append-only file (fsync'd each
-        # second): the event acknowledged before the crash is still there.
-        time.sleep(1.5)
-        os.kill(state["services"]["redis-server"], signal.SIGKILL)
-        deadline = time.monotonic() + 60
-        while (now := daemon.running(workdir))["services"]["redis-server"] == state["services"][
-            "redis-server"
-        ]:
-            assert time.monotonic() < deadline, "redis-server was not restarted"
-            time.sleep(0.2)
-        while (retry := client.post("/v1/events", json=event, headers=key)).status_code == 503:
-            assert time.monotonic() < deadline, retry.text  # a client retries on 503
-            time.sleep(float(retry.headers["retry-after"]) / 10)
-        assert retry.status_code == 200 and retry.json()["duplicate"] is True, retry.text
-        state = now
+    try:
+        state = json.loads((workdir / daemon.STATE).read_text())
+        creds = json.loads((workdir / daemon.CREDENTIALS).read_text())
+        assert (workdir / daemon.CREDENTIALS).stat().st_mode & 0o077 == 0  # the owner's alone
+        assert f"{state['url']}/#key={creds['api_key']}" in result.stdout
+        again = _genrec(
+            "serve", "--detach", "--port", port, "--workdir", str(workdir), cwd=tmp_path
+        )
+        assert again.returncode == 2 and "already serving" in again.stderr
+        with httpx.Client(base_url=state["url"], timeout=30) as client:
+            assert client.get("/").status_code == 200
+            event = {"event_id": "e1", "user_id": "U00000", "item_id": "SYN00001", "type": "click"}
+            assert client.post("/v1/events", json=event).status_code == 401
+            key = {"X-API-Key": creds["api_key"]}
+            ok = client.post("/v1/events", json=event, headers=key)
+            assert ok.status_code == 200, ok.text
+            # A crashed redis-server is started again, from its append-only file (fsync'd each
+            # second): the event acknowledged before the crash is still there.
+            time.sleep(1.5)
+            os.kill(state["services"]["redis-server"], signal.SIGKILL)
+            deadline = time.monotonic() + 60
+            while (now := daemon.running(workdir))["services"]["redis-server"] == state["services"][
+                "redis-server"
+            ]:
+                assert time.monotonic() < deadline, "redis-server was not restarted"
+                time.sleep(0.2)
+            while (retry := client.post("/v1/events", json=event, headers=key)).status_code == 503:
+                assert time.monotonic() < deadline, retry.text  # a client retries on 503
+                time.sleep(float(retry.headers["retry-after"]) / 10)
+            assert retry.status_code == 200 and retry.json()["duplicate"] is True, retry.text
+            state = now
+    except BaseException:
+        daemon.stop(workdir)  # no stack left behind by a failing test
+        raise
     result = _genrec("stop", "--workdir", str(workdir))
     assert result.returncode == 0 and "genrec serve" in result.stdout, result.stdout
     pids = [state["pid"], *state["services"].values()]

@@ -37,11 +37,12 @@ def test_a_flooding_client_gets_429_then_recovers(stack):
         async with httpx.AsyncClient(base_url=stack.url, timeout=10) as c:
             sem = asyncio.Semaphore(50)
 
-            async def one() -> httpx.Response:
-                async with sem:
-                    return await c.post(REC, json={})  # cheap to answer: a 422
+            async def one(n: int) -> httpx.Response:
+                async with sem:  # a new forwarded address each time: it must not count
+                    spoofed = {"X-Forwarded-For": f"10.0.{n // 256}.{n % 256}"}
+                    return await c.post(REC, json={}, headers=spoofed)  # cheap: a 422
 
-            return await asyncio.gather(*(one() for _ in range(600)))
+            return await asyncio.gather(*(one(n) for n in range(600)))
 
     statuses = [r.status_code for r in asyncio.run(flood())]
     limited = [s for s in statuses if s == 429]
