@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from genrec.cli.common import DataDir, Gpu, ModelRepo, app, console, exported
 from genrec.errors import GenrecError
+
+if TYPE_CHECKING:  # the CLI imports the library only in the command that needs it
+    from genrec.data import Dataset
 
 Workdir = Annotated[Path, typer.Option(help="Logs, Redis data, credentials, the stack's pids")]
 STACK = Path("build/stack")
@@ -74,7 +77,17 @@ def serve(
     _serve_foreground(model_repo, workdir, dataset, gpu, workers, port, creds, version.name)
 
 
-def _serve_foreground(model_repo, workdir, dataset, gpu, workers, port, creds, version) -> None:
+def _serve_foreground(
+    model_repo: Path,
+    workdir: Path,
+    dataset: Dataset,
+    gpu: bool,
+    workers: int,
+    port: int,
+    creds: dict[str, str],
+    version: str,
+) -> None:
+    """The supervisor: the stack until SIGINT/SIGTERM, restarting any server that crashes."""
     import signal
     import time
 
