@@ -33,12 +33,17 @@ def credentials(workdir: Path, api_key: str | None = None) -> dict[str, str]:
     }
     if creds != stored:
         workdir.mkdir(parents=True, exist_ok=True)
-        partial = path.with_suffix(".tmp")
-        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as out:
-            json.dump(creds, out)
-        os.replace(partial, path)
+        _write_json(path, creds, mode=0o600)
     return creds
+
+
+def _write_json(path: Path, value: dict, mode: int = 0o644) -> None:
+    """Whole or not at all: a reader never sees half a file (a temporary, then a rename)."""
+    partial = path.with_name(f"{path.name}.tmp")
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(fd, "w") as out:
+        json.dump(value, out)
+    os.replace(partial, path)
 
 
 def running(workdir: Path) -> dict | None:
@@ -53,9 +58,7 @@ def running(workdir: Path) -> dict | None:
 def record(workdir: Path, pids: dict[str, int], **facts) -> None:
     """Called by the supervisor once the stack serves: its pid, its servers' pids, and `facts`
     for whoever started it (URLs, ports)."""
-    partial = workdir / f"{STATE}.tmp"
-    partial.write_text(json.dumps({"pid": os.getpid(), "services": pids, **facts}))
-    os.replace(partial, workdir / STATE)
+    _write_json(workdir / STATE, {"pid": os.getpid(), "services": pids, **facts})
 
 
 def forget(workdir: Path) -> None:

@@ -61,8 +61,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         chains = PageChains(
             redis, settings.token_secret.get_secret_value().encode(), settings.page_ttl_s
         )
-        app.state.settings, app.state.redis, app.state.decoder = settings, redis, decoder
-        app.state.histories = histories
+        app.state.settings, app.state.histories = settings, histories
         app.state.probe = BackendProbe(
             redis, decoder, settings.probe_timeout_s, settings.probe_cache_s
         )
