@@ -93,9 +93,10 @@ def plan(path: Path, runs: Path, time_budget: float | None = None) -> list[Job]:
     if not variants:
         raise GenrecError(f"{path}: no [[variant]] to run")
     jobs: list[Job] = []
-    for seed in _ints(spec.get("sasrec_seeds", []), f"{path}: sasrec_seeds"):
+    sasrec_seeds = _ints(spec.get("sasrec_seeds", []), f"{path}: sasrec_seeds")
+    for seed in sasrec_seeds:
         for d in datasets:
-            art = "artifacts" if seed == 0 else str(runs / f"artifacts-s{seed}")
+            art = _artifacts(runs, seed)
             rows = runs / f"sasrec-{d}-s{seed}.json"
             args = ("baselines", "-d", d, "--seed", str(seed), "--model", "sasrec",
                     "--artifacts", art, "--report", str(rows), "--no-progress",
@@ -121,10 +122,17 @@ def plan(path: Path, runs: Path, time_budget: float | None = None) -> list[Job]:
                 name = f"{d}-{v['name']}-s{seed}"
                 out = runs / name
                 args = ("train", "-d", d, "--seed", str(seed), *common, *extra, "--out", str(out))
+                if seed in sasrec_seeds:  # a distilled run's teacher: its seed's SASRec
+                    args += ("--artifacts", _artifacts(runs, seed))
                 if time_budget is not None:
                     args += ("--time-budget", f"{time_budget:g}")
                 jobs.append(Job(name, args, 2, out))
     return jobs
+
+
+def _artifacts(runs: Path, seed: int) -> str:
+    """Where a seed's SASRec goes: seed 0's where the tokenizer reads it, the others beside."""
+    return "artifacts" if seed == 0 else str(runs / f"artifacts-s{seed}")
 
 
 def _device(common: tuple[str, ...]) -> tuple[str, ...]:

@@ -51,8 +51,8 @@ def test_options_reach_their_sub_configs():
 
 def test_identity_and_label_tell_runs_apart():
     default = RunConfig()
-    other = RunConfig.from_options(dense_candidates=20, dropout=0.4)
-    assert default.label() == "decoder-5m" and other.label() == "decoder-5m dc20 do0.4"
+    other = RunConfig.from_options(dense_candidates=0, dropout=0.4, distill=0.0)
+    assert default.label() == "decoder-5m" and other.label() == "decoder-5m dc0 do0.4 kd0"
     assert set(default.identity()) == {"data", "tokenizer", "model", "train", "engine"}
     assert run_id(default.identity()) != run_id(other.identity())
     seed1 = RunConfig.from_options(seed=1)

@@ -44,7 +44,11 @@ def test_plan_expands_the_grid_in_stages(tmp_path):
     assert [j.stage for j in jobs] == [0, 0, 1, 1, 2, 2, 2, 2, 2]
     dc20 = jobs[-1].args
     assert dc20[:4] == ("train", "-d", "beauty", "--seed") and "--dense-candidates" in dc20
-    assert dc20[-4:] == ("--out", str(tmp_path / "runs" / "beauty-dc20-s0"), "--time-budget", "5")
+    out = str(tmp_path / "runs" / "beauty-dc20-s0")
+    # A seed with its SASRec in the sweep distils from that SASRec, where the sweep puts it.
+    assert dc20[-6:] == ("--out", out, "--artifacts", "artifacts", "--time-budget", "5")
+    seed1 = jobs[5].args  # beauty-default-s1: seed 1 has no SASRec in this sweep
+    assert "--artifacts" not in seed1
     assert jobs[0].args[-2:] == ("--device", "cuda")  # SASRec shares the train device
 
 
@@ -74,7 +78,8 @@ def test_sweep_runs_skips_and_reports_failures(synthetic_store, tmp_path):
     path = tmp_path / "grid.toml"
     quick = ["--size", "tiny", "--epochs", "1", "--eval-users", "50", "--hallucination-users",
              "5", "--dense-weights", "1", "--beam", "20", "--store", str(store_path),
-             "--device", "cpu", "--no-progress"]  # fmt: skip
+             "--device", "cpu", "--no-progress", "--distill", "0"]  # fmt: skip
+    # (no teacher: the sweep's mechanics are under test here, distillation in tests/train)
     path.write_text(
         f"datasets = ['synthetic']\nargs = {json.dumps(quick)}\n"
         "[[variant]]\nname = 'tiny'\n[[variant]]\nname = 'bad'\nargs = ['--size', 'huge']\n"

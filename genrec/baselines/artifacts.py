@@ -14,8 +14,14 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
+from genrec.atomic import locked
 from genrec.baselines.sasrec import SASRec, SASRecConfig
+from genrec.baselines.sasrec_trainer import TrainConfig, train_sasrec
 from genrec.data.schema import Dataset
+from genrec.data.split import Split
+from genrec.device import reproducible
+from genrec.errors import GenrecError
+from genrec.eval import evaluate_scorer
 
 
 @torch.no_grad()
@@ -57,3 +63,27 @@ def load_sasrec(path: Path) -> SASRec:
     model = SASRec(SASRecConfig(**meta["config"]))
     model.load_state_dict(load_file(str(path / "model.safetensors")))
     return model.eval()
+
+
+def protocol_sasrec(
+    dataset: Dataset, split: Split, artifacts: Path, device: torch.device, progress: bool
+) -> Path:
+    """→ `artifacts/<dataset>/sasrec`, the protocol's SASRec (history ≤ 20, the default
+    configuration) that `genrec baselines` leaves there: the tokenizer's collaborative signal
+    and the decoder's distillation teacher. Trained and saved here when absent; refused when it
+    belongs to another version of the dataset."""
+    path = artifacts / dataset.name / "sasrec"
+    with locked(path):  # runs side by side wait for the one that trains it
+        if not (path / "meta.json").is_file():  # written last
+            with reproducible(device):  # the same seed, the same weights on the CPU
+                result = train_sasrec(
+                    split, SASRecConfig(n_items=dataset.n_items), TrainConfig(), device, progress
+                )
+            save_sasrec(path, result.model, dataset, evaluate_scorer(result.model, split.test))
+    meta = json.loads((path / "meta.json").read_text())
+    if (meta["n_items"], meta["n_users"]) != (dataset.n_items, dataset.n_users):
+        raise GenrecError(
+            f"{path}: a SASRec of another version of {dataset.name} ({meta['n_items']} items, "
+            f"{meta['n_users']} users); delete it"
+        )
+    return path

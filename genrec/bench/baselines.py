@@ -12,11 +12,12 @@ from pathlib import Path
 
 import torch
 
+from genrec.atomic import locked
 from genrec.baselines.artifacts import save_sasrec
 from genrec.baselines.popularity import Popularity
 from genrec.baselines.sasrec import SASRecConfig
 from genrec.baselines.sasrec_trainer import TrainConfig, train_sasrec
-from genrec.bench.report import locked, markdown_table, merge_rows, plot_curves
+from genrec.bench.report import markdown_table, merge_rows, plot_curves
 from genrec.data import leave_one_out, load_dataset
 from genrec.data.split import MAX_HISTORY
 from genrec.device import describe_hardware, reproducible

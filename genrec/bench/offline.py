@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from genrec.bench.report import locked, markdown_table, merge_rows, plot_curves
+from genrec.atomic import locked
+from genrec.bench.report import markdown_table, merge_rows, plot_curves
 
 METRICS = ("recall@5", "recall@10", "ndcg@5", "ndcg@10")
 COLUMNS = (

@@ -24,7 +24,7 @@ EXTRA = tuple(f"{prefix}_{m}" for prefix in ("served", "sid_only", "dense_only",
 COLUMNS = [
     "dataset", "variant", "seeds", *METRICS, "recall@10_std", "ndcg@10_std",
     "sasrec_recall@10", "sasrec_ndcg@10", "sasrec_recall@10_std", "sasrec_ndcg@10_std",
-    "sasrec_h50_recall@10", "sasrec_h50_ndcg@10", *EXTRA,
+    "sasrec_h50_recall@10", "sasrec_h50_ndcg@10", "teacher_recall@10", *EXTRA,
     "dense_weight", "stopped_by", "invalid_rate", "params", "train_seconds", "hardware",
 ]  # fmt: skip
 
@@ -75,6 +75,8 @@ def recipe_rows(
         for m in EXTRA:
             if all(m in t for t in tests):
                 row[m] = statistics.fmean(t[m] for t in tests)
+        if all("teacher" in t for t in tests):  # distilled runs: their SASRec's own figure
+            row["teacher_recall@10"] = statistics.fmean(t["teacher"]["recall@10"] for t in tests)
         if all("dense_weight" in t for t in tests):
             row["dense_weight"] = "/".join(f"{t['dense_weight']:g}" for t in tests)
         row["stopped_by"] = "/".join(f"{t['stopped_by']} @ {t['best_epoch']}" for t in tests)
@@ -110,6 +112,13 @@ HEADER = (
     "decoded at beam 20 (the width of the earlier reports; the headline is beam 50, what "
     "serving decodes). `stopped_by`: per seed, why training ended @ the best validation "
     "epoch. `runs` in the JSON holds each seed's full `genrec train` command.\n\n"
+    "The default distils the protocol SASRec into the decoder (`--distill 0.5`; "
+    "`teacher_recall@10`: the teachers' own test figure, seed s's SASRec teaching decoder "
+    "seed s). A variant is named by how it differs from the default: `kd0` without "
+    "distillation, `dc0` without the dense head's candidates, `kd0.8` another distill weight, "
+    "`kdt2` a teacher softened at temperature 2, `no-dense` the SID decoder alone. Rows trained "
+    "before distillation was the default have `--distill 0` (and `--dense-candidates 0`) "
+    "written into their commands, so each reruns as it ran.\n\n"
 )
 
 

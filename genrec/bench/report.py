@@ -6,21 +6,11 @@ report without erasing each other; every row says which command and hardware pro
 
 from __future__ import annotations
 
-import fcntl
 import json
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
-
-@contextmanager
-def locked(path: Path) -> Iterator[None]:
-    """Hold an exclusive lock beside `path`, so runs finishing together (several trainings on
-    one GPU) do not lose each other's rows between read and write."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path.with_name(f".{path.name}.lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        yield
+from genrec.atomic import locked
 
 
 def merge_rows(path: Path, rows: list[dict], key: Sequence[str]) -> list[dict]:

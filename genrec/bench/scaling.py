@@ -25,7 +25,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from genrec.bench.report import locked, markdown_table, merge_rows, pyplot, save_figure
+from genrec.atomic import locked
+from genrec.bench.report import markdown_table, merge_rows, pyplot, save_figure
 
 COLUMNS = (
     "dataset", "model", "strategy", "compile", "gpus", "steps", "global_batch", "tokens_per_s",
@@ -70,7 +71,7 @@ def worker(run: ScalingRun, out: Path) -> None:
     from genrec.tokenizer.store import TokenizerStore, latest
     from genrec.train.distributed import all_sum, close_world, init_world, parallelize
     from genrec.train.examples import page_examples
-    from genrec.train.trainer import adamw, optimizer_step
+    from genrec.train.trainer import DecoderTrainConfig, adamw, optimizer_step
 
     world = init_world(resolve_device(run.device))
     device = world.device
@@ -88,6 +89,7 @@ def worker(run: ScalingRun, out: Path) -> None:
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: 1.0)
     autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
     examples = page_examples(leave_one_out(data), 1)
+    step_cfg = DecoderTrainConfig(text_weight=1.0)  # what a step reads: no text, no teacher
     order = torch.randperm(len(examples), generator=torch.Generator().manual_seed(run.seed))
     # Tokens an example feeds the model: BOS, then SID tokens of its history and its target.
     depth = store.item_sids.shape[1]
@@ -105,7 +107,7 @@ def worker(run: ScalingRun, out: Path) -> None:
     def train_step(batch: torch.Tensor) -> torch.Tensor:
         """One step on this process's stride of the global `batch` → its summed loss."""
         mine = batch[world.rank :: world.size]
-        loss = optimizer_step(model, opt, sched, examples, mine, None, None, 1.0, autocast)
+        loss = optimizer_step(model, opt, sched, examples, mine, None, None, step_cfg, autocast)
         return loss * len(mine)  # summed over processes after the timing
 
     losses, timed_tokens, start = [], 0, 0.0

@@ -156,9 +156,10 @@ class SIDDecoder(nn.Module):
 
     def _page_logprobs(
         self, history: torch.Tensor, items: torch.Tensor, user_scids: torch.Tensor | None
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """→ `token_logprobs` and the user's vector (B, C): the last prompt position's hidden
-        state, which predicts every item's first SID token."""
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """→ `token_logprobs`, the user's vector (B, C): the last prompt position's hidden
+        state, which predicts every item's first SID token, and the log-probabilities of every
+        token at each target position (B, k, depth, V)."""
         prompt, valid = self.prompt_embeds(history, user_scids)
         k, T, dev = items.shape[1], self.vocab.sid_depth - 1, items.device
         targets = self.item_tokens[items.clamp_min(0)]  # (B, k, depth)
@@ -173,7 +174,8 @@ class SIDDecoder(nn.Module):
         P = prompt.shape[1]
         source = P + torch.arange(k, device=dev)[:, None] * T + torch.arange(T + 1, device=dev) - 1
         source[:, 0] = P - 1
-        return self._target_logprobs(hidden, source, targets, items), hidden[:, P - 1]
+        logp, full = self._target_logprobs(hidden, source, targets, items)
+        return logp, hidden[:, P - 1], full
 
     def slate_logprobs(
         self, history: torch.Tensor, page: torch.Tensor, user_scids: torch.Tensor | None = None
@@ -196,7 +198,7 @@ class SIDDecoder(nn.Module):
         positions = valid.sum(1, keepdim=True) + layout.positions(dev)
         hidden = self._blocks(prompt, valid, fed, block, keys, positions)
         source = prompt.shape[1] + layout.sources(dev)
-        return self._target_logprobs(hidden, source, targets, page)
+        return self._target_logprobs(hidden, source, targets, page)[0]
 
     def _blocks(
         self,
@@ -226,12 +228,14 @@ class SIDDecoder(nn.Module):
 
     def _target_logprobs(
         self, hidden: torch.Tensor, source: torch.Tensor, targets: torch.Tensor, items: torch.Tensor
-    ) -> torch.Tensor:
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Log-probabilities of targets (B, k, depth), token (j, i) predicted at hidden position
-        source[j, i]; 0 where items (B, k) is -1."""
+        source[j, i], 0 where items (B, k) is -1; and of every token there (B, k, depth, V)."""
         logits = self.lm.lm_head(hidden[:, source.flatten()]).float()  # (B, k*depth, V)
-        logp = logits.log_softmax(-1).gather(-1, targets.flatten(1)[..., None])[..., 0]
-        return logp.view(*items.shape, -1).masked_fill(items[..., None] < 0, 0.0)
+        full = logits.log_softmax(-1)
+        logp = full.gather(-1, targets.flatten(1)[..., None])[..., 0]
+        logp = logp.view(*items.shape, -1).masked_fill(items[..., None] < 0, 0.0)
+        return logp, full.view(*targets.shape, -1)
 
     def forward(
         self,
@@ -240,25 +244,60 @@ class SIDDecoder(nn.Module):
         user_scids: torch.Tensor | None = None,
         text: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None,
         text_weight: float = 1.0,
+        teacher: torch.Tensor | None = None,
+        distill: float = 0.0,
     ) -> torch.Tensor:
         """Page-wise NTP loss (GenRec): history (B, H), page (B, k) item indices (-1: none) →
         the mean cross-entropy over the SID tokens of every page item; no target is penalised
         for the order of the others. With `text` = (ids, labels, mask) rows of the text ↔ SID
         alignment tasks (`genrec.train.text_tasks`), plus text_weight x their token
         cross-entropy: one forward pass, so data-parallel training sees one loss. With a dense
-        head, plus its catalogue cross-entropy for every page item, x `dense.loss_weight`."""
-        logp, user = self._page_logprobs(history, page, user_scids)
-        n_tokens = (page >= 0).sum() * self.vocab.sid_depth
-        loss = -logp.sum() / n_tokens.clamp_min(1)
+        head, plus its catalogue cross-entropy for every page item, x `dense.loss_weight`.
+
+        Distillation: `teacher` (B, n_items) is a teacher's next-item distribution given the
+        same history (SASRec's full softmax); each cross-entropy then becomes (1 - distill) x
+        its own plus distill x the teacher's: over the catalogue for the dense head, and along
+        the trie for the SID tokens (`trie_targets`)."""
+        logp, user, full = self._page_logprobs(history, page, user_scids)
+        present = page >= 0
+        n_tokens = (present.sum() * self.vocab.sid_depth).clamp_min(1)
+        loss = -logp.sum() / n_tokens
+        if teacher is not None:
+            targets = self.item_tokens[page.clamp_min(0)]  # (B, k, depth)
+            soft = trie_targets(teacher, self.item_tokens, targets, full.shape[-1])
+            kd = -(soft * full).sum(-1).masked_fill(~present[..., None], 0.0).sum() / n_tokens
+            loss = (1 - distill) * loss + distill * kd
         if self.item_head is not None:
             scores = (user @ self.item_head.weight.T).float()  # (B, n_items)
-            target = page.masked_fill(page < 0, -100)  # (B, k), -100 = ignored
+            target = page.masked_fill(~present, -100)  # (B, k), -100 = ignored
             dense = F.cross_entropy(
                 scores[:, None].expand(-1, page.shape[1], -1).flatten(0, 1), target.flatten()
             )
+            if teacher is not None:
+                kd = -(teacher * scores.log_softmax(-1)).sum(-1).mean()
+                dense = (1 - distill) * dense + distill * kd
             loss = loss + self.dense.loss_weight * dense
         if text is not None:
             ids, labels, mask = text
             aligned = self.lm(input_ids=ids, attention_mask=mask, labels=labels)
             loss = loss + text_weight * aligned.loss
         return loss
+
+
+def trie_targets(
+    teacher: torch.Tensor, item_tokens: torch.Tensor, targets: torch.Tensor, vocab_size: int
+) -> torch.Tensor:
+    """A distribution over items, walked down the trie as teacher forcing walks it: teacher
+    (B, n_items) probabilities, item_tokens (n_items, depth), targets (B, k, depth) the page
+    items' SID tokens → (B, k, depth, V), where [b, j, l] is the teacher's distribution of the
+    l-th token among the items whose first l tokens are item j's (each row sums to 1).
+
+    The decoder's SID-path probability of an item is the product of these conditionals, so
+    matching them level by level matches the teacher's distribution over whole items."""
+    B, k, depth = targets.shape
+    out = teacher.new_zeros(B, k, depth, vocab_size)
+    mass = teacher[:, None].expand(B, k, -1)  # (B, k, n_items): the items still on the path
+    for level in range(depth):
+        out[:, :, level].scatter_add_(-1, item_tokens[:, level].expand(B, k, -1), mass)
+        mass = mass * (item_tokens[:, level] == targets[..., level, None])
+    return out / out.sum(-1, keepdim=True).clamp_min(1e-30)

@@ -39,7 +39,7 @@ class ModelConfig:
     dense: bool = True  # the dense head (LIGER / COBRA-style hybrid)
     dense_loss: float = 0.25  # weight of its catalogue cross-entropy
     dense_input: bool = False  # its item embeddings also enter the prompt (tied)
-    dense_candidates: int = 0  # its own top items that join the beam's candidates
+    dense_candidates: int = 20  # its own top items that join the beam's candidates
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,8 @@ class TrainingConfig:
     time_budget: float | None = None  # minutes
     page_size: int = 1  # k of page-wise NTP
     text_tasks: float = 0.0  # pretrained sizes: weight of the item text ↔ SID tasks
+    distill: float = 0.5  # weight of the protocol SASRec's next-item distribution (teacher)
+    distill_temperature: float = 1.0  # softens the teacher's logits
     strategy: str = "ddp"  # under torchrun: ddp, ddp-bf16 or fsdp
     device: str = "auto"
 
@@ -151,7 +153,10 @@ class RunConfig:
             (" no-dense", not m.dense),
             (f" dl{m.dense_loss:g}", m.dense and m.dense_loss != d.model.dense_loss),
             (f" dw{e.dense_weights}", m.dense and e.dense_weights != d.engine.dense_weights),
-            (f" dc{m.dense_candidates}", m.dense and m.dense_candidates > 0),
+            (
+                f" dc{m.dense_candidates}",
+                m.dense and m.dense_candidates != d.model.dense_candidates,
+            ),
             (" di", m.dense and m.dense_input),
             (f" beam{e.beam}", e.beam != d.engine.beam),
             (f" bs{t.batch_size}", t.batch_size != d.train.batch_size),
@@ -160,5 +165,10 @@ class RunConfig:
             (f" rd{m.residual_dropout:g}", m.residual_dropout > 0),
             (f" wd{t.weight_decay:g}", t.weight_decay != d.train.weight_decay),
             (f" e{t.epochs}", t.epochs != d.train.epochs),
+            (f" kd{t.distill:g}", t.distill != d.train.distill),
+            (
+                f" kdt{t.distill_temperature:g}",
+                t.distill_temperature != d.train.distill_temperature,
+            ),
         )
         return f"decoder-{m.size}" + "".join(part for part, on in parts if on)

@@ -4,6 +4,7 @@ it with a `RunConfig` (`genrec.pipelines.config`)."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -26,6 +27,7 @@ class TrainOutputs:
     data_dir: Path | None = None
     hallucination_users: int = 500
     progress: bool = True
+    artifacts: Path = Path("artifacts")  # where the distillation teacher is (or goes)
 
 
 @dataclass
@@ -56,6 +58,11 @@ def _check(run: RunConfig) -> tuple[float, ...]:
         raise GenrecError(error)
     if run.train.text_tasks and run.model.size not in PRETRAINED:
         raise GenrecError("--text-tasks needs text tokens: a pretrained size (smollm2-135m)")
+    if not 0 <= run.train.distill < 1 or run.train.distill_temperature <= 0:
+        raise GenrecError(
+            "--distill must be in [0, 1) and --distill-temperature > 0, got "
+            f"{run.train.distill:g} and {run.train.distill_temperature:g}"
+        )
     if run.model.dense_candidates < 0:
         raise GenrecError(f"--dense-candidates must be ≥ 0, got {run.model.dense_candidates}")
     try:
@@ -94,6 +101,7 @@ def run_train(
 ) -> TrainOutcome:
     """Trains, tests and saves one decoder (under torchrun: data-parallel, the main rank tests
     and saves) → its test row and checkpoint folder."""
+    from genrec.baselines.artifacts import load_sasrec, protocol_sasrec
     from genrec.data import leave_one_out, load_dataset
     from genrec.device import describe_hardware, reproducible, resolve_device
     from genrec.model.checkpoint import save_checkpoint
@@ -148,10 +156,17 @@ def run_train(
         patience=t.patience, eval_users=t.eval_users, serve_beam=run.engine.beam,
         dense_weights=weights, seed=t.seed, page_size=t.page_size, text_weight=t.text_tasks,
         strategy=t.strategy, time_budget_s=None if t.time_budget is None else t.time_budget * 60,
+        distill=t.distill, distill_temperature=t.distill_temperature,
     )  # fmt: skip
+    teacher, teacher_row = None, {}
+    if t.distill > 0:
+        path = protocol_sasrec(data, split, where.artifacts, world.device, where.progress)
+        teacher = load_sasrec(path)
+        meta = json.loads((path / "meta.json").read_text())
+        teacher_row = {"path": str(path), "recall@10": meta["test"].get("recall@10")}
     with reproducible(world.device):  # the same seed, the same weights on the CPU
         result = train_decoder(
-            decoder, split, tokenizer, cfg, world, where.progress, state_path, tasks
+            decoder, split, tokenizer, cfg, world, where.progress, state_path, tasks, teacher
         )
     row: dict = {}
     test: dict = {}
@@ -169,6 +184,8 @@ def run_train(
             "train_seconds": round(result.train_seconds, 1), "hardware": hardware,
             "command": command, "run_id": rid, "config": config,
         }  # fmt: skip
+        if teacher_row:
+            row["teacher"] = teacher_row
         save_checkpoint(
             result.decoder, tokenizer, store_path, out,
             {"size": m.size, "valid": result.valid, "test": row, "history": result.history,

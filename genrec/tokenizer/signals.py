@@ -15,13 +15,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from genrec.baselines.artifacts import load_embeddings, save_sasrec
-from genrec.baselines.sasrec import SASRecConfig
-from genrec.baselines.sasrec_trainer import TrainConfig, train_sasrec
+from genrec.baselines.artifacts import load_embeddings, protocol_sasrec
 from genrec.data.schema import Dataset
 from genrec.data.split import Split
 from genrec.errors import GenrecError
-from genrec.eval import evaluate_scorer
 from genrec.tokenizer.text import embed_texts, item_text
 
 SIGNALS = ("text", "collab")
@@ -46,25 +43,6 @@ def parse_signals(spec: str, dataset: Dataset) -> tuple[str, ...]:
     return signals
 
 
-def sasrec_embeddings(
-    dataset: Dataset, split: Split, artifacts: Path, device: torch.device, progress: bool
-) -> dict[str, torch.Tensor]:
-    """SASRec's item/user tables from `artifacts/<dataset>/sasrec`; trains SASRec if absent."""
-    path = artifacts / dataset.name / "sasrec"
-    if not (path / "embeddings.safetensors").exists():
-        result = train_sasrec(
-            split, SASRecConfig(n_items=dataset.n_items), TrainConfig(), device, progress
-        )
-        save_sasrec(path, result.model, dataset, evaluate_scorer(result.model, split.test))
-    emb = load_embeddings(path)
-    if emb["item"].shape[0] != dataset.n_items or emb["user"].shape[0] != dataset.n_users:
-        raise GenrecError(
-            f"{path}: SASRec embeddings are for another version of {dataset.name} "
-            f"({emb['item'].shape[0]} items, {emb['user'].shape[0]} users); delete it"
-        )
-    return emb
-
-
 def build_features(
     dataset: Dataset,
     split: Split,
@@ -82,7 +60,7 @@ def build_features(
         histories = [u.items[:-1] for u in dataset.users]
         user_blocks.append(F.normalize(torch.stack([text[h].mean(0) for h in histories]), dim=-1))
     if "collab" in signals:
-        emb = sasrec_embeddings(dataset, split, artifacts, device, progress)
+        emb = load_embeddings(protocol_sasrec(dataset, split, artifacts, device, progress))
         item_blocks.append(F.normalize(emb["item"].float(), dim=-1))
         user_blocks.append(F.normalize(emb["user"].float(), dim=-1))
     return Features(torch.cat(item_blocks, 1), torch.cat(user_blocks, 1), signals)

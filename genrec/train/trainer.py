@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from genrec.baselines.sasrec import SASRec
 from genrec.data.split import EvalSet, Split
 from genrec.model.decoder import SIDDecoder
 from genrec.stopping import BUDGET, PATIENCE, EarlyStopper
@@ -44,6 +45,11 @@ class DecoderTrainConfig:
     strategy: str = "ddp"  # under torchrun: ddp (replicas) or fsdp (parameters sharded)
     # A dense head's decode weight, chosen on validation after training (0 = SID scores alone).
     dense_weights: tuple[float, ...] = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0)
+    # Distillation from a teacher's next-item distribution (SID tokens and dense head alike):
+    # the weight of the teacher's soft targets against the observed item's, and the
+    # temperature that softens the teacher's logits.
+    distill: float = 0.0
+    distill_temperature: float = 1.0
 
 
 @dataclass
@@ -81,6 +87,14 @@ def adamw(model: torch.nn.Module, lr: float, weight_decay: float) -> torch.optim
     return torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay, fused=fused)
 
 
+@torch.no_grad()
+def teacher_probs(teacher: SASRec, history: torch.Tensor, temperature: float) -> torch.Tensor:
+    """history (B, H) item indices left-padded with -1 → the teacher's next-item distribution
+    (B, n_items) at `temperature`; SASRec reads the same history, ids shifted by one."""
+    logits = teacher.logits(teacher(history + 1)[:, -1]).float()
+    return (logits / temperature).softmax(-1)
+
+
 def optimizer_step(
     model: torch.nn.Module,
     opt: torch.optim.Optimizer,
@@ -89,8 +103,9 @@ def optimizer_step(
     mine: torch.Tensor,
     user_scids: torch.Tensor | None,
     tasks: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None,
-    text_weight: float,
+    cfg: DecoderTrainConfig,
     autocast: torch.autocast,
+    teacher: SASRec | None = None,
 ) -> torch.Tensor:
     """One AdamW step on this process's examples `mine` of a global batch (+ text-task rows):
     forward, backward (DDP/FSDP reduce the gradients), clip, step → this process's mean loss,
@@ -99,13 +114,17 @@ def optimizer_step(
     of each step is a fixed cost that more GPUs do not shrink."""
     device = next(model.parameters()).device
     rows = mine.to(device, non_blocking=True)  # `examples` live on the device (Examples.to)
+    history = examples.history[rows]
     with autocast:
+        soft = None if teacher is None else teacher_probs(teacher, history, cfg.distill_temperature)
         loss = model(
-            examples.history[rows],
+            history,
             examples.page[rows],
             None if user_scids is None else user_scids[examples.users[rows]],
             tasks,
-            text_weight,
+            cfg.text_weight,
+            soft,
+            cfg.distill,
         )
     opt.zero_grad(set_to_none=True)
     loss.backward()
@@ -124,12 +143,18 @@ def train_decoder(
     progress: bool = True,
     state_path: Path | None = None,
     text: TextTasks | None = None,
+    teacher: SASRec | None = None,
 ) -> DecoderTrainResult:
     """`text`: alignment-task rows (multi-task SFT); each step adds as many of them, drawn at
-    random, as it has recommendation examples."""
+    random, as it has recommendation examples. `teacher`: the SASRec whose distribution the
+    decoder is distilled from (with `cfg.distill` > 0), trained on the same training split."""
+    if (teacher is None) != (cfg.distill == 0):
+        raise ValueError("distillation needs both a teacher and a distill weight > 0")
     device = world.device
     torch.manual_seed(cfg.seed)
     decoder.to(device).train()
+    if teacher is not None:
+        teacher.to(device).eval()
     sharded = world.size > 1 and cfg.strategy == "fsdp"
     if sharded and state_path is not None and state_path.exists():
         raise ValueError(f"{state_path}: resuming is for ddp runs (fsdp writes no state file)")
@@ -196,7 +221,7 @@ def train_decoder(
                     rows = text.take(torch.randint(len(text), (len(mine),), generator=draw))
                     tasks = (rows.ids.to(device), rows.labels.to(device), rows.mask.to(device))
                 loss = optimizer_step(
-                    model, opt, sched, examples, mine, user_scids, tasks, cfg.text_weight, autocast
+                    model, opt, sched, examples, mine, user_scids, tasks, cfg, autocast, teacher
                 )
                 loss_sum += loss * len(mine)
             loss_mean = all_sum(world, float(loss_sum)) / max(1, seen)
