@@ -103,6 +103,9 @@ def train(
         float, typer.Option(help="Weight of the protocol SASRec's distribution (0 = none)")
     ] = R.train.distill,
     distill_temperature: float = R.train.distill_temperature,
+    ema: Annotated[
+        float, typer.Option(help="Decay of the weights' average kept (0 = off)")
+    ] = R.train.ema,
     artifacts: Annotated[
         Path, typer.Option(help="Where the SASRec teacher is, or is trained into")
     ] = ARTIFACTS,

@@ -56,6 +56,7 @@ class TrainingConfig:
     text_tasks: float = 0.0  # pretrained sizes: weight of the item text ↔ SID tasks
     distill: float = 0.5  # weight of the protocol SASRec's next-item distribution (teacher)
     distill_temperature: float = 1.0  # softens the teacher's logits
+    ema: float = 0.0  # decay of the weights' moving average that is validated and kept (0: off)
     strategy: str = "ddp"  # under torchrun: ddp, ddp-bf16 or fsdp
     device: str = "auto"
 
@@ -170,5 +171,6 @@ class RunConfig:
                 f" kdt{t.distill_temperature:g}",
                 t.distill_temperature != d.train.distill_temperature,
             ),
+            (f" ema{t.ema:g}", t.ema != d.train.ema),
         )
         return f"decoder-{m.size}" + "".join(part for part, on in parts if on)

@@ -63,6 +63,8 @@ def _check(run: RunConfig) -> tuple[float, ...]:
             "--distill must be in [0, 1) and --distill-temperature > 0, got "
             f"{run.train.distill:g} and {run.train.distill_temperature:g}"
         )
+    if not 0 <= run.train.ema < 1:
+        raise GenrecError(f"--ema must be in [0, 1), got {run.train.ema:g}")
     if run.model.dense_candidates < 0:
         raise GenrecError(f"--dense-candidates must be ≥ 0, got {run.model.dense_candidates}")
     try:
@@ -156,7 +158,7 @@ def run_train(
         patience=t.patience, eval_users=t.eval_users, serve_beam=run.engine.beam,
         dense_weights=weights, seed=t.seed, page_size=t.page_size, text_weight=t.text_tasks,
         strategy=t.strategy, time_budget_s=None if t.time_budget is None else t.time_budget * 60,
-        distill=t.distill, distill_temperature=t.distill_temperature,
+        distill=t.distill, distill_temperature=t.distill_temperature, ema=t.ema,
     )  # fmt: skip
     teacher, teacher_row = None, {}
     if t.distill > 0:

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from genrec.baselines.sasrec import SASRec
 from genrec.data.split import EvalSet, Split
@@ -50,6 +51,9 @@ class DecoderTrainConfig:
     # temperature that softens the teacher's logits.
     distill: float = 0.0
     distill_temperature: float = 1.0
+    # Decay of an exponential moving average of the weights, updated every step; the average
+    # is what is validated, kept and returned (0 = off: the weights as trained).
+    ema: float = 0.0
 
 
 @dataclass
@@ -158,9 +162,14 @@ def train_decoder(
     sharded = world.size > 1 and cfg.strategy == "fsdp"
     if sharded and state_path is not None and state_path.exists():
         raise ValueError(f"{state_path}: resuming is for ddp runs (fsdp writes no state file)")
+    if sharded and cfg.ema:
+        raise ValueError("a weight average is kept for ddp runs (fsdp shards the weights)")
     # Rank 0 validates on whole weights: under FSDP on a plain copy it loads them into.
     evaluator = copy.deepcopy(decoder) if sharded and world.main else decoder
     model = parallelize(decoder, world, cfg.strategy)
+    averaged = None
+    if cfg.ema:
+        averaged = AveragedModel(decoder, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema))
     examples = page_examples(split, cfg.page_size).to(device)
     user_scids = torch.from_numpy(store.user_scids).to(device) if decoder.prompt.user_scid else None
     valid = subset(split.valid, cfg.eval_users, cfg.seed)
@@ -186,6 +195,8 @@ def train_decoder(
         opt.load_state_dict(saved["optimizer"])
         sched.load_state_dict(saved["scheduler"])
         stopper.load_state_dict(saved["stopper"])
+        if averaged is not None:
+            averaged.load_state_dict(saved["ema"])
         state = saved["progress"]
     autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
     start = time.perf_counter() - state["seconds"]
@@ -223,15 +234,21 @@ def train_decoder(
                 loss = optimizer_step(
                     model, opt, sched, examples, mine, user_scids, tasks, cfg, autocast, teacher
                 )
+                if averaged is not None:
+                    averaged.update_parameters(decoder)
                 loss_sum += loss * len(mine)
             loss_mean = all_sum(world, float(loss_sum)) / max(1, seen)
             weights = whole_state_dict(decoder, world, cfg.strategy)  # every rank takes part
+            validated = evaluator
+            if averaged is not None:  # the average is what is validated and kept
+                validated = averaged.module
+                weights = validated.state_dict()
             metrics = {}
             if world.main:
                 if sharded:
                     evaluator.load_state_dict(weights)
-                evaluator.eval()
-                metrics = evaluate_decoder(evaluator, store, valid, device, cfg.beam)
+                validated.eval()
+                metrics = evaluate_decoder(validated, store, valid, device, cfg.beam)
             recall = from_main(world, metrics.get("recall@10", 0.0))
             state["history"].append({"epoch": epoch, "loss": loss_mean, **metrics})
             state["epoch"] = epoch
@@ -255,6 +272,7 @@ def train_decoder(
                         "optimizer": opt.state_dict(),
                         "scheduler": sched.state_dict(),
                         "stopper": stopper.state_dict(),
+                        "ema": None if averaged is None else averaged.state_dict(),
                         "progress": state,
                     },
                 )

@@ -187,3 +187,22 @@ def test_export_writes_the_next_self_contained_version(
         export(ckpt, tmp_path / "repo", small_synthetic, store=synthetic_store[1])
     versions = sorted(p.name for p in model_dir.iterdir() if p.name.isdigit())
     assert versions == ["1", "2"]
+
+
+def test_a_weight_average_is_what_is_kept_and_saved(
+    small_synthetic, small_store, tmp_path, monkeypatch
+):
+    """With `ema`, the run validates and returns the moving average of its weights, not the
+    last step's, and its state file keeps the average for a resumed run."""
+    store, _ = small_store
+    monkeypatch.setattr("genrec.train.trainer.BUDGET_CHECK_STEPS", 10**9)  # whole epochs only
+    state = tmp_path / "run.state.pt"
+    cfg = replace(CFG, epochs=2, eval_users=50, ema=0.9, time_budget_s=0.0)  # cut after epoch 1
+    split = leave_one_out(small_synthetic)
+    result = train_decoder(_decoder(store), split, store, cfg, CPU, False, state)
+    assert len(result.history) == 1
+    saved = torch.load(state, weights_only=False)
+    kept = result.decoder.state_dict()
+    average = {k.removeprefix("module."): v for k, v in saved["ema"].items() if k != "n_averaged"}
+    assert all(torch.equal(kept[k], average[k]) for k in kept)
+    assert any(not torch.equal(kept[k], saved["model"][k]) for k in kept)  # not the raw weights
