@@ -15,6 +15,9 @@ cross-entropy over the catalogue trains both beside the NTP loss, and at decode 
 engine adds `dense.weight` x (user · item) to the summed SID log-probabilities of the beam's
 candidates, a product of the two experts that reranks the beam and costs one dot product per
 candidate (with `dense.candidates`, the dense head's own top items join them).
+
+Either loss can also learn from a teacher's next-item distribution (distillation from SASRec):
+the dense head's over the catalogue, the SID tokens' walked down the trie (`trie_targets`).
 """
 
 from __future__ import annotations

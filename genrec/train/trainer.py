@@ -1,7 +1,8 @@
 """Decoder training: page-wise NTP with AdamW, warm-up + cosine schedule, bf16 autocast on CUDA,
 data-parallel under torchrun, early stopping on validation Recall@10 of the constrained-decoding
 engine, an optional time budget, and a state file written every epoch, from which a killed run
-resumes where it was."""
+resumes where it was. Optionally distilled from a SASRec teacher (its distribution computed per
+batch, in the same step) and validated on a moving average of the weights (`ema`)."""
 
 from __future__ import annotations
 
