@@ -146,6 +146,8 @@ def test_resume_continues_exactly(small_synthetic, small_store, tmp_path, monkey
     (["--strategy", "zero3"], "unknown --strategy 'zero3'"),
     (["--strategy", "fsdp", "--resume"], "--resume needs --strategy ddp"),
     (["--strategy", "ddp-bf16", "--device", "cpu"], "ddp-bf16 all-reduces through NCCL"),
+    (["--distill", "1"], "--distill must be in [0, 1)"),
+    (["--ema", "1.5"], "--ema must be in [0, 1)"),
 ])  # fmt: skip
 def test_cli_bad_input(args, message):
     result = subprocess.run(
