@@ -239,9 +239,10 @@ def train_decoder(
                     averaged.update_parameters(decoder)
                 loss_sum += loss * len(mine)
             loss_mean = all_sum(world, float(loss_sum)) / max(1, seen)
-            weights = whole_state_dict(decoder, world, cfg.strategy)  # every rank takes part
-            validated = evaluator
-            if averaged is not None:  # the average is what is validated and kept
+            if averaged is None:
+                validated = evaluator
+                weights = whole_state_dict(decoder, world, cfg.strategy)  # every rank takes part
+            else:  # the average is what is validated and kept (never sharded)
                 validated = averaged.module
                 weights = validated.state_dict()
             metrics = {}

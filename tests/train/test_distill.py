@@ -12,7 +12,7 @@ from genrec.model.config import build_decoder
 from genrec.model.decoder import DenseConfig, PromptConfig, SIDDecoder, trie_targets
 from genrec.model.vocab import SIDVocab
 from genrec.train.distributed import World
-from genrec.train.evaluation import pad_histories
+from genrec.train.evaluation import DenseScorer, pad_histories
 from genrec.train.trainer import DecoderTrainConfig, teacher_probs, train_decoder
 
 CPU = World(device=torch.device("cpu"))
@@ -61,13 +61,12 @@ def test_a_distilled_decoder_moves_towards_its_teacher(small_synthetic, small_st
         kept = teacher if distill else None
         return train_decoder(decoder, split, store, cfg, CPU, False, None, None, kept).decoder
 
-    history = pad_histories(split.valid.histories[:200], split.max_history)
-    target = teacher_probs(teacher, history, 1.0)
+    users, histories = split.valid.users[:200], split.valid.histories[:200]
+    target = teacher_probs(teacher, pad_histories(histories, split.max_history), 1.0)
 
     def kl(decoder: SIDDecoder) -> float:
-        with torch.no_grad():
-            _, user, _ = decoder._page_logprobs(history, history[:, -1:].clamp_min(0), None)
-            logq = (user @ decoder.item_head.weight.T).log_softmax(-1)
+        scores = DenseScorer(decoder.eval(), store, torch.device("cpu")).score(users, histories)
+        logq = scores.log_softmax(-1)
         return (target * (target.log() - logq)).sum(-1).mean().item()
 
     assert kl(trained(0.9)) < 0.9 * kl(trained(0.0))
