@@ -28,6 +28,13 @@ name = "dc20"
 args = ["--dense-candidates", "20"]
 datasets = ["beauty"]
 seeds = [0]
+
+[[variant]]
+name = "grpo"
+align = "dc20"
+args = ["--method", "grpo-sr"]
+datasets = ["beauty"]
+seeds = [0]
 """
 
 
@@ -39,10 +46,10 @@ def test_plan_expands_the_grid_in_stages(tmp_path):
     assert names == [
         "sasrec-beauty-s0", "sasrec-ml-100k-s0", "tokenize-beauty", "tokenize-ml-100k",
         "beauty-default-s0", "beauty-default-s1", "ml-100k-default-s0", "ml-100k-default-s1",
-        "beauty-dc20-s0",
+        "beauty-dc20-s0", "beauty-grpo-s0",
     ]  # fmt: skip
-    assert [j.stage for j in jobs] == [0, 0, 1, 1, 2, 2, 2, 2, 2]
-    dc20 = jobs[-1].args
+    assert [j.stage for j in jobs] == [0, 0, 1, 1, 2, 2, 2, 2, 2, 3]
+    dc20 = jobs[-2].args
     assert dc20[:4] == ("train", "-d", "beauty", "--seed") and "--dense-candidates" in dc20
     out = str(tmp_path / "runs" / "beauty-dc20-s0")
     # A seed with its SASRec in the sweep distils from that SASRec, where the sweep puts it.
@@ -50,6 +57,13 @@ def test_plan_expands_the_grid_in_stages(tmp_path):
     seed1 = jobs[5].args  # beauty-default-s1: seed 1 has no SASRec in this sweep
     assert "--artifacts" not in seed1
     assert jobs[0].args[-2:] == ("--device", "cuda")  # SASRec shares the train device
+    # The last stage aligns the named variant's run of its dataset and seed, with align's own
+    # options and the seed's SASRec as reward model.
+    assert jobs[-1].args == (
+        "align", out, "--seed", "0", "--device", "cuda", "--method", "grpo-sr",
+        "--out", str(tmp_path / "runs" / "beauty-grpo-s0"), "--artifacts", "artifacts",
+        "--time-budget", "5",
+    )  # fmt: skip
 
 
 @pytest.mark.parametrize(("text", "message"), [
@@ -59,6 +73,7 @@ def test_plan_expands_the_grid_in_stages(tmp_path):
     ("[[variant]]\nname = 'a b'", "needs a name"),
     ("[[variant]]\nname = 'a'\n[[variant]]\nname = 'a'", "a second variant named 'a'"),
     ("[[variant]]\nname = 'a'\nseeds = ['x']", "expected a list of integers"),
+    ("[[variant]]\nname = 'a'\nalign = 'b'", "align = 'b' names no trained variant"),
 ])  # fmt: skip
 def test_bad_sweep_files_are_refused(tmp_path, text, message):
     path = tmp_path / "grid.toml"

@@ -67,7 +67,7 @@ def run_align(
     from genrec.device import describe_hardware, resolve_device
     from genrec.model.checkpoint import load_checkpoint, save_checkpoint
     from genrec.pipelines.trained import load_trained
-    from genrec.train.evaluation import evaluate_decoder
+    from genrec.train.evaluation import test_metrics
 
     if run.method not in METHODS:
         raise GenrecError(f"unknown method {run.method!r}; expected one of {', '.join(METHODS)}")
@@ -77,6 +77,8 @@ def run_align(
         raise GenrecError(f"{out}: already exists; choose another --out")
     trained = load_trained(checkpoint, data_dir)
     dataset, tokenizer, split = trained.meta["dataset"], trained.store, trained.split
+    start = trained.meta.get("test", {})
+    beam = start.get("beam", 20)  # validate and test at the width the start was tested (served)
     sasrec = None
     if run.method != "sdpo":
         if not (artifacts / dataset / "sasrec" / "meta.json").is_file():
@@ -87,7 +89,7 @@ def run_align(
         sasrec = load_sasrec(artifacts / dataset / "sasrec")
     device = resolve_device(run.device)
     cfg = AlignConfig(
-        method=run.method, lr=run.lr, eval_users=run.eval_users, seed=run.seed,
+        method=run.method, lr=run.lr, eval_users=run.eval_users, beam=beam, seed=run.seed,
         time_budget_s=None if run.time_budget is None else run.time_budget * 60,
         dpo=DPOConfig(beta=run.beta, epochs=run.epochs, batch_size=run.batch_size),
         pg=PGConfig(
@@ -102,7 +104,7 @@ def run_align(
               "hardware": describe_hardware(device), "command": command}  # fmt: skip
 
     def test_row(model, **extra) -> dict:
-        test = evaluate_decoder(model.to(device), tokenizer, split.test, device, cold=result.cold)
+        test = test_metrics(model.to(device), tokenizer, split.test, device, beam, cold=result.cold)
         return {**common, **test, **extra}
 
     feedback = (
@@ -116,9 +118,19 @@ def run_align(
             feedback=feedback if run.method == "sdpo" else "rewards (SASRec + gate)",
         ),
     ]  # fmt: skip
+    # The aligned checkpoint's test row is its start's (ids, params, ...) with the aligned
+    # figures, this command, and the two stages' time, so `genrec bench-recipe` reads an
+    # aligned run like a trained one.
+    aligned = {k: v for k, v in rows[-1].items() if k not in ("curve", "seconds")}
+    stage = {
+        "stopped_by": f"{start.get('stopped_by', '?')} @ {start.get('best_epoch', '?')}, "
+        f"then {run.method} {result.stopped_by}",
+        "best_epoch": f"step {result.best_step}",
+        "train_seconds": round(start.get("train_seconds", 0.0) + result.seconds, 1),
+    }
     save_checkpoint(
         result.decoder, tokenizer, trained.store_path, out,
         {"size": trained.meta.get("size"), "aligned_from": str(checkpoint),
-         "method": run.method, "test": rows[-1], "history": result.history},
+         "method": run.method, "test": {**start, **aligned, **stage}, "history": result.history},
     )  # fmt: skip
     return AlignOutcome(rows, out, result.stopped_by, result.best_step)

@@ -159,17 +159,19 @@ def test_metrics(
     device: torch.device,
     beam: int,
     hallucination_users: int = 500,
+    cold: np.ndarray | None = None,
 ) -> dict[str, float]:
     """A trained decoder's test row: the float32 eager figures at `beam`; on a GPU also the
     figures of the path Triton serves (bf16, CUDA graphs, fusion) and, for the ablations, of
     SID scores alone and of the dense head alone over the whole catalogue (dense-head models,
     not a serving mode) and of beam 20 (the width of earlier reports); the
-    unconstrained decode's hallucination rate on the first `hallucination_users` users."""
+    unconstrained decode's hallucination rate on the first `hallucination_users` users;
+    `cold` (the cold-start items) adds the cold-start and exposure metrics to the headline."""
 
     def headline(prefix: str, metrics: dict[str, float]) -> dict[str, float]:
         return {f"{prefix}_{k}": metrics[k] for k in ("recall@10", "ndcg@10")}
 
-    row = evaluate_decoder(decoder, store, test, device, beam)
+    row = evaluate_decoder(decoder, store, test, device, beam, cold)
     gpu = device.type == "cuda"
     if gpu:
         row |= headline("served", evaluate_decoder(decoder, store, test, device, beam, served=True))

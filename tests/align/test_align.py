@@ -113,4 +113,9 @@ def test_cli_aligns_and_reports(checkpoint, tmp_path):
     assert rows["sdpo"]["curve"][0]["stage"] == "sft" and rows["sdpo"]["invalid_rate"] == 0
     assert np.isfinite(rows["sdpo"]["entropy@10"])
     assert (out / "genrec.json").is_file() and (tmp_path / "alignment_synthetic.png").is_file()
+    # The aligned checkpoint carries a full test row (what `genrec bench-recipe` reads) naming
+    # both stages, decoded at the start's width.
+    test = __import__("json").loads((out / "genrec.json").read_text())["test"]
+    assert test["stopped_by"].endswith("then sdpo time budget") and test["beam"] == 20
+    assert test["recall@10"] == rows["sdpo"]["recall@10"] and "hallucination_rate" in test
     assert "| sdpo |" in report.with_suffix(".md").read_text()
