@@ -71,3 +71,19 @@ def test_cli_run_file_error_is_one_line(tmp_path):
     )  # fmt: skip
     assert result.returncode == 2 and "[train] has no key 'epochz'" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_train_options_are_the_run_config_fields():
+    """`genrec train` declares no run option by hand: each field is one option, with the
+    field's default and help, so a new field is on the command line without an edit there."""
+    import typer.main
+
+    import genrec.cli  # noqa: F401  (registers the commands)
+    from genrec.cli.common import app
+
+    command = typer.main.get_command(app).commands["train"]
+    params = {p.name: p for p in command.params}
+    assert set(RunConfig.options()) <= set(params)
+    assert params["dropout"].default == RunConfig().model.dropout
+    assert params["dense"].secondary_opts == ["--no-dense"]
+    assert "-d" in params["dataset"].opts and params["beam"].help.startswith("Beam width")

@@ -18,47 +18,57 @@ from genrec.errors import GenrecError
 STORE = Path("tokenizer_store")  # where `genrec tokenize` writes and `genrec train` looks
 
 
+def option(default, help: str = ""):
+    """A field that is also a command-line option of `genrec train`: `help` is its text there
+    (`genrec.cli.train` builds the options from these fields, so each is declared once)."""
+    return field(default=default, metadata={"help": help})
+
+
 @dataclass(frozen=True)
 class DataConfig:
-    dataset: str = "synthetic"  # a named dataset
+    dataset: str = option("synthetic", "A named dataset")
 
 
 @dataclass(frozen=True)
 class StoreConfig:
-    store: Path | None = None  # tokenizer store version folder; None: the dataset's latest
+    store: Path | None = option(None, "Tokenizer store version folder [default: the latest]")
 
 
 @dataclass(frozen=True)
 class ModelConfig:
-    size: str = "5m"  # tiny, 5m, 26m, 200m, or pretrained smollm2-135m
-    sid_rows: str = "reuse"  # pretrained sizes: SID tokens reuse vocabulary rows, or add rows
-    merge_to: int = 0  # token merger: embeddings per history item (0 = none)
-    user_scid: bool = False  # prefix prompts with the user's SCID
-    dropout: float = 0.2  # input embeddings and attention
-    residual_dropout: float = 0.0  # attention and MLP outputs (Qwen2 has none)
-    dense: bool = True  # the dense head (LIGER / COBRA-style hybrid)
-    dense_loss: float = 0.25  # weight of its catalogue cross-entropy
-    dense_input: bool = False  # its item embeddings also enter the prompt (tied)
-    dense_candidates: int = 20  # its own top items that join the beam's candidates
+    size: str = option("5m", "Decoder size: tiny, 5m, 26m, 200m, or pretrained smollm2-135m")
+    sid_rows: str = option(
+        "reuse", "Pretrained sizes: SID tokens reuse vocabulary rows, or add rows"
+    )
+    merge_to: int = option(0, "Token merger: embeddings per history item (0 = no merger)")
+    user_scid: bool = option(False, "Prefix prompts with the user's SCID")
+    dropout: float = option(0.2, "Embedding and attention dropout")
+    residual_dropout: float = option(0.0, "Dropout on attention and MLP outputs (Qwen2: none)")
+    dense: bool = option(True, "Dense head: item embeddings that rerank the beam (hybrid)")
+    dense_loss: float = option(0.25, "Weight of the dense head's catalogue cross-entropy")
+    dense_input: bool = option(False, "The dense head's item embeddings also enter the prompt")
+    dense_candidates: int = option(20, "The dense head's own top items that join the beam")
 
 
 @dataclass(frozen=True)
 class TrainingConfig:
-    epochs: int = 10  # the cosine schedule decays over this many
-    batch_size: int = 256  # examples per step, over all processes
-    lr: float = 1e-3
-    weight_decay: float = 0.1
-    patience: int = 5  # epochs without a better validation Recall@10
-    eval_users: int = 2000  # validation users decoded per epoch
-    seed: int = 0
-    time_budget: float | None = None  # minutes
-    page_size: int = 1  # k of page-wise NTP
-    text_tasks: float = 0.0  # pretrained sizes: weight of the item text ↔ SID tasks
-    distill: float = 0.5  # weight of the protocol SASRec's next-item distribution (teacher)
-    distill_temperature: float = 1.0  # softens the teacher's logits
-    ema: float = 0.0  # decay of the weights' moving average that is validated and kept (0: off)
-    strategy: str = "ddp"  # under torchrun: ddp, ddp-bf16 or fsdp
-    device: str = "auto"
+    epochs: int = option(10, "Most epochs; the cosine schedule decays over this many")
+    batch_size: int = option(256, "Examples per step, over all processes")
+    lr: float = option(1e-3)
+    weight_decay: float = option(0.1)
+    patience: int = option(5, "Epochs without a better valid Recall@10")
+    eval_users: int = option(2000, "Validation users decoded per epoch")
+    seed: int = option(0)
+    time_budget: float | None = option(None, "Minutes; then stop as early stopping does")
+    page_size: int = option(1, "k of page-wise NTP (1 = next-item NTP)")
+    text_tasks: float = option(0.0, "Pretrained sizes: weight of the item text ↔ SID tasks")
+    distill: float = option(0.5, "Weight of the protocol SASRec's distribution (0 = none)")
+    distill_temperature: float = option(1.0, "Softens the teacher's logits")
+    ema: float = option(0.0, "Decay of the weights' moving average that is kept (0 = off)")
+    strategy: str = option(
+        "ddp", "Under torchrun: ddp, ddp-bf16 (bf16 gradient all-reduce, CUDA) or fsdp"
+    )
+    device: str = option("auto", "auto, cpu, cuda, ...")
 
 
 @dataclass(frozen=True)
@@ -66,8 +76,10 @@ class DecodeConfig:
     """What the run decodes with after training: `genrec.engine.EngineConfig.served(beam)`,
     the configuration Triton serves."""
 
-    beam: int = 50  # of the test decode and the dense weight's choice
-    dense_weights: str = "0,0.25,0.5,1,2,4"  # the dense head's decode weights, one chosen on valid
+    beam: int = option(50, "Beam width of the test decode and the dense weight's choice")
+    dense_weights: str = option(
+        "0,0.25,0.5,1,2,4", "Comma list of the dense head's decode weights, one chosen on valid"
+    )
 
 
 @dataclass(frozen=True)
