@@ -3,13 +3,18 @@ option types several commands take, and how rows print."""
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import shlex
 import sys
+import typing
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 app = typer.Typer(
@@ -51,6 +56,37 @@ ModelRepo = Annotated[Path, typer.Option(help="Triton model repository")]
 Gpu = Annotated[bool, typer.Option(help="Triton's GPU configuration (config.pbtxt)")]
 Device = Annotated[str, typer.Option(help="auto, cpu, cuda, ...")]
 Progress = Annotated[bool, typer.Option(help="Show progress bars")]
+
+
+def command_with(*kinds: type, name: str | None = None) -> Callable[[Callable], Callable]:
+    """Registers a command whose options are its own parameters plus one per field of the
+    dataclasses `kinds` (`genrec.pipelines.config.option` fields: their names, types, defaults
+    and help), passed to it as `**options`, so a run option is declared once, in its config."""
+
+    def register(func: Callable) -> Callable:
+        own = [
+            p for p in inspect.signature(func, eval_str=True).parameters.values()
+            if p.kind != p.VAR_KEYWORD
+        ]  # fmt: skip
+        fields = []
+        for kind in kinds:
+            types = typing.get_type_hints(kind)
+            for f in dataclasses.fields(kind):
+                text = escape(f.metadata.get("help", "")) or None  # "[default: ...]" is text
+                flag = typer.Option(*SHORT.get(f.name, ()), help=text)
+                fields.append(
+                    inspect.Parameter(
+                        f.name, inspect.Parameter.KEYWORD_ONLY, default=f.default,
+                        annotation=Annotated[types[f.name], flag],
+                    )
+                )  # fmt: skip
+        func.__signature__ = inspect.Signature([*own, *fields])  # type: ignore[attr-defined]
+        return app.command(name)(func)
+
+    return register
+
+
+SHORT = {"dataset": ("--dataset", "-d")}  # run options that also have a short name
 
 
 def command_line() -> str:

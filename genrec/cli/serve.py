@@ -32,12 +32,9 @@ def export(
     """Copy a checkpoint, its tokenizer-store version and the catalogue the gateway shows into
     the next version of a Triton model; its export.json pins the store, the tracked
     configurations stay as they are."""
-    from genrec.data import load_dataset
-    from genrec.export import export as export_version
-    from genrec.model.checkpoint import read_meta
+    from genrec.pipelines.export import run_export
 
-    dataset = load_dataset(read_meta(checkpoint)["dataset"], data_dir)
-    console.print(f"exported: {export_version(checkpoint, repo, dataset, name, store)}")
+    console.print(f"exported: {run_export(checkpoint, repo, name, store, data_dir)}")
 
 
 @app.command()

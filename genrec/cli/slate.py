@@ -1,4 +1,5 @@
-"""`genrec slate`, `genrec bench-slate`: whole-page generation (HiGR) and its benchmark."""
+"""`genrec slate`, `genrec bench-slate`: whole-page generation (HiGR, `genrec.pipelines.slate`;
+its options are `SlateRun`'s fields) and its benchmark."""
 
 from __future__ import annotations
 
@@ -7,62 +8,25 @@ from typing import Annotated
 
 import typer
 
-from genrec.cli.common import DataDir, app, command_line, console, print_rows
+from genrec.cli.common import DataDir, app, command_line, command_with, console, print_rows
 from genrec.errors import GenrecError
+from genrec.pipelines.slate import SlateRun, run_slate
 
 
-@app.command()
+@command_with(SlateRun)
 def slate(
     checkpoint: Annotated[Path, typer.Argument(help="The SFT checkpoint (`genrec train`)")],
     data_dir: DataDir = None,
-    device: Annotated[str, typer.Option(help="auto, cpu, cuda, ...")] = "auto",
-    slots: Annotated[int, typer.Option(help="Items per page")] = 10,
-    epochs: int = 5,
-    batch_size: int = 256,
-    lr: float = 3e-4,
-    orpo_weight: Annotated[float, typer.Option(help="Listwise odds-ratio term (0 = off)")] = 0.5,
-    ntp_weight: Annotated[float, typer.Option(help="Page-wise NTP term (keeps beam mode)")] = 1.0,
-    dropout: Annotated[float, typer.Option(help="Input-embedding dropout")] = 0.1,
-    complete_pages: Annotated[
-        bool, typer.Option(help="Fill short pages with the starting model's beam top items")
-    ] = False,
-    eval_users: Annotated[int, typer.Option(help="Validation users decoded per check")] = 2000,
-    seed: int = 0,
     out: Annotated[Path | None, typer.Option(help="Checkpoint folder (must not exist)")] = None,
-    time_budget: Annotated[
-        float | None, typer.Option(help="Minutes; stop at the first validation past it")
-    ] = None,
     progress: Annotated[bool, typer.Option(help="Show progress bars")] = True,
+    **options,
 ) -> None:
     """Teach a decoder whole-page generation (HiGR: plan, then slots in parallel, with a
     listwise ORPO term). The checkpoint serves both modes and exports like any other."""
-    from genrec.align.slate import SlateConfig, train_slates
-    from genrec.device import resolve_device
-    from genrec.model.checkpoint import save_checkpoint
-    from genrec.pipelines.trained import load_trained
-
-    out = out or checkpoint.with_name(f"{checkpoint.name}-slate")
-    if out.exists():
-        raise GenrecError(f"{out}: already exists; choose another --out")
-    if not 1 <= slots <= 20:
-        raise GenrecError(f"--slots must be in 1..20 (the beam width), got {slots}")
-    t = load_trained(checkpoint, data_dir)
-    decoder, meta, store, store_path, split = t.decoder, t.meta, t.store, t.store_path, t.split
-    cfg = SlateConfig(
-        slots=slots, epochs=epochs, batch_size=batch_size, lr=lr, orpo_weight=orpo_weight,
-        ntp_weight=ntp_weight, dropout=dropout, complete_pages=complete_pages,
-        eval_users=eval_users, seed=seed,
-        time_budget_s=None if time_budget is None else time_budget * 60,
-    )  # fmt: skip
-    result = train_slates(decoder, store, split, cfg, resolve_device(device), progress)
-    save_checkpoint(
-        result.decoder, store, store_path, out,
-        {"size": meta.get("size"), "slate_from": str(checkpoint), "slots": slots,
-         "slate_command": command_line(), "history": result.history},
-    )  # fmt: skip
+    o = run_slate(SlateRun(**options), checkpoint, out, data_dir, progress, command_line())
     columns = ["step", "recall@10", "ndcg@10", "invalid_rate"]
-    print_rows(f"slate training on {meta['dataset']} (validation pages)", result.history, columns)
-    console.print(f"checkpoint: {out} (stopped: {result.stopped_by}, kept step {result.best_step})")
+    print_rows(f"slate training on {o.dataset} (validation pages)", o.history, columns)
+    console.print(f"checkpoint: {o.checkpoint} (stopped: {o.stopped_by}, kept step {o.best_step})")
 
 
 @app.command("bench-slate")

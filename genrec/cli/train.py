@@ -5,9 +5,6 @@ typed here override it. The options declared here are where the run's outputs go
 
 from __future__ import annotations
 
-import dataclasses
-import inspect
-import typing
 from pathlib import Path
 from typing import Annotated
 
@@ -17,8 +14,8 @@ from genrec.cli.common import (
     ARTIFACTS,
     DataDir,
     Progress,
-    app,
     command_line,
+    command_with,
     console,
     print_report,
     print_rows,
@@ -26,25 +23,8 @@ from genrec.cli.common import (
 from genrec.pipelines.config import RunConfig
 from genrec.pipelines.train import TrainOutputs, run_train
 
-SHORT = {"dataset": ("--dataset", "-d")}  # options that also have a short name
 
-
-def _run_options() -> list[inspect.Parameter]:
-    """One keyword option per `RunConfig` field: `--dropout`, `--dense/--no-dense`, ..."""
-    params = []
-    for kind in RunConfig.sections().values():
-        types = typing.get_type_hints(kind)
-        for f in dataclasses.fields(kind):
-            flag = typer.Option(*SHORT.get(f.name, ()), help=f.metadata.get("help") or None)
-            params.append(
-                inspect.Parameter(
-                    f.name, inspect.Parameter.KEYWORD_ONLY, default=f.default,
-                    annotation=Annotated[types[f.name], flag],
-                )
-            )  # fmt: skip
-    return params
-
-
+@command_with(*RunConfig.sections().values())
 def train(
     ctx: typer.Context,
     config: Annotated[
@@ -97,11 +77,3 @@ def train(
 
         write_offline_report(row, outcome.history, report)
         print_report(report)
-
-
-_own = [
-    p for p in inspect.signature(train, eval_str=True).parameters.values()
-    if p.kind != p.VAR_KEYWORD
-]  # fmt: skip
-train.__signature__ = inspect.Signature([*_own, *_run_options()])  # type: ignore[attr-defined]
-app.command()(train)

@@ -7,25 +7,26 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from genrec.errors import GenrecError
+from genrec.pipelines.config import option
 
 
 @dataclass(frozen=True)
 class AlignRun:
     """What an alignment run does (defaults: `genrec align`'s)."""
 
-    method: str = "sdpo"  # sdpo, grpo-sr, sage or gbpo
-    lr: float = 1e-4
-    epochs: int = 1  # passes over the prompts (per DPO stage)
-    batch_size: int = 128  # prompts per step
-    beta: float = 0.1  # DPO temperature
-    group: int = 16  # policy methods: candidates per prompt
-    eval_every: int = 50  # policy methods: steps per validation
-    aux_weight: float = 0.5  # GBPO / SAGE: weight of the cold-start and diversity rewards
-    nll_weight: float | None = None  # policy methods: NLL on the ground truth [method's]
-    eval_users: int = 2000
-    seed: int = 0
-    time_budget: float | None = None  # minutes
-    device: str = "auto"
+    method: str = option("sdpo", "sdpo, grpo-sr, sage or gbpo")
+    lr: float = option(1e-4)
+    epochs: int = option(1, "Passes over the prompts (per DPO stage)")
+    batch_size: int = option(128, "Prompts per step")
+    beta: float = option(0.1, "DPO temperature")
+    group: int = option(16, "Policy methods: candidates per prompt")
+    eval_every: int = option(50, "Policy methods: steps per validation")
+    aux_weight: float = option(0.5, "GBPO / SAGE: weight of the cold-start and diversity rewards")
+    nll_weight: float | None = option(None, "Policy methods: NLL on the ground truth [method's]")
+    eval_users: int = option(2000, "Validation users decoded per check")
+    seed: int = option(0)
+    time_budget: float | None = option(None, "Minutes; stop at the first validation past it")
+    device: str = option("auto", "auto, cpu, cuda, ...")
 
     def label(self) -> str:
         """The method and its non-default settings, so rows of one report stay apart."""
