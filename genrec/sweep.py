@@ -29,9 +29,10 @@ without a tokenizer store gets one from seed 0's SASRec embeddings before its de
     align = "default"                              # `genrec align` that variant's checkpoints
     args = ["--method", "grpo-sr", "--lr", "5e-5"]  # (align's arguments, not train's)
 
-A variant with `align` is a last stage: its runs align the named variant's run of the same
-dataset and seed, with that seed's SASRec as the reward model, and land beside the trained
-runs, so the report reads them as one more variant.
+A variant with `align` (or `slate`) is a last stage: its runs align (or teach whole pages to)
+the named variant's run of the same dataset and seed, aligned runs with that seed's SASRec as
+the reward model, and land beside the trained runs, so the report reads them as one more
+variant.
 """
 
 from __future__ import annotations
@@ -51,6 +52,8 @@ from genrec.errors import GenrecError
 from genrec.pipelines.config import STORE
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+# The commands of a last stage, from a trained variant's checkpoint → whether they read SASRec.
+LAST = {"align": True, "slate": False}
 
 
 @dataclass(frozen=True)
@@ -59,7 +62,7 @@ class Job:
 
     name: str
     args: tuple[str, ...]
-    stage: int  # 0: SASRec, 1: tokenize, 2: train, 3: align; each starts once the last is done
+    stage: int  # 0: SASRec, 1: tokenize, 2: train, 3: align or slate; each once the last is done
     out: Path | None = None  # a folder that exists once the job has finished
 
 
@@ -116,19 +119,26 @@ def plan(path: Path, runs: Path, time_budget: float | None = None) -> list[Job]:
             args = ("tokenize", "-d", d, "--no-progress", *_device(common))
             jobs.append(Job(f"tokenize-{d}", args, 1, STORE / d))  # none yet: build one
     seen = set()
-    trained = {str(u.get("name")) for u in variants if isinstance(u, dict) and "align" not in u}
+    trained = {
+        str(u.get("name")) for u in variants if isinstance(u, dict) and not set(u) & set(LAST)
+    }
     for i, v in enumerate(variants):
         where = f"{path}: variant {i + 1}"
         if not isinstance(v, dict) or not NAME.match(str(v.get("name", ""))):
             raise GenrecError(f"{where}: needs a name of letters, digits, '.', '_' or '-'")
-        if unknown := sorted(set(v) - {"name", "args", "datasets", "seeds", "align"}):
+        if unknown := sorted(set(v) - {"name", "args", "datasets", "seeds", *LAST}):
             raise GenrecError(f"{where}: unknown key {unknown[0]!r}")
         if v["name"] in seen:
             raise GenrecError(f"{where}: a second variant named {v['name']!r}")
         seen.add(v["name"])
-        start = v.get("align")
+        if len(last := [k for k in LAST if k in v]) > 1:
+            raise GenrecError(f"{where}: one of {' or '.join(LAST)}, not both")
+        command = last[0] if last else "train"
+        start = v.get(command)
         if start is not None and start not in trained:
-            raise GenrecError(f"{where}: align = {start!r} names no trained variant of this file")
+            raise GenrecError(
+                f"{where}: {command} = {start!r} names no trained variant of this file"
+            )
         extra = _strings(v.get("args", []), f"{where}: args")
         for d in _strings(v.get("datasets", list(datasets)), f"{where}: datasets"):
             for seed in _ints(v.get("seeds", list(seeds)), f"{where}: seeds"):
@@ -136,13 +146,13 @@ def plan(path: Path, runs: Path, time_budget: float | None = None) -> list[Job]:
                 out = runs / name
                 if start is None:
                     args = ("train", "-d", d, "--seed", str(seed), *common, *extra)
-                else:  # align's own options: only the device and progress carry over
+                else:  # the command's own options: only the device and progress carry over
                     quiet = ("--no-progress",) if "--no-progress" in common else ()
-                    args = ("align", str(runs / f"{d}-{start}-s{seed}"), "--seed", str(seed),
+                    args = (command, str(runs / f"{d}-{start}-s{seed}"), "--seed", str(seed),
                             *_device(common), *quiet, *extra)  # fmt: skip
                 args += ("--out", str(out))
-                if seed in sasrec_seeds:  # the teacher (train) or reward model (align)
-                    args += ("--artifacts", _artifacts(runs, seed))
+                if seed in sasrec_seeds and LAST.get(command, True):
+                    args += ("--artifacts", _artifacts(runs, seed))  # teacher or reward model
                 if time_budget is not None:
                     args += ("--time-budget", f"{time_budget:g}")
                 jobs.append(Job(name, args, 2 if start is None else 3, out))

