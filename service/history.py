@@ -9,6 +9,7 @@ import time
 from datetime import UTC, datetime
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from service.metrics import REDIS_LATENCY
 from service.schemas import Interaction, Rating
@@ -39,7 +40,7 @@ def event_log_key(user_id: str) -> str:
     return f"genrec:events:{user_id}"
 
 
-def _event_key(event_id: str) -> str:
+def event_key(event_id: str) -> str:
     return f"genrec:event:{event_id}"
 
 
@@ -47,14 +48,30 @@ class EventConflict(ValueError):
     """An event id that was already recorded with other content."""
 
 
+class NotReplicated(RedisError):
+    """The primary has the event but fewer replicas than required confirmed it in time: not
+    acknowledged (a 503 with Retry-After, like any Redis failure); the retry finds it."""
+
+
 class Histories:
     """`keep` items per history and events per log; a rating enters the history only from
     `min_rating` up (a 1-star rating is not a wish for more of the same), clicks and purchases
-    always do."""
+    always do. With `wait_replicas`, an event is acknowledged only once that many replicas
+    confirm they hold it (Redis `WAIT` on the connection that wrote it, within
+    `wait_timeout_ms`), so losing the primary loses no acknowledged event."""
 
-    def __init__(self, redis: Redis, keep: int, event_ttl_s: int, min_rating: float):
+    def __init__(
+        self,
+        redis: Redis,
+        keep: int,
+        event_ttl_s: int,
+        min_rating: float,
+        wait_replicas: int = 0,
+        wait_timeout_ms: int = 200,
+    ):
         self.redis, self.keep, self.event_ttl_s = redis, keep, event_ttl_s
         self.min_rating = min_rating
+        self.wait_replicas, self.wait_timeout_ms = wait_replicas, wait_timeout_ms
         self._append = redis.register_script(_APPEND)
 
     async def recent(self, user_id: str, n: int) -> list[str]:
@@ -74,17 +91,22 @@ class Histories:
         content = event.model_dump_json(exclude={"event_id"})
         digest = hashlib.sha256(content.encode()).hexdigest()[:32]
         record = event.model_copy(update={"ts": event.ts or datetime.now(UTC)})
+        keys = [event_key(event.event_id), history_key(event.user_id), event_log_key(event.user_id)]
+        args = [digest, event.item_id, self.keep, self.event_ttl_s, record.model_dump_json(),
+                "1" if self.counts(event) else "0"]  # fmt: skip
         start = time.perf_counter()
-        seen = await self._append(
-            keys=[
-                _event_key(event.event_id), history_key(event.user_id),
-                event_log_key(event.user_id),
-            ],
-            args=[
-                digest, event.item_id, self.keep, self.event_ttl_s, record.model_dump_json(),
-                "1" if self.counts(event) else "0",
-            ],
-        )  # fmt: skip
+        if self.wait_replicas:  # the write and its WAIT on one connection: a pipeline
+            async with self.redis.pipeline(transaction=False) as pipe:
+                await self._append(keys=keys, args=args, client=pipe)
+                pipe.wait(self.wait_replicas, self.wait_timeout_ms)
+                seen, copies = await pipe.execute()
+            if copies < self.wait_replicas:
+                raise NotReplicated(
+                    f"event {event.event_id!r}: {copies} of {self.wait_replicas} replicas "
+                    f"confirmed it within {self.wait_timeout_ms} ms"
+                )
+        else:
+            seen = await self._append(keys=keys, args=args)
         REDIS_LATENCY.labels("event").observe(time.perf_counter() - start)
         seen = seen.decode()
         if seen == "new":

@@ -56,8 +56,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         catalog = await initial_catalog(settings.model_dir, decoder)
         histories = Histories(
-            redis, settings.history_max, settings.event_ttl_s, settings.history_min_rating
-        )
+            redis, settings.history_max, settings.event_ttl_s, settings.history_min_rating,
+            settings.redis_wait_replicas, settings.redis_wait_timeout_ms,
+        )  # fmt: skip
         chains = PageChains(
             redis, settings.token_secret.get_secret_value().encode(), settings.page_ttl_s
         )

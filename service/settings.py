@@ -35,6 +35,10 @@ class Settings(BaseSettings):
     # Items asked of the decoder beyond a page's size, so filtering repeats never shortens it.
     page_margin: int = Field(5, ge=0)
     event_ttl_s: int = Field(7 * 86400, ge=60)  # how long an event_id is remembered
+    # With Redis replicas: acknowledge an event only once this many of them hold it (WAIT),
+    # so a lost primary loses no acknowledged event; 0 acknowledges once the primary has it.
+    redis_wait_replicas: int = Field(0, ge=0)
+    redis_wait_timeout_ms: int = Field(200, ge=1)
     accept_new_users: bool = False  # events for users the catalogue does not know
     # Signs page tokens so clients cannot forge another user's chain.
     token_secret: SecretStr = SecretStr("change-me")

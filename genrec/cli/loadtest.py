@@ -91,11 +91,19 @@ def bench_reliability(
     ),
     data_dir: DataDir = None,
 ) -> None:
-    """Cause faults on the local stack under steady traffic (Triton killed and stalled, Redis
-    killed, a flooding client, malformed bodies), then Schemathesis; write what users saw."""
+    """Cause faults on the local stack under steady traffic (Triton killed, stalled and
+    stopped, Redis killed, every server restarted, a flooding client, malformed bodies, a
+    version rolled out), check tokenizer determinism, then Schemathesis; write what users saw.
+    The stack serves a copy of the latest version under --workdir (the rollout adds one)."""
     import secrets
 
-    from genrec.bench.reliability import run_faults, run_schemathesis, write_report
+    from genrec.bench.reliability import (
+        isolated_repo,
+        run_faults,
+        run_schemathesis,
+        tokenizer_determinism,
+        write_report,
+    )  # fmt: skip
     from genrec.device import describe_hardware, resolve_device
     from genrec.local_stack import running_stack
 
@@ -106,10 +114,13 @@ def bench_reliability(
         "GENREC_BREAKER_RESET_S": "1",
         "GENREC_RATE_LIMIT_RPS": "50",
         "GENREC_RATE_LIMIT_BURST": "100",
+        "GENREC_CATALOG_POLL_S": "0.5",  # the rollout: follow a new version within a second
     }
-    with running_stack(model_repo, workdir, dataset, gateway_env=settings) as stack:
+    repo = isolated_repo(model_repo, workdir)
+    with running_stack(repo, workdir, dataset, gateway_env=settings) as stack:
         users, items = [u.id for u in dataset.users], [i.id for i in dataset.items]
         rows = run_faults(stack, users, items, key)
         schemathesis = run_schemathesis(stack.url, key)
+    rows.append(tokenizer_determinism(workdir))
     meta = {"command": command_line(), "hardware": describe_hardware(resolve_device("cpu"))}
     console.print(write_report(rows, schemathesis, meta, report))

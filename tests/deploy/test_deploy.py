@@ -154,3 +154,40 @@ def test_one_triton_per_gpu_is_reached_through_every_pod_address():
     assert pods["spec"]["selector"] == triton["spec"]["selector"]["matchLabels"]
     config = next(d for d in docs if d["kind"] == "ConfigMap" and "GENREC_TRITON_URL" in d["data"])
     assert config["data"]["GENREC_TRITON_URL"] == "dns:///g-genrec-triton-pods:8001"
+
+
+def _docs(values: dict) -> list[dict]:
+    from helm_python.chart import Chart
+
+    rendered = Chart.load(CHART).render(values, name="g", namespace="rec")
+    return [d for text in rendered.values() for d in yaml.safe_load_all(text) if d]
+
+
+def test_replicated_redis_acknowledges_after_a_replica_has_it():
+    """`redis.replicas: 3, waitReplicas: 1` (the production values): pod 0 is the primary the
+    gateway writes to, the others replicate it by pod name, and the gateway acknowledges an
+    event only once one replica holds it; a wait the replicas cannot meet is refused."""
+    from helm_python.chart import Chart
+    from helm_python.errors import HelmRenderError
+
+    docs = _docs(_values("production"))
+    redis = next(d for d in docs if d["kind"] == "StatefulSet")
+    assert redis["spec"]["replicas"] == 3 and redis["spec"]["serviceName"] == "g-genrec-redis-pods"
+    start = redis["spec"]["template"]["spec"]["containers"][0]["args"][0]
+    assert "--replicaof g-genrec-redis-0.g-genrec-redis-pods 6379" in start
+    assert "--appendfsync always" in start
+    services = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Service"}
+    primary = services["g-genrec-redis"]
+    assert primary["spec"]["selector"]["statefulset.kubernetes.io/pod-name"] == "g-genrec-redis-0"
+    config = next(d for d in docs if d["kind"] == "ConfigMap" and "GENREC_REDIS_URL" in d["data"])
+    assert config["data"]["GENREC_REDIS_WAIT_REPLICAS"] == "1"
+    assert config["data"]["GENREC_REDIS_URL"] == "redis://g-genrec-redis:6379/0"
+    with pytest.raises(HelmRenderError, match=r"must be below redis\.replicas"):
+        Chart.load(CHART).render({"redis": {"waitReplicas": 1}}, name="g", namespace="rec")
+
+
+def test_an_external_redis_replaces_the_chart_s_own():
+    docs = _docs({"redis": {"external": {"url": "redis://redis-ha:6379/0"}, "waitReplicas": 1}})
+    assert not [d for d in docs if d["kind"] == "StatefulSet"]
+    config = next(d for d in docs if d["kind"] == "ConfigMap" and "GENREC_REDIS_URL" in d["data"])
+    assert config["data"]["GENREC_REDIS_URL"] == "redis://redis-ha:6379/0"

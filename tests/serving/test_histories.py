@@ -69,3 +69,49 @@ def test_a_rating_needs_stars_in_range(client, small_synthetic, value):
     body = _event(5, user, item, type="rating") | ({} if value is None else {"value": value})
     r = client.post("/v1/events", json=body)
     assert r.status_code == 422 and '"value"' in r.text
+
+
+def test_with_a_replica_required_an_event_is_acknowledged_only_once_it_has_it(tmp_path):
+    """`GENREC_REDIS_WAIT_REPLICAS`: the write and Redis WAIT on one connection. With the
+    replica following, the event is acknowledged and the replica holds it; with the replica
+    gone, the same write is refused (a 503 through the gateway's RedisError handler)."""
+    import asyncio
+    import subprocess
+    import time
+
+    from redis.asyncio import Redis as AsyncRedis
+
+    from genrec.local_stack import free_port, redis_server_binary
+    from service.history import Histories, NotReplicated, event_key
+    from service.schemas import Interaction
+
+    ports = free_port(), free_port()
+
+    def server(port: int, *extra: str) -> subprocess.Popen:
+        command = [redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1",
+                   "--save", "", "--dir", str(tmp_path), "--dbfilename", f"{port}.rdb"]  # fmt: skip
+        return subprocess.Popen([*command, *extra], stdout=subprocess.DEVNULL)
+
+    servers = [server(ports[0]), server(ports[1], "--replicaof", "127.0.0.1", str(ports[0]))]
+    try:
+        replica = Redis(port=ports[1])
+        deadline = time.monotonic() + 10
+        while replica.info("replication").get("master_link_status") != "up":
+            assert time.monotonic() < deadline, "the replica never linked"
+            time.sleep(0.05)
+
+        async def append(n: int) -> bool:
+            async with AsyncRedis(port=ports[0]) as redis:
+                histories = Histories(redis, 10, 60, 3.0, wait_replicas=1, wait_timeout_ms=300)
+                event = Interaction(event_id=f"w{n}", user_id="u", item_id="i", type="click")
+                return await histories.append(event)
+
+        assert asyncio.run(append(1)) is True
+        assert replica.exists(event_key("w1"))  # on the replica before the acknowledgement
+        servers[1].kill()
+        servers[1].wait()
+        with pytest.raises(NotReplicated, match="0 of 1 replicas"):
+            asyncio.run(append(2))
+    finally:
+        for server in servers:
+            server.kill()

@@ -6,35 +6,16 @@ catalogue would show at once."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 import shutil
 import threading
 import time
 
 import httpx
 
-from genrec.contract import STORE_FILES, VERSION_FILES
+from genrec.bench.reliability import renamed_version
 from genrec.local_stack import running_stack
 
 REC = "/v1/recommendations"
-
-
-def _renamed_version(model_dir, source: str, target: str) -> None:
-    """Version `target`: `source` with every item id prefixed `v2:`, its store manifest kept
-    true to the files (the model checks their sha256), renamed into place whole."""
-    staging = model_dir / f".{target}-staging"
-    shutil.copytree(model_dir / source, staging, ignore=shutil.ignore_patterns("__pycache__"))
-    store = staging / VERSION_FILES.tokenizer_store
-    items = store / STORE_FILES.items
-    items.write_text(json.dumps([f"v2:{i}" for i in json.loads(items.read_text())]))
-    manifest = json.loads((store / STORE_FILES.manifest).read_text())
-    manifest["files"][STORE_FILES.items] = {
-        "bytes": items.stat().st_size,
-        "sha256": hashlib.sha256(items.read_bytes()).hexdigest(),
-    }
-    (store / STORE_FILES.manifest).write_text(json.dumps(manifest))
-    staging.rename(model_dir / target)
 
 
 def test_a_new_version_rolls_out_under_traffic(exported, small_synthetic, tmp_path):
@@ -60,7 +41,7 @@ def test_a_new_version_rolls_out_under_traffic(exported, small_synthetic, tmp_pa
         sender.start()
         try:
             time.sleep(2)
-            _renamed_version(repo / "genrec", "1", "2")
+            renamed_version(repo / "genrec", "1", "2", "v2:")
             deadline = time.monotonic() + 90
             while not any(version == "genrec:2" for _, version, _ in pages[-5:]):
                 assert time.monotonic() < deadline, "the gateway never served version 2"
