@@ -11,6 +11,7 @@ server.
 from __future__ import annotations
 
 import json
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,6 +48,15 @@ class DecodeResult:
 class BatchTimings:
     prompt_us: int  # history → merged prompt embeddings, for the whole batch
     decode_us: int  # constrained beam search, for the whole batch
+
+
+def cpu_threads(instances: int, cores: int | None = None) -> int:
+    """Torch threads for one CPU model instance (each Triton instance is its own process):
+    the cores left after one for Triton's own threads and the gateway, shared out. More
+    threads than cores make OpenMP's spinning workers fight the server's threads for the CPU,
+    which on 2 cores stalled one request in ~30 for 100-250 ms (reports/README.md, "Stalls")."""
+    cores = cores or len(os.sched_getaffinity(0))
+    return max(1, (cores - 1) // max(1, instances))
 
 
 class ServedModel:

@@ -216,12 +216,16 @@ def summarize(result: LoadResult) -> dict:
         "p95_ms": float(np.percentile(lat, 95)),
         "p99_ms": float(np.percentile(lat, 99)),
         "max_ms": float(lat.max()),
+        # Stalls: a response far slower than the rest (reports/README.md, "Stalls").
+        "over_100ms": int((lat > 100).sum()),
+        "p99_over_p50": round(float(np.percentile(lat, 99) / np.percentile(lat, 50)), 2),
     }
 
 
 COLUMNS = (
     "setting", "model", "gateway_workers", "mode", "offered", "requests", "errors", "fallbacks",
-    "rps", "p50_ms", "p95_ms", "p99_ms", "gateway_total_ms", "redis_ms", "triton_call_ms",
+    "rps", "p50_ms", "p95_ms", "p99_ms", "max_ms", "over_100ms", "p99_over_p50",
+    "gateway_total_ms", "redis_ms", "triton_call_ms",
     "triton_server_ms", "triton_queue_ms", "prompt_merger_ms", "decode_ms", "gateway_other_ms",
     "mean_batch", "hardware",
 )  # fmt: skip

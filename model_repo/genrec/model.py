@@ -29,7 +29,7 @@ from genrec.contract import (
     Stats,
     TensorSpec,
 )
-from genrec.serving import DecodeRequest, ServedModel
+from genrec.serving import DecodeRequest, ServedModel, cpu_threads
 
 
 def _input(request, spec: TensorSpec) -> np.ndarray | None:
@@ -54,6 +54,8 @@ class TritonPythonModel:
             device = f"cuda:{args['model_instance_device_id']}"
         elif args["model_instance_kind"] == "CPU":
             device = "cpu"
+            instances = sum(g.get("count", 1) for g in config.get("instance_group", []))
+            torch.set_num_threads(cpu_threads(instances))
         version = Path(args["model_repository"]) / args["model_version"]
         self.model = ServedModel.load(
             version, device, int(params.get("beam", "50")), params.get(STORE_PIN, "")
