@@ -91,3 +91,12 @@ def test_a_version_whose_export_pins_another_store_is_refused(exported, tmp_path
     (version / VERSION_FILES.export).write_text(json.dumps(info))
     with pytest.raises(GenrecError, match=f"{VERSION_FILES.export} pins synthetic/v9"):
         ServedModel.load(version, device="cpu")
+
+
+def test_cpu_instances_share_the_cores_but_one():
+    """Each CPU instance is its own process: together they leave a core to Triton's own
+    threads and the gateway, and never run with fewer than one thread."""
+    from genrec.serving import cpu_threads
+
+    assert cpu_threads(2, cores=2) == 1 and cpu_threads(2, cores=16) == 7
+    assert cpu_threads(1, cores=1) == 1 and cpu_threads(0, cores=4) == 3
