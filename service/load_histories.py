@@ -18,7 +18,7 @@ import orjson
 from redis import Redis
 
 from service.history import history_key
-from service.settings import get_settings
+from service.settings import get_settings, redis_password
 
 # Seed a history only where none exists, atomically per user: → 1 seeded, 0 kept.
 _SEED = """
@@ -63,7 +63,7 @@ def main() -> None:
     parser.add_argument("--replace", action="store_true", help="overwrite existing histories")
     args = parser.parse_args()
     settings = get_settings()
-    redis = Redis.from_url(settings.redis_url)
+    redis = Redis.from_url(settings.redis_url, password=redis_password(settings))
     written, kept = load(args.file, redis, settings.history_max, args.replace)
     print(f"{settings.redis_url}: wrote {written} histories, kept {kept} already there")
 

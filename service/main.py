@@ -27,7 +27,7 @@ from service.probe import BackendProbe
 from service.recommender import Recommender
 from service.rollout import CatalogWatcher, initial_catalog
 from service.routers import events, health, history, page, recommendations
-from service.settings import Settings, get_settings
+from service.settings import Settings, get_settings, redis_password
 
 log = logging.getLogger("genrec.gateway")
 
@@ -49,7 +49,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        redis = Redis.from_url(settings.redis_url, socket_timeout=1.0, socket_connect_timeout=1.0)
+        redis = Redis.from_url(
+            settings.redis_url, password=redis_password(settings),
+            socket_timeout=1.0, socket_connect_timeout=1.0,
+        )  # fmt: skip
         breaker = Breaker(settings.breaker_failures, settings.breaker_reset_s)
         decoder = TritonDecoder(
             settings.triton_url, settings.triton_model, settings.triton_timeout_s, breaker

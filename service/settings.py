@@ -15,6 +15,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="GENREC_", env_file=".env", extra="ignore")
 
     redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_password: SecretStr | None = None  # Redis `requirepass` (the chart's Secret sets it)
     # gRPC target. Several Triton servers share the load round robin when it names them all:
     # `ipv4:10.0.0.5:8001,10.0.0.6:8001`, or `dns:///triton-headless:8001` (every address).
     triton_url: str = "127.0.0.1:8001"
@@ -58,6 +59,11 @@ class Settings(BaseSettings):
     cors_origins: list[str] = []  # CORS stays off unless origins are configured
     # Users the page at `/` offers to pick from (0: none; the page still takes any typed id).
     ui_example_users: int = Field(8, ge=0, le=100)
+
+
+def redis_password(settings: Settings) -> str | None:
+    """The password to send, when one is set; else the URL's own (or none)."""
+    return settings.redis_password.get_secret_value() if settings.redis_password else None
 
 
 @lru_cache

@@ -191,3 +191,62 @@ def test_an_external_redis_replaces_the_chart_s_own():
     assert not [d for d in docs if d["kind"] == "StatefulSet"]
     config = next(d for d in docs if d["kind"] == "ConfigMap" and "GENREC_REDIS_URL" in d["data"])
     assert config["data"]["GENREC_REDIS_URL"] == "redis://redis-ha:6379/0"
+
+
+@pytest.mark.parametrize("values", ["default", "production"])
+def test_every_pod_meets_the_restricted_pod_security_standard(values):
+    """Kubernetes' *restricted* profile, plus read-only root filesystems: non-root, seccomp
+    RuntimeDefault, no privilege escalation, every capability dropped, for every container
+    (the model-copying init container too)."""
+    docs = _docs(_values(values) or {})
+    workloads = [d for d in docs if d["kind"] in ("Deployment", "StatefulSet")]
+    assert len(workloads) == 3
+    for workload in workloads:
+        pod = workload["spec"]["template"]["spec"]
+        assert pod["securityContext"]["runAsNonRoot"] is True
+        assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+        for container in pod["containers"] + pod.get("initContainers", []):
+            context = container["securityContext"]
+            assert context["allowPrivilegeEscalation"] is False, container["name"]
+            assert context["readOnlyRootFilesystem"] is True, container["name"]
+            assert context["capabilities"]["drop"] == ["ALL"], container["name"]
+
+
+def test_network_policies_let_only_the_gateway_reach_redis_and_triton():
+    docs = _docs({})
+    policies = {d["metadata"]["name"]: d["spec"] for d in docs if d["kind"] == "NetworkPolicy"}
+    assert set(policies) == {"g-genrec-gateway", "g-genrec-triton", "g-genrec-redis"}
+
+    def sources(spec: dict) -> list[str]:
+        return [
+            peer["podSelector"]["matchLabels"]["app.kubernetes.io/component"]
+            for rule in spec["ingress"] for peer in rule.get("from", [])
+        ]  # fmt: skip
+
+    assert sources(policies["g-genrec-triton"]) == ["gateway"]  # metrics: no one by default
+    assert sources(policies["g-genrec-redis"]) == ["gateway", "redis"]
+    assert policies["g-genrec-gateway"]["ingress"] == [{"ports": [{"port": "http"}]}]
+    for spec in policies.values():
+        assert spec["policyTypes"] == ["Ingress", "Egress"]
+
+
+def test_secrets_are_generated_never_shipped():
+    """No value of the chart is a secret: an install generates them (an upgrade keeps them);
+    the old shipped defaults and short values are refused; Redis requires the password."""
+    import base64
+
+    from helm_python.chart import lint
+
+    docs = _docs({})
+    secret = next(d for d in docs if d["kind"] == "Secret")["data"]
+    values = {k: base64.b64decode(v).decode() for k, v in secret.items()}
+    assert set(values) == {"GENREC_TOKEN_SECRET", "GENREC_API_KEY", "GENREC_REDIS_PASSWORD"}
+    assert all(len(v) == 40 for v in values.values()) and len(set(values.values())) == 3
+    again = next(d for d in _docs({}) if d["kind"] == "Secret")["data"]["GENREC_API_KEY"]
+    assert base64.b64decode(again).decode() != values["GENREC_API_KEY"]  # per install
+    for bad in ({"tokenSecret": "change-me"}, {"apiKey": "change-me-too"}, {"apiKey": "short"}):
+        assert lint(CHART, values={"secrets": bad}, strict=True, kube_version=KUBE)["errors"]
+    redis = next(d for d in docs if d["kind"] == "StatefulSet")
+    container = redis["spec"]["template"]["spec"]["containers"][0]
+    assert '--requirepass "$REDIS_PASSWORD"' in container["args"][0]
+    assert {e["name"] for e in container["env"]} == {"REDIS_PASSWORD", "REDISCLI_AUTH"}

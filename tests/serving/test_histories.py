@@ -115,3 +115,43 @@ def test_with_a_replica_required_an_event_is_acknowledged_only_once_it_has_it(tm
     finally:
         for server in servers:
             server.kill()
+
+
+def test_a_redis_password_reaches_redis(tmp_path):
+    """`GENREC_REDIS_PASSWORD` (the chart's Secret; its Redis runs with `requirepass`): the
+    gateway's loader gets in with it and is refused without it."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from redis.exceptions import ConnectionError as NotUp
+
+    from genrec.local_stack import free_port, redis_server_binary
+
+    port = free_port()
+    server = subprocess.Popen(
+        [redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+         "--dir", str(tmp_path), "--requirepass", "s3cret-password-of-16"],
+        stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    lines = tmp_path / "h.jsonl"
+    lines.write_text(json.dumps({"user_id": "u1", "items": ["SYN00001"]}) + "\n")
+    env = os.environ | {"GENREC_REDIS_URL": f"redis://127.0.0.1:{port}/0"}
+    try:
+        redis = Redis(port=port, password="s3cret-password-of-16")
+        for _ in range(100):  # up within a second
+            try:
+                redis.ping()
+                break
+            except NotUp:
+                time.sleep(0.01)
+        load = [sys.executable, "-m", "service.load_histories", str(lines)]
+        refused = subprocess.run(load, env=env, capture_output=True, text=True, timeout=60)
+        assert refused.returncode != 0
+        env["GENREC_REDIS_PASSWORD"] = "s3cret-password-of-16"
+        loaded = subprocess.run(load, env=env, capture_output=True, text=True, timeout=60)
+        assert loaded.returncode == 0, loaded.stderr[-1000:]
+        assert redis.lrange("genrec:hist:u1", 0, -1) == [b"SYN00001"]
+    finally:
+        server.kill()

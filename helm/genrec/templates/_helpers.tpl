@@ -45,10 +45,26 @@ initContainers:
     volumeMounts:
       - name: models
         mountPath: /models
-    securityContext:
-      allowPrivilegeEscalation: false
+    {{- include "genrec.containerSecurity" . | nindent 4 }}
     resources:
       requests: { cpu: 100m, memory: 128Mi }
       limits: { cpu: 500m, memory: 256Mi }
 {{- end }}
+{{- end -}}
+
+{{/* The restricted Pod Security Standard, for every pod and container of the chart. */}}
+{{- define "genrec.podSecurity" -}}
+securityContext:
+  runAsNonRoot: true
+  runAsUser: {{ . }}
+  runAsGroup: {{ . }}
+  fsGroup: {{ . }}
+  seccompProfile: { type: RuntimeDefault }
+{{- end -}}
+
+{{- define "genrec.containerSecurity" -}}
+securityContext:
+  allowPrivilegeEscalation: false
+  readOnlyRootFilesystem: true
+  capabilities: { drop: ["ALL"] }
 {{- end -}}
