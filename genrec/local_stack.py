@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -180,6 +181,10 @@ class Stack:
     triton_servers: int = 1
     redis_port: int = field(default_factory=free_port)
     gateway_port: int = field(default_factory=free_port)
+    # The gateway starts only with secrets of its own: generated per stack unless gateway_env
+    # names them (`genrec serve` keeps its pair in credentials.json).
+    token_secret: str = field(default_factory=lambda: secrets.token_urlsafe(32), repr=False)
+    generated_api_key: str = field(default_factory=lambda: secrets.token_urlsafe(24), repr=False)
     _restarts: dict[str, list[float]] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -288,7 +293,14 @@ class Stack:
             "GENREC_REDIS_URL": self.redis_url,
             "GENREC_TRITON_URL": triton_target([p.grpc for p in self.triton_ports]),
             "GENREC_MODEL_DIR": str(self.model_repo / "genrec"),
+            "GENREC_TOKEN_SECRET": self.token_secret,
+            "GENREC_API_KEY": self.generated_api_key,
         }
+
+    @property
+    def api_key(self) -> str:
+        """The key writes need: gateway_env's when it sets one, else the generated one."""
+        return self.gateway_env.get("GENREC_API_KEY", self.generated_api_key)
 
     def _metrics_env(self) -> dict[str, str]:
         """Several gateway workers share their metrics through files (prometheus-client's

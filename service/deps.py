@@ -30,9 +30,10 @@ HistoriesDep = Annotated[Histories, Depends(get_histories)]
 async def require_api_key(
     request: Request, x_api_key: Annotated[str | None, Header()] = None
 ) -> None:
-    """Writes need the configured key (constant-time comparison); none configured, none needed."""
+    """Writes need the configured key (constant-time comparison). None configured (or an
+    empty one) is open, which only dev mode lets the gateway start with."""
     key = request.app.state.settings.api_key
-    if key is None:
+    if key is None or not key.get_secret_value():
         return
     if x_api_key is None or not hmac.compare_digest(
         x_api_key.encode(), key.get_secret_value().encode()

@@ -27,7 +27,14 @@ from service.probe import BackendProbe
 from service.recommender import Recommender
 from service.rollout import CatalogWatcher, initial_catalog
 from service.routers import events, health, history, page, recommendations
-from service.settings import Settings, get_settings, redis_password
+from service.settings import (
+    MIN_SECRET,
+    Settings,
+    get_settings,
+    redis_password,
+    token_secret,
+    unsafe,
+)
 
 log = logging.getLogger("genrec.gateway")
 
@@ -49,6 +56,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        if problems := unsafe(settings):  # no shipped secret ever serves
+            log.error(
+                "refusing to start: %s (%d or more characters of your own; "
+                "GENREC_DEV_MODE=true on a development machine only)",
+                "; ".join(problems), MIN_SECRET,
+            )  # fmt: skip
+            raise SystemExit(2)
+        if settings.dev_mode:
+            log.warning("GENREC_DEV_MODE: built-in secrets accepted; never in production")
         redis = Redis.from_url(
             settings.redis_url, password=redis_password(settings),
             socket_timeout=1.0, socket_connect_timeout=1.0,
@@ -62,9 +78,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             redis, settings.history_max, settings.event_ttl_s, settings.history_min_rating,
             settings.redis_wait_replicas, settings.redis_wait_timeout_ms,
         )  # fmt: skip
-        chains = PageChains(
-            redis, settings.token_secret.get_secret_value().encode(), settings.page_ttl_s
-        )
+        chains = PageChains(redis, token_secret(settings), settings.page_ttl_s)
         app.state.settings, app.state.histories = settings, histories
         app.state.probe = BackendProbe(
             redis, decoder, settings.probe_timeout_s, settings.probe_cache_s

@@ -41,11 +41,16 @@ class Settings(BaseSettings):
     redis_wait_replicas: int = Field(0, ge=0)
     redis_wait_timeout_ms: int = Field(200, ge=1)
     accept_new_users: bool = False  # events for users the catalogue does not know
-    # Signs page tokens so clients cannot forge another user's chain.
-    token_secret: SecretStr = SecretStr("change-me")
+    # Signs page tokens so clients cannot forge another user's chain. Required (≥ 16
+    # characters of your own) unless `dev_mode`.
+    token_secret: SecretStr = SecretStr("")
     max_body_bytes: int = Field(16 * 1024, ge=1024)
-    # Writes (`/v1/events`) need this key in the X-API-Key header when it is set.
+    # Writes (`/v1/events`) need this key in the X-API-Key header. Required (≥ 16 characters)
+    # unless `dev_mode`, where writes are open without one.
     api_key: SecretStr | None = None
+    # A development machine only: a built-in token secret and open writes are accepted (with a
+    # warning). Off, the gateway refuses to start without secrets of its own.
+    dev_mode: bool = False
     # Per client address and gateway process: a token bucket; over it, 429 with Retry-After.
     rate_limit_rps: float = Field(200.0, gt=0)
     rate_limit_burst: int = Field(400, ge=1)
@@ -59,6 +64,31 @@ class Settings(BaseSettings):
     cors_origins: list[str] = []  # CORS stays off unless origins are configured
     # Users the page at `/` offers to pick from (0: none; the page still takes any typed id).
     ui_example_users: int = Field(8, ge=0, le=100)
+
+
+MIN_SECRET = 16
+SHIPPED = {"", "change-me", "change-me-too"}  # defaults earlier releases shipped
+DEV_TOKEN_SECRET = "genrec-dev-mode-token-secret"  # dev_mode without a secret: all workers share it
+
+
+def unsafe(settings: Settings) -> list[str]:
+    """What keeps the gateway from starting outside dev mode: each secret that is missing,
+    one of the old shipped defaults, or shorter than MIN_SECRET characters."""
+    if settings.dev_mode:
+        return []
+    secrets = {"GENREC_TOKEN_SECRET": settings.token_secret, "GENREC_API_KEY": settings.api_key}
+    return [
+        f"{name} is {'not set' if not value or not value.get_secret_value() else 'too weak'}"
+        for name, value in secrets.items()
+        if value is None
+        or value.get_secret_value() in SHIPPED
+        or len(value.get_secret_value()) < MIN_SECRET
+    ]
+
+
+def token_secret(settings: Settings) -> bytes:
+    secret = settings.token_secret.get_secret_value()
+    return (secret or DEV_TOKEN_SECRET).encode()
 
 
 def redis_password(settings: Settings) -> str | None:

@@ -3,6 +3,7 @@ traffic."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -59,7 +60,8 @@ def loadtest(
     ) as stack:
         for r in runs:
             before, cpu_before = scrape(f"{stack.url}/metrics"), lt.cpu_seconds(stack)
-            codes.append(lt.run_locust(stack.url, catalog, r, workdir / f"locust-{r.users}"))
+            keyed = replace(r, api_key=stack.api_key)  # the stack's generated write key
+            codes.append(lt.run_locust(stack.url, catalog, keyed, workdir / f"locust-{r.users}"))
             p99s = lt.server_p99s(before, scrape(f"{stack.url}/metrics"))
             server.append((p99s, cpu_before, lt.cpu_seconds(stack)))
     hardware = describe_hardware(resolve_device("cuda" if gpu else "cpu"))

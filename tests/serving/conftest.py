@@ -56,7 +56,7 @@ def exported(small_synthetic, small_store, tmp_path_factory) -> Path:
     return repo
 
 
-API_KEY = "test-api-key"
+API_KEY = "test-api-key-of-the-suite"
 # Small breaker pause and rate limit, so fault tests see both act within seconds.
 GATEWAY = {
     "GENREC_API_KEY": API_KEY,
