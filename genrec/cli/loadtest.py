@@ -117,6 +117,7 @@ def bench_reliability(
         "GENREC_RATE_LIMIT_RPS": "50",
         "GENREC_RATE_LIMIT_BURST": "100",
         "GENREC_CATALOG_POLL_S": "0.5",  # the rollout: follow a new version within a second
+        "GENREC_ACCEPT_NEW_USERS": "true",  # the posting checks' users are their own
     }
     repo = isolated_repo(model_repo, workdir)
     with running_stack(repo, workdir, dataset, gateway_env=settings) as stack:
