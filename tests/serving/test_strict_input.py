@@ -62,13 +62,13 @@ def test_the_stack_logged_no_unhandled_error(client, stack):
     assert "unhandled error" not in log and "Traceback" not in log
 
 
-def test_no_token_reaches_past_the_last_page(client, small_synthetic):
+def test_no_token_reaches_past_the_last_page(client, stack, small_synthetic):
     """Signed with the test stack's secret, as a leaked secret would let anyone sign: page 21
     (and 9999) of a 20-page chain is refused before any chain state is read."""
     from service.pages import Cursor, PageChains
 
     user = small_synthetic.users[90].id
-    chains = PageChains(None, b"change-me", 3600)  # the test stack leaves the default secret
+    chains = PageChains(None, stack.token_secret.encode(), 3600)  # the stack's generated one
     for page in (21, 9999):
         token = chains.token(Cursor("0" * 24, page), user)
         r = client.post(REC, json={"user_id": user, "page_token": token})
