@@ -191,6 +191,8 @@ def test_an_external_redis_replaces_the_chart_s_own():
     assert not [d for d in docs if d["kind"] == "StatefulSet"]
     config = next(d for d in docs if d["kind"] == "ConfigMap" and "GENREC_REDIS_URL" in d["data"])
     assert config["data"]["GENREC_REDIS_URL"] == "redis://redis-ha:6379/0"
+    secret = next(d for d in docs if d["kind"] == "Secret")["data"]
+    assert "GENREC_REDIS_PASSWORD" not in secret  # none given: its URL's, or none
 
 
 @pytest.mark.parametrize("values", ["default", "production"])
