@@ -87,6 +87,8 @@ def unsafe(settings: Settings) -> list[str]:
 
 
 def token_secret(settings: Settings) -> bytes:
+    """The key page tokens are signed with: the configured one, or (dev mode without one) a
+    built-in one, the same in every worker so any of them verifies another's tokens."""
     secret = settings.token_secret.get_secret_value()
     return (secret or DEV_TOKEN_SECRET).encode()
 
