@@ -344,7 +344,7 @@ async def _full_restart(stack: Stack, api_key: str, items: list[str]) -> dict:
     await asyncio.to_thread(stack.start, lambda s: load_histories(s, histories))
     row = poster.check(stack)
     return {"fault": "full_restart", "requests": sum(poster.statuses.values()),
-            "status_counts": {str(k): v for k, v in sorted(poster.statuses.items())},
+            "status_counts": _counts(poster.statuses),
             "unexpected_5xx": poster.unexpected_5xx, **row,
             "false_duplicates": await poster.retry_all()}  # fmt: skip
 
@@ -413,18 +413,23 @@ async def _rollout(stack: Stack, users: list[str]) -> dict:
     )
     statuses = Counter(status for status, _, _ in pages)
     return {"fault": "rollout", "requests": len(pages),
-            "status_counts": {str(k): v for k, v in sorted(statuses.items())},
+            "status_counts": _counts(statuses),
             "unexpected_5xx": sum(v for k, v in statuses.items() if k >= 500),
             "errors": sum(v for k, v in statuses.items() if k != 200),
             "fallback_pages": sum(1 for _, version, _ in pages if version.startswith("popularity")),
             "mixed_pages": mixed, "switch_seconds": switched}  # fmt: skip
 
 
+def _counts(statuses: Counter) -> dict[str, int]:
+    """Status → count, in status order, with JSON's string keys."""
+    return {str(k): v for k, v in sorted(statuses.items())}
+
+
 def _traffic_row(fault: str, traffic: Traffic) -> dict:
     return {
         "fault": fault,
         "requests": sum(traffic.statuses.values()),
-        "status_counts": {str(k): v for k, v in sorted(traffic.statuses.items())},
+        "status_counts": _counts(traffic.statuses),
         "unexpected_5xx": traffic.unexpected_5xx,
         "max_latency_ms": round(max(traffic.latencies_ms), 1),
     }

@@ -204,6 +204,7 @@ def measure_point(url: str, triton_metrics: list[str], users: list[str], load: L
 def summarize(result: LoadResult) -> dict:
     lat = result.latencies_ms if len(result.latencies_ms) else np.zeros(1)
     ok = result.statuses.get(200, 0)
+    p50, p95, p99 = (float(q) for q in np.percentile(lat, [50, 95, 99]))
     return {
         "requests": result.requests,
         "ok": ok,
@@ -212,13 +213,13 @@ def summarize(result: LoadResult) -> dict:
         "error_statuses": {str(c): n for c, n in sorted(result.statuses.items()) if c != 200},
         "fallbacks": result.fallbacks,
         "rps": round(ok / result.seconds, 1),
-        "p50_ms": float(np.percentile(lat, 50)),
-        "p95_ms": float(np.percentile(lat, 95)),
-        "p99_ms": float(np.percentile(lat, 99)),
+        "p50_ms": p50,
+        "p95_ms": p95,
+        "p99_ms": p99,
         "max_ms": float(lat.max()),
         # Stalls: a response far slower than the rest (reports/README.md, "Stalls").
         "over_100ms": int((lat > 100).sum()),
-        "p99_over_p50": round(float(np.percentile(lat, 99) / np.percentile(lat, 50)), 2),
+        "p99_over_p50": round(p99 / p50, 2) if p50 else None,
     }
 
 
