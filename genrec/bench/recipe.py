@@ -22,7 +22,8 @@ METRICS = ("recall@5", "recall@10", "ndcg@5", "ndcg@10")
 EXTRA = tuple(f"{prefix}_{m}" for prefix in ("served", "sid_only", "dense_only", "beam20")
               for m in ("recall@10", "ndcg@10"))  # fmt: skip
 COLUMNS = [
-    "dataset", "variant", "seeds", *METRICS, "recall@10_std", "ndcg@10_std",
+    "dataset", "variant", "seeds", "valid_recall@10", "valid_ndcg@10", *METRICS,
+    "recall@10_std", "ndcg@10_std",
     "sasrec_recall@10", "sasrec_ndcg@10", "sasrec_recall@10_std", "sasrec_ndcg@10_std",
     "sasrec_h50_recall@10", "sasrec_h50_ndcg@10", "teacher_recall@10", *EXTRA,
     "dense_weight", "stopped_by", "invalid_rate", "params", "train_seconds", "hardware",
@@ -41,8 +42,19 @@ def decoder_runs(checkpoints: list[Path]) -> dict[tuple[str, str], list[dict]]:
         dataset, stem = meta["dataset"], path.name
         cut = stem.rindex("-s")
         variant, seed = stem[len(dataset) + 1 : cut], int(stem[cut + 2 :])
-        runs.setdefault((dataset, variant), []).append(meta["test"] | {"seed": seed})
+        runs.setdefault((dataset, variant), []).append(
+            meta["test"] | {"seed": seed, "valid": _validation(meta)}
+        )
     return runs
+
+
+def _validation(meta: dict) -> dict:
+    """The validation figures of the kept weights, the ones a variant is chosen on: a trained
+    run's best epoch (`valid`), an aligned run's kept step of its curve (`history`)."""
+    if "valid" in meta:
+        return meta["valid"]
+    kept = meta["test"]["best_step"]
+    return next(h for h in meta["history"] if h["step"] == kept)
 
 
 SASRECS = {"sasrec": "sasrec", "sasrec h50": "sasrec_h50"}  # model row → column prefix
@@ -68,6 +80,8 @@ def recipe_rows(
     rows = []
     for (dataset, variant), tests in runs.items():
         row: dict = {"dataset": dataset, "variant": variant, "seeds": len(tests)}
+        for m in ("recall@10", "ndcg@10"):
+            row[f"valid_{m}"] = statistics.fmean(t["valid"][m] for t in tests)
         for m in METRICS:
             row[m], spread = _mean_std([t[m] for t in tests])
             if m in ("recall@10", "ndcg@10"):
@@ -100,11 +114,12 @@ def recipe_rows(
 HEADER = (
     "# The default recipe against the same-run SASRec (leave-one-out, full ranking, history ≤ "
     "20)\n\n"
-    "Generated from `recipe.json` by the command in each row; every figure is the mean over "
-    "`seeds` runs (`_std`: their standard deviation), SASRec's over its own seeds in the same "
-    "run; `sasrec_h50_*`: SASRec with history ≤ 50 (`genrec baselines --max-history 50`), a "
-    "reference beside the bar, not the bar. `served_*`: the same checkpoints through the "
-    "engine configuration Triton serves (bf16, "
+    "Generated from the JSON file of the same name by the command in each row; every figure "
+    "is the mean over `seeds` runs (`_std`: their standard deviation), SASRec's over its own "
+    "seeds in the same run; `valid_*`: the kept weights on the validation users, what a "
+    "variant is chosen on (test figures never choose); `sasrec_h50_*`: SASRec with history "
+    "≤ 50 (`genrec baselines --max-history 50`), a reference beside the bar, not the bar. "
+    "`served_*`: the same checkpoints through the engine configuration Triton serves (bf16, "
     "CUDA graphs, fused kernels); the headline columns are float32 eager. `sid_only_*`: the "
     "same dense-head checkpoints ranked by their SID log-probabilities alone; `dense_only_*`: "
     "by their dense head alone over the whole catalogue (a diagnostic, no serving mode); "

@@ -18,7 +18,8 @@ def _run(folder, dataset: str, variant: str, seed: int, recall: float) -> None:
     }  # fmt: skip
     run = folder / f"{dataset}-{variant}-s{seed}"
     run.mkdir(parents=True)
-    (run / "genrec.json").write_text(json.dumps({"dataset": dataset, "test": test}))
+    valid = {"recall@10": recall + 0.01, "ndcg@10": recall / 2}  # the best epoch's
+    (run / "genrec.json").write_text(json.dumps({"dataset": dataset, "valid": valid, "test": test}))
 
 
 def test_bench_recipe_means_over_seeds(tmp_path):
@@ -42,6 +43,7 @@ def test_bench_recipe_means_over_seeds(tmp_path):
     default = rows["default"]
     assert default["seeds"] == 3 and default["recall@10"] == pytest.approx(0.12)
     assert default["recall@10_std"] == pytest.approx(0.02)
+    assert default["valid_recall@10"] == pytest.approx(0.13)  # what a variant is chosen on
     assert default["sasrec_recall@10"] == pytest.approx(0.10) and default["sasrec_seeds"] == 2
     assert default["sasrec_h50_recall@10"] == pytest.approx(0.11)
     assert len(default["runs"]) == 3 and "bench-recipe" in default["command"]
