@@ -131,7 +131,9 @@ HEADER = (
     "`teacher_recall@10`: the teachers' own test figure, seed s's SASRec teaching decoder "
     "seed s). A variant is named by how it differs from the default: `kd0` without "
     "distillation, `dc0` without the dense head's candidates, `kd0.8` another distill weight, "
-    "`kdt2` a teacher softened at temperature 2, `no-dense` the SID decoder alone. Rows trained "
+    "`kdt2` a teacher softened at temperature 2, `no-dense` the SID decoder alone; "
+    "`screen-*`: one-seed screens of later levers, each beside `screen-default`, the recipe "
+    "rerun in the same sweep with its own teacher and tokenizer store. Rows trained "
     "before distillation was the default have `--distill 0` (and `--dense-candidates 0`) "
     "written into their commands, so each reruns as it ran.\n\n"
 )
