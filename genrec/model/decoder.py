@@ -281,10 +281,20 @@ class SIDDecoder(nn.Module):
                 dense = (1 - distill) * dense + distill * kd
             loss = loss + self.dense.loss_weight * dense
         if text is not None:
-            ids, labels, mask = text
-            aligned = self.lm(input_ids=ids, attention_mask=mask, labels=labels)
-            loss = loss + text_weight * aligned.loss
+            loss = loss + text_weight * self.text_loss(*text)
         return loss
+
+    def text_loss(self, ids: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Next-token cross-entropy of the text ↔ SID rows (`genrec.train.text_tasks`): ids,
+        labels (-100: no target), mask (N, L) → the mean over labelled tokens, what Hugging
+        Face's causal-LM loss gives. The LM head runs at the labelled positions only: with a
+        pretrained vocabulary (49k rows) the head over every position would cost more than the
+        network under it, and most positions (the prompt half of each row) predict nothing."""
+        hidden = self.lm.model(input_ids=ids, attention_mask=mask).last_hidden_state
+        target = labels[:, 1:]  # position t predicts token t + 1
+        kept = target != -100
+        logits = self.lm.lm_head(hidden[:, :-1][kept]).float()  # (n labelled, V)
+        return F.cross_entropy(logits, target[kept])
 
 
 def trie_targets(

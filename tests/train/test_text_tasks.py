@@ -3,6 +3,7 @@ with them lowers their loss while the recommendation task still trains."""
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from genrec.data import Item, leave_one_out
@@ -61,6 +62,10 @@ def test_training_with_text_tasks_learns_them(llama, small_synthetic, small_stor
             ).loss.item()
 
     before = text_loss()
+    with torch.no_grad():  # the decoder's own loss: the head at labelled positions only
+        assert decoder.text_loss(tasks.ids, tasks.labels, tasks.mask).item() == pytest.approx(
+            before, rel=1e-5
+        )
     cfg = DecoderTrainConfig(epochs=2, batch_size=64, lr=2e-3, warmup_steps=5, eval_users=50)
     split = leave_one_out(small_synthetic)
     result = train_decoder(
