@@ -284,7 +284,9 @@ class SIDDecoder(nn.Module):
             loss = loss + text_weight * self.text_loss(*text)
         return loss
 
-    def text_loss(self, ids: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def text_loss(
+        self, ids: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor
+    ) -> torch.Tensor:
         """Next-token cross-entropy of the text ↔ SID rows (`genrec.train.text_tasks`): ids,
         labels (-100: no target), mask (N, L) → the mean over labelled tokens, what Hugging
         Face's causal-LM loss gives. The LM head runs at the labelled positions only: with a
