@@ -23,5 +23,6 @@ USER 10001
 EXPOSE 8000
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=2)"]
-# --no-proxy-headers: a client's X-Forwarded-For never chooses the address its rate limit keys on.
-CMD ["uvicorn", "service.main:app", "--host", "0.0.0.0", "--port", "8000", "--workers", "2", "--no-access-log", "--no-proxy-headers"]
+# uvicorn with the gateway's connection limits; X-Forwarded-For believed only from
+# GENREC_TRUSTED_PROXIES (service/server.py).
+CMD ["python", "-m", "service.server", "--host", "0.0.0.0", "--port", "8000", "--workers", "2"]

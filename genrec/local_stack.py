@@ -217,12 +217,8 @@ class Stack:
         self.gateway = Service(
             "gateway",
             [
-                sys.executable, "-m", "uvicorn", "service.main:app", "--host", "127.0.0.1",
+                sys.executable, "-m", "service.server", "--host", "127.0.0.1",
                 "--port", str(self.gateway_port), "--workers", str(self.gateway_workers),
-                "--no-access-log", "--loop", "uvloop", "--http", "httptools",
-                # No proxy in front: a client's own X-Forwarded-For must not pick its address
-                # (uvicorn trusts it from loopback by default, which voids the rate limit).
-                "--no-proxy-headers",
             ],
             os.environ | self.settings_env() | self._metrics_env() | self.gateway_env,
             logs / "gateway.log",

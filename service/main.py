@@ -1,4 +1,4 @@
-"""The gateway application: `uvicorn service.main:app`.
+"""The gateway application, `service.main:app`, served by `python -m service.server`.
 
 The lifespan opens the async Redis client and the Triton gRPC client once per process, reads the
 catalogue of the model version Triton serves, follows Triton onto newer versions

@@ -51,6 +51,18 @@ class Settings(BaseSettings):
     # A development machine only: a built-in token secret and open writes are accepted (with a
     # warning). Off, the gateway refuses to start without secrets of its own.
     dev_mode: bool = False
+    # The HTTP server's limits (`service.server`), per connection unless said otherwise: the
+    # request line and headers together; the time for a whole request to arrive, from the
+    # connection's opening or its first byte (slow or idle senders are cut off with 408); the
+    # idle time between requests; open connections per worker process (more: 503, closed).
+    max_header_bytes: int = Field(16 * 1024, ge=1024)
+    request_read_timeout_s: float = Field(10.0, gt=0)
+    keep_alive_timeout_s: float = Field(5.0, gt=0)
+    max_connections: int = Field(1000, ge=1)
+    # Addresses or networks of the proxies in front (e.g. ["10.0.0.0/8"]): only their
+    # X-Forwarded-For is believed. Empty: nobody's, so no client picks the address its rate
+    # limit is keyed on.
+    trusted_proxies: list[str] = []
     # Per client address and gateway process: a token bucket; over it, 429 with Retry-After.
     rate_limit_rps: float = Field(200.0, gt=0)
     rate_limit_burst: int = Field(400, ge=1)

@@ -15,7 +15,7 @@ from service.settings import Settings, unsafe
 
 def _start(env: dict[str, str]) -> subprocess.CompletedProcess:
     port = str(free_port())
-    command = [sys.executable, "-m", "uvicorn", "service.main:app", "--port", port]
+    command = [sys.executable, "-m", "service.server", "--port", port]
     clean = {k: v for k, v in os.environ.items() if not k.startswith("GENREC_")}
     return subprocess.run(command, env=clean | env, capture_output=True, text=True, timeout=60)
 
