@@ -181,6 +181,7 @@ class Stack:
     triton_servers: int = 1
     redis_port: int = field(default_factory=free_port)
     gateway_port: int = field(default_factory=free_port)
+    metrics_port: int = field(default_factory=free_port)  # the gateway's Prometheus metrics
     # The gateway starts only with secrets of its own: generated per stack unless gateway_env
     # names them (`genrec serve` keeps its pair in credentials.json).
     token_secret: str = field(default_factory=lambda: secrets.token_urlsafe(32), repr=False)
@@ -220,7 +221,8 @@ class Stack:
                 sys.executable, "-m", "service.server", "--host", "127.0.0.1",
                 "--port", str(self.gateway_port), "--workers", str(self.gateway_workers),
             ],
-            os.environ | self.settings_env() | self._metrics_env() | self.gateway_env,
+            os.environ | self.settings_env() | self._metrics_env() | self.gateway_env
+            | {"GENREC_METRICS_PORT": str(self.metrics_port)},
             logs / "gateway.log",
             lambda: _http_ok(f"{self.url}/healthz"),
             timeout_s=60,
@@ -278,6 +280,11 @@ class Stack:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.gateway_port}"
+
+    @property
+    def metrics_url(self) -> str:
+        """The gateway's Prometheus metrics (every worker's), on their own port."""
+        return f"http://127.0.0.1:{self.metrics_port}/metrics"
 
     @property
     def redis_url(self) -> str:

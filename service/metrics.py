@@ -3,7 +3,9 @@ histograms). Triton exports its own on its metrics port."""
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge, Histogram
+import os
+
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, multiprocess
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1, 2.5)
 
@@ -58,3 +60,14 @@ BREAKER_OPEN = Gauge(
     "genrec_triton_circuit_open", "1 while the gateway skips Triton after repeated failures",
     multiprocess_mode="max",
 )  # fmt: skip
+
+
+def registry() -> CollectorRegistry:
+    """What the metrics port serves: this process's metrics, or every worker's when uvicorn
+    runs several (prometheus-client's multiprocess mode, on when PROMETHEUS_MULTIPROC_DIR is
+    set; the workers write their figures to files there, and this reads them all)."""
+    if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+        return REGISTRY
+    merged = CollectorRegistry()
+    multiprocess.MultiProcessCollector(merged)
+    return merged

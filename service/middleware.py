@@ -112,7 +112,7 @@ class RateLimit:
         return 0.0
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] != "http" or scope["path"] in ("/healthz", "/readyz", "/metrics"):
+        if scope["type"] != "http":
             return await self.app(scope, receive, send)
         client = scope["client"][0] if scope.get("client") else "unknown"
         wait = self._allow(client)

@@ -10,7 +10,8 @@ or a body a byte at a time, holds it forever. `GuardedProtocol` adds, per connec
   first byte to its last (`request_read_timeout_s`) → 408 and the connection closed;
 - a cap on open connections per worker (`max_connections`) → 503 and closed at once.
 
-Forwarded headers (`X-Forwarded-For`) are believed only from `trusted_proxies`; by default from
+Prometheus metrics are served on `metrics_port`, not the API's. Forwarded headers
+(`X-Forwarded-For`) are believed only from `trusted_proxies`; by default from
 no one, so a client cannot choose the address its rate limit is keyed on. The limits are
 settings (`service.settings`), so the chart and a local stack set them the same way.
 """
@@ -22,8 +23,10 @@ import asyncio
 from functools import lru_cache
 
 import uvicorn
+from prometheus_client import start_http_server
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from service import metrics
 from service.settings import Settings, get_settings
 
 REASONS = {408: b"Request Timeout", 431: b"Request Header Fields Too Large",
@@ -135,6 +138,9 @@ class GuardedProtocol(HttpToolsProtocol):
 def run(host: str, port: int, workers: int) -> None:
     settings = get_settings()
     trusted = settings.trusted_proxies
+    # Metrics from this (the supervising) process, on their own port: a thread that reads
+    # every worker's figures, so the public port serves the API alone.
+    start_http_server(settings.metrics_port, addr=host, registry=metrics.registry())
     uvicorn.run(
         "service.main:app", host=host, port=port, workers=workers,
         http="service.server:GuardedProtocol", loop="uvloop", access_log=False,

@@ -63,6 +63,9 @@ class Settings(BaseSettings):
     # X-Forwarded-For is believed. Empty: nobody's, so no client picks the address its rate
     # limit is keyed on.
     trusted_proxies: list[str] = []
+    # Prometheus metrics (all workers') on a port of their own, never the public one: the
+    # chart lets only `networkPolicy.metricsFrom` reach it.
+    metrics_port: int = Field(9464, ge=1, le=65535)
     # Per client address and gateway process: a token bucket; over it, 429 with Retry-After.
     rate_limit_rps: float = Field(200.0, gt=0)
     rate_limit_burst: int = Field(400, ge=1)

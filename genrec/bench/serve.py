@@ -186,12 +186,15 @@ def time_split(gw: tuple[dict, dict], triton: tuple[dict, dict]) -> dict[str, fl
     }
 
 
-def measure_point(url: str, triton_metrics: list[str], users: list[str], load: Load) -> dict:
-    """Run `load` against the gateway at `url` → its mode and offered load, latency summary and
-    the mean time split per request (from both sides' Prometheus counters around the run)."""
-    before = scrape(f"{url}/metrics"), scrape_all(triton_metrics)
+def measure_point(
+    url: str, metrics: str, triton_metrics: list[str], users: list[str], load: Load
+) -> dict:
+    """Run `load` against the gateway at `url` (its metrics at `metrics`) → its mode and offered
+    load, latency summary and the mean time split per request (from both sides' Prometheus
+    counters around the run)."""
+    before = scrape(metrics), scrape_all(triton_metrics)
     result = run_load(url, users, load)
-    after = scrape(f"{url}/metrics"), scrape_all(triton_metrics)
+    after = scrape(metrics), scrape_all(triton_metrics)
     split = time_split((before[0], after[0]), (before[1], after[1]))
     return {
         "mode": "open" if load.rate is not None else "closed",

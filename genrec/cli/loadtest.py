@@ -59,10 +59,10 @@ def loadtest(
         model_repo, workdir, dataset, gpu, workers, gateway_env=LOOPBACK_LOAD
     ) as stack:
         for r in runs:
-            before, cpu_before = scrape(f"{stack.url}/metrics"), lt.cpu_seconds(stack)
+            before, cpu_before = scrape(stack.metrics_url), lt.cpu_seconds(stack)
             keyed = replace(r, api_key=stack.api_key)  # the stack's generated write key
             codes.append(lt.run_locust(stack.url, catalog, keyed, workdir / f"locust-{r.users}"))
-            p99s = lt.server_p99s(before, scrape(f"{stack.url}/metrics"))
+            p99s = lt.server_p99s(before, scrape(stack.metrics_url))
             server.append((p99s, cpu_before, lt.cpu_seconds(stack)))
     hardware = describe_hardware(resolve_device("cuda" if gpu else "cpu"))
     rows = []

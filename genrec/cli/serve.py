@@ -104,6 +104,7 @@ def _serve_foreground(
     with running_stack(model_repo, workdir, dataset, gpu, workers, port, secrets) as stack:
         facts = {
             "url": stack.url,
+            "metrics": stack.metrics_url,
             "triton_metrics": f"http://127.0.0.1:{stack.triton_metrics}/metrics",
         }
 
@@ -134,7 +135,7 @@ def _banner(dataset: str, version: str, user: str, creds: dict, facts: dict) -> 
         f"\n[bold]genrec is serving[/] {dataset} model {version}\n\n"
         f"  page:    {url}/#key={key}\n"
         f"  API:     {url}/docs\n"
-        f"  metrics: {url}/metrics   Triton: {facts['triton_metrics']}\n"
+        f"  metrics: {facts['metrics']}   Triton: {facts['triton_metrics']}\n"
         f"  API key: {key}   (writes send it as X-API-Key)\n\ntry:\n"
         f"  curl -s -X POST {url}/v1/recommendations -H 'content-type: application/json' "
         f'-d \'{{"user_id": "{user}", "page_size": 5}}\'\n'

@@ -1,9 +1,6 @@
 from __future__ import annotations
 
-import os
-
-from fastapi import APIRouter, Request, Response
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
+from fastapi import APIRouter, Request
 
 router = APIRouter(tags=["health"])
 
@@ -24,14 +21,3 @@ async def readyz(request: Request) -> dict:
         "ready": True, "redis": backends.redis, "model": backends.model,
         "serving": backends.serving,
     }  # fmt: skip
-
-
-@router.get("/metrics", include_in_schema=False)
-async def metrics() -> Response:
-    """This process's metrics, or all workers' when uvicorn runs several (prometheus-client's
-    multiprocess mode, on when PROMETHEUS_MULTIPROC_DIR is set)."""
-    if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
-    registry = CollectorRegistry()
-    multiprocess.MultiProcessCollector(registry)
-    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

@@ -232,6 +232,18 @@ def test_network_policies_let_only_the_gateway_reach_redis_and_triton():
         assert spec["policyTypes"] == ["Ingress", "Egress"]
 
 
+def test_metrics_are_apart_from_the_api_and_reach_only_the_monitoring_peers():
+    prometheus = [{"namespaceSelector": {"matchLabels": {"name": "monitoring"}}}]
+    docs = _docs({"networkPolicy": {"metricsFrom": prometheus}})
+    services = {d["metadata"]["name"]: d["spec"] for d in docs if d["kind"] == "Service"}
+    assert [p["name"] for p in services["g-genrec-gateway"]["ports"]] == ["http"]
+    assert services["g-genrec-gateway-metrics"]["type"] == "ClusterIP"
+    policies = {d["metadata"]["name"]: d["spec"] for d in docs if d["kind"] == "NetworkPolicy"}
+    for name in ("g-genrec-gateway", "g-genrec-triton"):
+        metrics = [r for r in policies[name]["ingress"] if r["ports"] == [{"port": "metrics"}]]
+        assert metrics == [{"from": prometheus, "ports": [{"port": "metrics"}]}], name
+
+
 def test_secrets_are_generated_never_shipped():
     """No value of the chart is a secret: an install generates them (an upgrade keeps them);
     the old shipped defaults and short values are refused; Redis requires the password."""

@@ -177,9 +177,10 @@ def test_bad_events(client, small_synthetic):
     assert r.status_code == 422 and "Traceback" not in r.text
 
 
-def test_metrics_count_requests_and_no_invalid_ids(client):
+def test_metrics_count_requests_and_no_invalid_ids(client, stack):
     client.post(REC, json={"user_id": "metrics-user"})
-    text = client.get("/metrics").text
+    assert client.get("/metrics").status_code == 404  # not on the public port
+    text = httpx.get(stack.metrics_url).text
     ok = 'genrec_http_requests_total{method="POST",route="/v1/recommendations",status="200"}'
     assert ok in text
     assert "genrec_invalid_ids_total 0.0" in text
@@ -190,7 +191,7 @@ def test_metrics_count_requests_and_no_invalid_ids(client):
 
 def test_dashboard_queries_only_exported_metrics(client, stack):
     """Every metric the Grafana dashboard plots is one the gateway or Triton exports."""
-    exported = client.get("/metrics").text
+    exported = httpx.get(stack.metrics_url).text
     exported += httpx.get(f"http://127.0.0.1:{stack.triton_metrics}/metrics").text
     dashboard = json.loads((REPO / "service" / "grafana" / "genrec.json").read_text())
     exprs = [t["expr"] for panel in dashboard["panels"] for t in panel["targets"]]

@@ -24,9 +24,9 @@ def test_scenarios_run_and_the_slo_decides_the_exit_code(stack, small_synthetic,
         tmp_path / "catalog.json",
     )  # fmt: skip
     easy = Run(users=3, spawn_rate=3, seconds=8, p99_ms=5000, api_key=API_KEY)
-    before, cpu_before = scrape(f"{stack.url}/metrics"), cpu_seconds(stack)
+    before, cpu_before = scrape(stack.metrics_url), cpu_seconds(stack)
     assert run_locust(stack.url, catalog, easy, tmp_path / "easy") == 0
-    server = server_p99s(before, scrape(f"{stack.url}/metrics"))
+    server = server_p99s(before, scrape(stack.metrics_url))
     # the gateway's own view of the same requests, of its Triton calls and Redis round trips
     assert 0 < server["gateway_rec_p99_ms"] < 2500
     assert 0 < server["triton_p99_ms"] < 2500 and 0 < server["redis_p99_ms"] < 2500

@@ -17,6 +17,7 @@ def _start(env: dict[str, str]) -> subprocess.CompletedProcess:
     port = str(free_port())
     command = [sys.executable, "-m", "service.server", "--port", port]
     clean = {k: v for k, v in os.environ.items() if not k.startswith("GENREC_")}
+    clean["GENREC_METRICS_PORT"] = str(free_port())
     return subprocess.run(command, env=clean | env, capture_output=True, text=True, timeout=60)
 
 
