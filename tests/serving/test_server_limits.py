@@ -5,16 +5,13 @@ X-Forwarded-For is believed from configured proxies only."""
 
 from __future__ import annotations
 
-import os
 import socket
-import sys
 import time
-from contextlib import contextmanager
 
 import httpx
 import pytest
 
-from genrec.local_stack import Service, _http_ok, free_port
+from tests.serving.conftest import gateway
 
 READ_TIMEOUT_S = 1.0
 LIMITS = {
@@ -25,30 +22,9 @@ LIMITS = {
 SLOW = {"GENREC_RATE_LIMIT_RPS": "0.5", "GENREC_RATE_LIMIT_BURST": "2"}  # every route
 
 
-@contextmanager
-def _gateway(stack, tmp_path, **env: str):
-    port = free_port()
-    gateway = Service(
-        "gateway-limits",
-        [sys.executable, "-m", "service.server", "--port", str(port)],
-        os.environ
-        | stack.settings_env()
-        | LIMITS
-        | env
-        | {"GENREC_METRICS_PORT": str(free_port())},
-        tmp_path / f"gateway-{port}.log",
-        lambda: _http_ok(f"http://127.0.0.1:{port}/healthz"),
-    )
-    gateway.start()
-    try:
-        yield port
-    finally:
-        gateway.stop()
-
-
 @pytest.fixture(scope="module")
 def port(stack, tmp_path_factory):
-    with _gateway(stack, tmp_path_factory.mktemp("limits")) as port:
+    with gateway(stack, tmp_path_factory.mktemp("limits"), **LIMITS) as (port, _):
         yield port
 
 
@@ -142,11 +118,14 @@ def _statuses(port: int, forwarded: bool) -> list[int]:
 
 
 def test_forwarded_addresses_from_an_untrusted_peer_do_not_escape_the_rate_limit(stack, tmp_path):
-    with _gateway(stack, tmp_path, **SLOW) as untrusted:
+    with gateway(stack, tmp_path, **LIMITS, **SLOW) as (untrusted, _):
         assert _statuses(untrusted, forwarded=True).count(429) >= 3  # one bucket: the peer's
 
 
 def test_forwarded_addresses_from_a_trusted_proxy_key_the_rate_limit(stack, tmp_path):
-    with _gateway(stack, tmp_path, **SLOW, GENREC_TRUSTED_PROXIES='["127.0.0.1"]') as trusted:
+    with gateway(stack, tmp_path, **LIMITS, **SLOW, GENREC_TRUSTED_PROXIES='["127.0.0.1"]') as (
+        trusted,
+        _,
+    ):
         assert 429 not in _statuses(trusted, forwarded=True)  # six clients, one request each
         assert _statuses(trusted, forwarded=False).count(429) >= 3

@@ -1,0 +1,445 @@
+"""`genrec bench-security`: an attacker's requests against the real gateway on loopback, one
+row per attack with what it expected, what it observed and whether it held.
+
+Each attack is a function registered with `@attack(name, point, expected)`; `point` is the
+item of the security review (issue #31) it belongs to. Each is bounded: at most a few hundred
+requests, a few seconds. The gateway runs with `SETTINGS` (short timeouts and small caps, so
+the limits show within seconds); `Target` says where it is and what it knows.
+
+`OPEN` names the attacks for what is not built yet (authenticated reads, bounded anonymous
+state): they are run and reported like the others, and are expected to fail until it is.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+from redis import Redis
+
+from genrec.bench.report import markdown_table
+from service.pages import Cursor, PageChains
+
+REC, EVENTS = "/v1/recommendations", "/v1/events"
+JSON = {"content-type": "application/json"}
+
+# The gateway's settings for the run (the limits small enough to reach quickly).
+SETTINGS = {
+    "GENREC_RATE_LIMIT_RPS": "50",
+    "GENREC_RATE_LIMIT_BURST": "100",
+    "GENREC_MAX_PAGES": "3",
+    "GENREC_REQUEST_READ_TIMEOUT_S": "2",
+    "GENREC_MAX_CONNECTIONS": "16",
+    "GENREC_MAX_HEADER_BYTES": "16384",
+}
+OPEN = {"anonymous_read_refused", "unknown_and_known_users_alike", "anonymous_state_bounded"}
+
+
+@dataclass
+class Target:
+    url: str
+    host: str
+    port: int
+    api_key: str
+    user: str  # a user with a history
+    item: str
+    redis_url: str
+    gateway_pid: int
+
+
+@dataclass(frozen=True)
+class Attack:
+    name: str
+    point: int
+    expected: str
+    run: Callable[[Target], tuple[bool, str]]  # → (held, what was observed)
+
+
+ATTACKS: list[Attack] = []
+
+
+def attack(name: str, point: int, expected: str):
+    def register(run: Callable[[Target], tuple[bool, str]]):
+        ATTACKS.append(Attack(name, point, expected, run))
+        return run
+
+    return register
+
+
+def _post(t: Target, path: str, body: bytes | str, headers: dict | None = None) -> httpx.Response:
+    content = body.encode("utf-8", "surrogatepass") if isinstance(body, str) else body
+    return httpx.post(t.url + path, content=content, headers=JSON | (headers or {}), timeout=10)
+
+
+def _refused(r: httpx.Response, status: int, echo: str | None = None) -> tuple[bool, str]:
+    """A refusal with `status`, a JSON detail, no trace, and (if given) `echo` not in it."""
+    text = r.text
+    held = (r.status_code == status and "Traceback" not in text
+            and (echo is None or echo not in text))  # fmt: skip
+    return held, f"{r.status_code}, {len(r.content)} bytes"
+
+
+# 1. Strict parsing: non-standard JSON and coerced types get 422, never a 500 or an echo.
+def _strict(name: str, path: str, body: str) -> None:
+    @attack(name, 1, "422, the input not echoed")
+    def run(t: Target) -> tuple[bool, str]:
+        key = {"X-API-Key": t.api_key} if path == EVENTS else {}  # past the key, to the parser
+        return _refused(_post(t, path, body, key), 422)
+
+
+EVENT = '{"event_id": "sec-1", "user_id": "%s", "item_id": "%s", "type": "purchase", "value": '
+for _name, _path, _body in [
+    ("nan_number", REC, '{"user_id": "u1", "page_size": NaN}'),
+    ("infinity_number", REC, '{"user_id": "u1", "page_size": Infinity}'),
+    ("overflowing_number", REC, '{"user_id": "u1", "page_size": 1e999}'),
+    ("lone_surrogate_value", REC, '{"user_id": "\\ud800", "page_size": 5}'),
+    ("lone_surrogate_key", REC, '{"\\udfff": 1, "user_id": "u1"}'),
+    ("string_for_integer", REC, '{"user_id": "u1", "page_size": "10"}'),
+    ("boolean_for_integer", REC, '{"user_id": "u1", "page_size": true}'),
+    ("negative_page_size", REC, '{"user_id": "u1", "page_size": -1}'),
+    ("huge_page_size", REC, '{"user_id": "u1", "page_size": 1000000}'),
+    ("arabic_indic_digits_id", REC, '{"user_id": "U\\u0660\\u0660\\u0660\\u0661"}'),
+    ("zero_width_joiner_id", REC, '{"user_id": "U0000\\u200d1"}'),
+    ("event_value_nan", EVENTS, EVENT % ("u1", "i1") + "NaN}"),
+    ("event_value_minus_infinity", EVENTS, EVENT % ("u1", "i1") + "-Infinity}"),
+    ("malformed_json", EVENTS, "{not json"),
+    ("garbage_page_token", REC, '{"user_id": "u1", "page_token": "a.b"}'),
+]:
+    _strict(_name, _path, _body)
+
+
+@attack("long_id_not_echoed", 8, "422 under 2 KB, the 10,000-character id not in it")
+def _long_id(t: Target) -> tuple[bool, str]:
+    r = _post(t, REC, json.dumps({"user_id": "u" * 10_000}))
+    held, seen = _refused(r, 422, "u" * 300)
+    return held and len(r.content) < 2048, seen
+
+
+@attack("unknown_keys_not_echoed", 8, "4xx under 4 KB for 16 KB of unknown keys")
+def _unknown_keys(t: Target) -> tuple[bool, str]:
+    body = json.dumps({"user_id": "u1"} | {f"k{i}": i for i in range(1500)})[:16_000] + "}"
+    r = _post(t, REC, body)
+    return 400 <= r.status_code < 500 and len(
+        r.content
+    ) < 4096, f"{r.status_code}, {len(r.content)} bytes"
+
+
+@attack("body_over_limit", 8, "413")
+def _big_body(t: Target) -> tuple[bool, str]:
+    return _refused(_post(t, REC, json.dumps({"user_id": "u" * 40_000})), 413)
+
+
+@attack("chunked_body_over_limit", 8, "413 for a 40 KB body sent in chunks")
+def _chunked(t: Target) -> tuple[bool, str]:
+    chunks = (b"x" * 4096 for _ in range(10))
+    r = httpx.post(t.url + REC, content=chunks, headers=JSON, timeout=10)
+    return _refused(r, 413)
+
+
+@attack("unknown_route", 1, "404 JSON, no trace")
+def _unknown_route(t: Target) -> tuple[bool, str]:
+    return _refused(httpx.get(t.url + "/v1/admin", timeout=10), 404)
+
+
+@attack("wrong_method", 1, "405")
+def _wrong_method(t: Target) -> tuple[bool, str]:
+    return _refused(httpx.get(t.url + EVENTS, timeout=10), 405)
+
+
+@attack("path_traversal", 1, "404 for /ui/../ and %2e%2e paths")
+def _traversal(t: Target) -> tuple[bool, str]:
+    statuses = [_raw(t, b"GET %s HTTP/1.1\r\nHost: t\r\n\r\n" % p)[:12]
+                for p in (b"/ui/../../etc/passwd", b"/ui/%2e%2e/%2e%2e/etc/passwd")]  # fmt: skip
+    return all(s.endswith(b"404") for s in statuses), ", ".join(s.decode() for s in statuses)
+
+
+# 2. Credentials and page tokens.
+def _page(t: Target, token: str | None = None, user: str | None = None) -> httpx.Response:
+    body = {"user_id": user or t.user, "page_size": 2} | ({"page_token": token} if token else {})
+    return httpx.post(t.url + REC, json=body, timeout=10)
+
+
+@attack("token_signed_with_old_default", 2, "403 for a token signed with `change-me`")
+def _forged(t: Target) -> tuple[bool, str]:
+    forged = PageChains(None, b"change-me", 60).token(Cursor("a" * 24, 2), t.user)
+    r = _page(t, forged)
+    return r.status_code == 403, str(r.status_code)
+
+
+@attack("token_of_another_user", 2, "403")
+def _foreign(t: Target) -> tuple[bool, str]:
+    token = _page(t).json()["next_page_token"]
+    r = _page(t, token, user=t.user + "-other")
+    return r.status_code == 403, str(r.status_code)
+
+
+@attack("tampered_token", 2, "403 (or 422) for a token with its page number changed")
+def _tampered(t: Target) -> tuple[bool, str]:
+    chain, _, mac = _page(t).json()["next_page_token"].split(".")
+    r = _page(t, f"{chain}.99.{mac}")
+    return r.status_code in (403, 422), str(r.status_code)
+
+
+@attack("chain_past_max_pages", 2, "no token after GENREC_MAX_PAGES (3) pages")
+def _max_pages(t: Target) -> tuple[bool, str]:
+    token, pages = None, 0
+    for _ in range(6):
+        page = _page(t, token).json()
+        pages += 1
+        token = page["next_page_token"]
+        if token is None:
+            break
+    return (
+        token is None and pages <= 3,
+        f"{pages} pages, last token {'none' if token is None else 'issued'}",
+    )
+
+
+def _event(t: Target, key: str | None) -> httpx.Response:
+    body = {"event_id": f"sec-{time.time_ns()}", "user_id": t.user, "item_id": t.item,
+            "type": "click"}  # fmt: skip
+    headers = {} if key is None else {"X-API-Key": key}
+    return httpx.post(t.url + EVENTS, json=body, headers=headers, timeout=10)
+
+
+for _name, _key in [("event_without_key", None), ("event_with_empty_key", ""),
+                    ("event_with_wrong_key", "x" * 24)]:  # fmt: skip
+
+    def _write(t: Target, key: str | None = _key) -> tuple[bool, str]:
+        r = _event(t, key)
+        return r.status_code == 401, str(r.status_code)
+
+    attack(_name, 2, "401")(_write)
+
+
+@attack("event_with_the_key", 2, "200: the credential works (the attacks above are refusals)")
+def _event_ok(t: Target) -> tuple[bool, str]:
+    r = _event(t, t.api_key)
+    return r.status_code == 200, str(r.status_code)
+
+
+# 3. Authenticated reads (not built yet: OPEN).
+@attack("anonymous_read_refused", 3, "401 for a page asked without a credential")
+def _anonymous_read(t: Target) -> tuple[bool, str]:
+    r = _page(t)
+    return r.status_code == 401, str(r.status_code)
+
+
+@attack("unknown_and_known_users_alike", 3, "an anonymous caller cannot tell known ids apart")
+def _enumeration(t: Target) -> tuple[bool, str]:
+    items = [tuple(i["item_id"] for i in _page(t, user=u).json()["items"])
+             for u in (t.user, "nobody-1", "nobody-2")]  # fmt: skip
+    alike = items[1] == items[2]
+    held = not (alike and items[0] != items[1])
+    return held, "unknown ids share one page, the known one differs" if not held else "alike"
+
+
+# 4. Rate limits.
+async def _burst(t: Target, path: str, n: int, method: str = "POST", spoof: bool = False) -> list:
+    async with httpx.AsyncClient(base_url=t.url, timeout=10) as c:
+        sem = asyncio.Semaphore(8)  # under the connection cap: this measures the rate limit
+
+        async def one(i: int) -> int:
+            headers = {"X-Forwarded-For": f"198.51.100.{i % 250}"} if spoof else {}
+            async with sem:
+                if method == "GET":
+                    return (await c.get(path, headers=headers)).status_code
+                return (await c.post(path, json={}, headers=headers)).status_code
+
+        return await asyncio.gather(*(one(i) for i in range(n)))
+
+
+def _limited(t: Target, path: str, method: str = "POST", spoof: bool = False) -> tuple[bool, str]:
+    statuses = asyncio.run(_burst(t, path, 400, method, spoof))
+    time.sleep(2.5)  # refill, so the next attack starts with a full bucket
+    return statuses.count(429) > 0, f"{statuses.count(429)} of {len(statuses)} got 429"
+
+
+@attack("flood_from_one_address", 4, "429s with Retry-After")
+def _flood(t: Target) -> tuple[bool, str]:
+    return _limited(t, REC)
+
+
+@attack("rotating_x_forwarded_for", 4, "429s still: the header is not believed from a client")
+def _rotating(t: Target) -> tuple[bool, str]:
+    return _limited(t, REC, spoof=True)
+
+
+@attack("readyz_flood", 4, "429s: health routes are limited too")
+def _readyz(t: Target) -> tuple[bool, str]:
+    return _limited(t, "/readyz", method="GET")
+
+
+@attack("metrics_on_the_api_port", 4, "404: metrics live on their own port")
+def _metrics(t: Target) -> tuple[bool, str]:
+    r = httpx.get(t.url + "/metrics", timeout=10)
+    return r.status_code == 404, str(r.status_code)
+
+
+# 5. Anonymous state (not built yet: OPEN).
+@attack("anonymous_state_bounded", 5, "tokenless pages create no lasting Redis state")
+def _state(t: Target) -> tuple[bool, str]:
+    redis = Redis.from_url(t.redis_url)
+    before = redis.info("memory")["used_memory"]
+    for i in range(100):
+        _page(t, user=f"anon-{i}")
+    grown = redis.info("memory")["used_memory"] - before
+    return grown < 10_000, f"{grown / 100:.0f} bytes of Redis per tokenless page"
+
+
+# 6. Server limits: raw connections.
+def _raw(t: Target, data: bytes, dribble: float = 0.0) -> bytes:
+    """Send `data` (a byte at a time every `dribble` seconds, if set) → what comes back
+    before the server closes (or 10 s)."""
+    with socket.create_connection((t.host, t.port)) as s:
+        s.settimeout(10)
+        try:
+            if dribble:
+                for i in range(len(data)):
+                    s.sendall(data[i : i + 1])
+                    time.sleep(dribble)
+            else:
+                s.sendall(data)
+        except OSError:  # closed by the server mid-send: what it said is still readable
+            pass
+        out = b""
+        try:
+            while chunk := s.recv(65536):
+                out += chunk
+        except OSError:
+            pass
+        return out
+
+
+def _status(answer: bytes) -> str:
+    return answer[9:12].decode() or "closed"
+
+
+@attack("huge_header", 6, "431 (or cut off mid-send), never served: an 8 MiB header")
+def _huge_header(t: Target) -> tuple[bool, str]:
+    answer = _raw(
+        t, b"GET /healthz HTTP/1.1\r\nHost: t\r\nX-Big: " + b"a" * (8 << 20) + b"\r\n\r\n"
+    )
+    return _status(answer) in ("431", "closed"), _status(answer)
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+@attack("memory_after_huge_headers", 6, "gateway memory grows < 20 MB after four 32 MiB headers")
+def _memory(t: Target) -> tuple[bool, str]:
+    before = _rss_mb(t.gateway_pid)
+    for _ in range(4):
+        _raw(t, b"GET /healthz HTTP/1.1\r\nHost: t\r\nX-Big: " + b"a" * (32 << 20) + b"\r\n\r\n")
+    grown = _rss_mb(t.gateway_pid) - before
+    return grown < 20, f"{grown:+.1f} MB"
+
+
+def _timed(t: Target, data: bytes, dribble: float = 0.0) -> tuple[bool, str]:
+    t0 = time.monotonic()
+    answer = _raw(t, data, dribble)
+    seconds = time.monotonic() - t0
+    limit = float(SETTINGS["GENREC_REQUEST_READ_TIMEOUT_S"])
+    return _status(
+        answer
+    ) == "408" and seconds < limit + 3, f"{_status(answer)} after {seconds:.1f} s"
+
+
+@attack("idle_connection", 6, "408 and closed within the read timeout (2 s)")
+def _idle(t: Target) -> tuple[bool, str]:
+    return _timed(t, b"")
+
+
+@attack("slow_headers", 6, "408 within the read timeout though bytes keep coming")
+def _slow_headers(t: Target) -> tuple[bool, str]:
+    return _timed(t, b"GET /healthz HTTP/1.1\r\nHost: t\r\nX-Slow: " + b"s" * 60 + b"\r\n\r\n", 0.1)
+
+
+@attack("slow_body", 6, "408 within the read timeout for a body that never completes")
+def _slow_body(t: Target) -> tuple[bool, str]:
+    head = b"POST /v1/recommendations HTTP/1.1\r\nHost: t\r\ncontent-type: application/json\r\n"
+    return _timed(t, head + b"content-length: 100\r\n\r\n{")
+
+
+@attack("connection_cap", 6, "503 at once past GENREC_MAX_CONNECTIONS (16) open connections")
+def _cap(t: Target) -> tuple[bool, str]:
+    held = [socket.create_connection((t.host, t.port)) for _ in range(16)]
+    try:
+        time.sleep(0.2)
+        answer = _raw(t, b"")
+    finally:
+        for s in held:
+            s.close()
+    return _status(answer) == "503", _status(answer)
+
+
+@attack("request_smuggling", 6, "400 for Content-Length with Transfer-Encoding")
+def _smuggling(t: Target) -> tuple[bool, str]:
+    head = b"POST /v1/recommendations HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\n"
+    answer = _raw(t, head + b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /x HTTP/1.1\r\n\r\n")
+    return _status(answer) == "400", _status(answer)
+
+
+@attack("invalid_http", 6, "400")
+def _invalid_http(t: Target) -> tuple[bool, str]:
+    answer = _raw(t, b"NOT HTTP AT ALL\r\n\r\n")
+    return _status(answer) == "400", _status(answer)
+
+
+@attack("foreign_origin", 8, "no Access-Control-Allow-Origin for another site (CORS off)")
+def _cors(t: Target) -> tuple[bool, str]:
+    r = httpx.options(t.url + REC, headers={"Origin": "https://evil.example",
+                                            "Access-Control-Request-Method": "POST"})  # fmt: skip
+    allowed = r.headers.get("access-control-allow-origin")
+    return allowed is None, f"{r.status_code}, allow-origin {allowed!r}"
+
+
+def target(stack, dataset) -> Target:
+    """The Target of a running `genrec.local_stack.Stack` serving `dataset`."""
+    user = next(u for u in dataset.users if len(u))
+    return Target(
+        url=stack.url, host="127.0.0.1", port=stack.gateway_port, api_key=stack.api_key,
+        user=user.id, item=dataset.items[0].id,
+        redis_url=stack.redis_url, gateway_pid=stack.gateway.process.pid,
+    )  # fmt: skip
+
+
+def run_attacks(target: Target) -> list[dict]:
+    """Every attack, in order → rows (attack, point, expected, observed, passed)."""
+    rows = []
+    for a in ATTACKS:
+        try:
+            held, observed = a.run(target)
+        except Exception as e:  # an attack that broke the client is reported, not hidden
+            held, observed = False, f"{type(e).__name__}: {e}"[:200]
+        rows.append({"attack": a.name, "point": a.point, "expected": a.expected,
+                     "observed": observed, "passed": held, "open": a.name in OPEN})  # fmt: skip
+    return rows
+
+
+def write_report(rows: list[dict], meta: dict, path: Path) -> str:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    held = sum(r["passed"] for r in rows)
+    path.write_text(json.dumps({"rows": rows, "attacks": len(rows), "passed": held,
+                                "settings": SETTINGS, **meta}, indent=2) + "\n")  # fmt: skip
+    text = (
+        "# Attacks on the gateway\n\n"
+        f"Generated from `{path.name}` by `{meta['command']}` on {meta['hardware']}: each row one "
+        "attack against the local stack on loopback, with the gateway settings in the JSON "
+        "(`settings`); `point`: the item of the security review it belongs to; `open`: an "
+        "attack on what is not built yet, expected to fail until it is. "
+        f"**{held} of {len(rows)} held.**\n\n"
+        + markdown_table(rows, ["attack", "point", "expected", "observed", "passed", "open"])
+    )
+    path.with_suffix(".md").write_text(text)
+    return text
