@@ -20,14 +20,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from functools import lru_cache
 
 import uvicorn
 from prometheus_client import start_http_server
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from service import metrics
-from service.settings import Settings, get_settings
+from service.settings import get_settings
 
 REASONS = {408: b"Request Timeout", 431: b"Request Header Fields Too Large",
            503: b"Service Unavailable"}  # fmt: skip
@@ -37,18 +36,13 @@ class _Refused(Exception):
     """Raised inside the parser's callbacks to stop parsing a request that is refused."""
 
 
-@lru_cache
-def _limits() -> Settings:
-    return get_settings()
-
-
 class GuardedProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol with a header cap, a request-read deadline and a
     connection cap (module docstring)."""
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        self._limits = _limits()
+        self._limits = get_settings()  # read once per process
         self._deadline: asyncio.TimerHandle | None = None
         self._refusal: tuple[int, str] | None = None
         self._header_bytes = 0
