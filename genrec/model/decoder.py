@@ -290,8 +290,8 @@ class SIDDecoder(nn.Module):
         """Next-token cross-entropy of the text ↔ SID rows (`genrec.train.text_tasks`): ids,
         labels (-100: no target), mask (N, L) → the mean over labelled tokens, what Hugging
         Face's causal-LM loss gives. The LM head runs at the labelled positions only: with a
-        pretrained vocabulary (49k rows) the head over every position would cost more than the
-        network under it, and most positions (the prompt half of each row) predict nothing."""
+        pretrained vocabulary (SmolLM2's 49k rows) it costs about a quarter of the network's
+        FLOPs at each position, and the prompt half of each row predicts nothing."""
         hidden = self.lm.model(input_ids=ids, attention_mask=mask).last_hidden_state
         target = labels[:, 1:]  # position t predicts token t + 1
         kept = target != -100
