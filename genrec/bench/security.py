@@ -241,24 +241,29 @@ def _enumeration(t: Target) -> tuple[bool, str]:
 
 
 # 4. Rate limits.
-async def _burst(t: Target, path: str, n: int, method: str = "POST", spoof: bool = False) -> list:
+async def _burst(t: Target, path: str, method: str, spoof: bool, most: int = 3000) -> list:
+    """Requests 8 at a time (under the connection cap: this measures the rate limit), in
+    rounds of 40 until one gets 429 or `most` were sent, so a slow machine floods longer."""
     async with httpx.AsyncClient(base_url=t.url, timeout=10) as c:
-        sem = asyncio.Semaphore(8)  # under the connection cap: this measures the rate limit
 
         async def one(i: int) -> int:
             headers = {"X-Forwarded-For": f"198.51.100.{i % 250}"} if spoof else {}
-            async with sem:
-                if method == "GET":
-                    return (await c.get(path, headers=headers)).status_code
-                return (await c.post(path, json={}, headers=headers)).status_code
+            if method == "GET":
+                return (await c.get(path, headers=headers)).status_code
+            return (await c.post(path, json={}, headers=headers)).status_code
 
-        return await asyncio.gather(*(one(i) for i in range(n)))
+        statuses: list[int] = []
+        while 429 not in statuses and len(statuses) < most:
+            for _ in range(5):
+                n = len(statuses)
+                statuses += await asyncio.gather(*(one(n + i) for i in range(8)))
+        return statuses
 
 
 def _limited(t: Target, path: str, method: str = "POST", spoof: bool = False) -> tuple[bool, str]:
-    statuses = asyncio.run(_burst(t, path, 400, method, spoof))
+    statuses = asyncio.run(_burst(t, path, method, spoof))
     time.sleep(2.5)  # refill, so the next attack starts with a full bucket
-    return statuses.count(429) > 0, f"{statuses.count(429)} of {len(statuses)} got 429"
+    return statuses.count(429) > 0, f"first 429 within {len(statuses)} requests"
 
 
 @attack("flood_from_one_address", 4, "429s with Retry-After")
