@@ -4,22 +4,24 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
-from typing import Annotated
 
-import typer
-
-from genrec.cli.common import DataDir, ModelRepo, app, command_line, console, exported
+from genrec.cli.common import (
+    DataDir,
+    ModelRepo,
+    Report,
+    StackDir,
+    app,
+    command_line,
+    console,
+    exported,
+)
 
 
 @app.command("bench-security")
 def bench_security(
     model_repo: ModelRepo = Path("model_repo"),
-    report: Annotated[Path, typer.Option(help="JSON report (+ .md)")] = Path(
-        "reports/security.json"
-    ),
-    workdir: Annotated[Path, typer.Option(help="Logs and Redis data")] = Path(
-        "build/bench-security"
-    ),
+    report: Report = Path("reports/security.json"),
+    workdir: StackDir = Path("build/bench-security"),
     data_dir: DataDir = None,
 ) -> None:
     """Attack the gateway of the local stack on loopback (non-standard JSON, forged tokens,

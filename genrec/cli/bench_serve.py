@@ -7,7 +7,17 @@ from typing import Annotated
 
 import typer
 
-from genrec.cli.common import DataDir, Gpu, ModelRepo, app, command_line, console, exported
+from genrec.cli.common import (
+    DataDir,
+    Gpu,
+    ModelRepo,
+    Report,
+    StackDir,
+    app,
+    command_line,
+    console,
+    exported,
+)
 from genrec.errors import GenrecError
 
 
@@ -43,10 +53,8 @@ def bench_serve(
     refine: Annotated[int, typer.Option(help="Bisections of --search-from")] = 2,
     model_repo: ModelRepo = Path("model_repo"),
     setting: Annotated[str, typer.Option(help="Row label, e.g. 'embedded default, CPU'")] = "",
-    report: Annotated[Path, typer.Option(help="JSON report (+ .md)")] = Path(
-        "reports/serving_bench.json"
-    ),
-    workdir: Annotated[Path, typer.Option(help="Logs and Redis data")] = Path("build/bench-serve"),
+    report: Report = Path("reports/serving_bench.json"),
+    workdir: StackDir = Path("build/bench-serve"),
     data_dir: DataDir = None,
 ) -> None:
     """Start the stack on the latest exported model, load the dataset's histories, and measure

@@ -53,6 +53,8 @@ DataDir = Annotated[
     ),
 ]
 ModelRepo = Annotated[Path, typer.Option(help="Triton model repository")]
+Report = Annotated[Path, typer.Option(help="JSON report (+ .md)")]
+StackDir = Annotated[Path, typer.Option(help="Logs and Redis data")]  # a local stack's folder
 Gpu = Annotated[bool, typer.Option(help="Triton's GPU configuration (config.pbtxt)")]
 Device = Annotated[str, typer.Option(help="auto, cpu, cuda, ...")]
 Progress = Annotated[bool, typer.Option(help="Show progress bars")]

@@ -9,7 +9,17 @@ from typing import Annotated
 
 import typer
 
-from genrec.cli.common import DataDir, Gpu, ModelRepo, app, command_line, console, exported
+from genrec.cli.common import (
+    DataDir,
+    Gpu,
+    ModelRepo,
+    Report,
+    StackDir,
+    app,
+    command_line,
+    console,
+    exported,
+)
 
 
 @app.command()
@@ -85,12 +95,8 @@ def loadtest(
 @app.command("bench-reliability")
 def bench_reliability(
     model_repo: ModelRepo = Path("model_repo"),
-    report: Annotated[Path, typer.Option(help="JSON report (+ .md)")] = Path(
-        "reports/reliability.json"
-    ),
-    workdir: Annotated[Path, typer.Option(help="Logs and Redis data")] = Path(
-        "build/bench-reliability"
-    ),
+    report: Report = Path("reports/reliability.json"),
+    workdir: StackDir = Path("build/bench-reliability"),
     data_dir: DataDir = None,
 ) -> None:
     """Cause faults on the local stack under steady traffic (Triton killed, stalled and

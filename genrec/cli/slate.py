@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from genrec.cli.common import DataDir, app, command_line, command_with, console, print_rows
+from genrec.cli.common import DataDir, Report, app, command_line, command_with, console, print_rows
 from genrec.errors import GenrecError
 from genrec.pipelines.slate import SlateRun, run_slate
 
@@ -39,7 +39,7 @@ def bench_slate(
     repeats: Annotated[int, typer.Option(help="Timed calls per batch size")] = 20,
     test_users: Annotated[int, typer.Option(help="Test users scored (0 = all)")] = 0,
     caps: Annotated[str, typer.Option(help="Comma list of per-code slot caps (1..4)")] = "4",
-    report: Annotated[Path, typer.Option(help="JSON report (+ .md)")] = Path("reports/slate.json"),
+    report: Report = Path("reports/slate.json"),
 ) -> None:
     """Pages three ways from one checkpoint — beam top-k, item by item, HiGR slate — quality
     on the test split and latency, in one run."""
