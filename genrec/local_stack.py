@@ -298,6 +298,9 @@ class Stack:
             "GENREC_MODEL_DIR": str(self.model_repo / "genrec"),
             "GENREC_TOKEN_SECRET": self.token_secret,
             "GENREC_API_KEY": self.generated_api_key,
+            # Loopback only, where nobody else can reach it: pages without a key, as the demo's
+            # page and the load tests read them. A deployment's gateway refuses them (the chart).
+            "GENREC_ANONYMOUS_READS": "true",
         }
 
     @property

@@ -6,11 +6,11 @@ recommendation handler itself."""
 
 from __future__ import annotations
 
-import hmac
 from typing import Annotated
 
 from fastapi import Depends, Header, HTTPException, Request
 
+from service.clients import Client, Clients, Scope
 from service.history import Histories
 from service.recommender import Recommender
 
@@ -27,16 +27,23 @@ RecommenderDep = Annotated[Recommender, Depends(get_recommender)]
 HistoriesDep = Annotated[Histories, Depends(get_histories)]
 
 
-async def require_api_key(
-    request: Request, x_api_key: Annotated[str | None, Header()] = None
-) -> None:
-    """Writes need the configured key (constant-time comparison). None configured (or an
-    empty one) is open, which only dev mode lets the gateway start with."""
-    key = request.app.state.settings.api_key
-    if key is None or not key.get_secret_value():
-        return
-    if x_api_key is None or not hmac.compare_digest(
-        x_api_key.encode(), key.get_secret_value().encode()
-    ):
-        challenge = {"WWW-Authenticate": "ApiKey"}
-        raise HTTPException(401, "missing or wrong X-API-Key", headers=challenge)
+def require(scope: Scope):
+    """A dependency: the caller's `X-API-Key` must name a client with `scope`, unless that
+    scope is open (`Clients.needs_key`). → the client (None when open and none was sent).
+    401 without a known key, 403 for a client without the scope."""
+
+    async def check(
+        request: Request, x_api_key: Annotated[str | None, Header()] = None
+    ) -> Client | None:
+        clients: Clients = request.app.state.clients
+        client = clients.identify(x_api_key)
+        if client is None and not clients.needs_key(scope):
+            return None
+        if client is None:
+            challenge = {"WWW-Authenticate": "ApiKey"}
+            raise HTTPException(401, "missing or wrong X-API-Key", headers=challenge)
+        if scope not in client.scopes:
+            raise HTTPException(403, f"this key may not {scope}")
+        return client
+
+    return check

@@ -19,6 +19,7 @@ from fastapi_offline import FastAPIOffline
 from redis.asyncio import Redis
 
 from service import errors
+from service.clients import Clients
 from service.decoder import Breaker, TritonDecoder
 from service.history import Histories
 from service.middleware import BodyLimit, Metrics, RateLimit
@@ -107,6 +108,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="Generative recommendation: semantic-ID decoding behind an HTTP API",
         lifespan=lifespan,
     )
+    app.state.clients = clients = Clients(settings)
     routers = (recommendations.router, events.router, history.router, health.router, page.router)
     for router in routers:
         app.include_router(router)
@@ -120,7 +122,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_headers=["content-type", "x-api-key"],
         )  # fmt: skip
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
-    app.add_middleware(RateLimit, rate=settings.rate_limit_rps, burst=settings.rate_limit_burst)
+    app.add_middleware(
+        RateLimit, rate=settings.rate_limit_rps, burst=settings.rate_limit_burst, clients=clients
+    )
     app.add_middleware(Metrics, routes={r.path for x in routers for r in x.routes})
     return app
 

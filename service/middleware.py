@@ -7,6 +7,7 @@ import time
 
 import orjson
 
+from service.clients import Clients
 from service.metrics import HTTP_LATENCY, HTTP_REQUESTS
 
 
@@ -91,11 +92,14 @@ class Metrics:
 
 
 class RateLimit:
-    """Per-client rate limit: a token bucket per client address in each gateway process, so
-    one flooding client gets 429s (with Retry-After) while everyone else is served."""
+    """Per-client rate limit: a token bucket per client in each gateway process, so one
+    flooding client gets 429s (with Retry-After) while everyone else is served. A client is
+    the one its X-API-Key names (`service.clients`), else its address: clients behind one proxy
+    keep buckets of their own, and a made-up key buys no fresh one."""
 
-    def __init__(self, app, rate: float, burst: int, max_clients: int = 100_000):
+    def __init__(self, app, rate: float, burst: int, clients: Clients, max_clients: int = 100_000):
         self.app, self.rate, self.burst, self.max_clients = app, rate, burst, max_clients
+        self.clients = clients
         self.buckets: dict[str, tuple[float, float]] = {}  # client → (tokens, last refill)
 
     def _allow(self, client: str) -> float:
@@ -111,11 +115,17 @@ class RateLimit:
         self.buckets[client] = (tokens - 1, now)
         return 0.0
 
+    def _who(self, scope) -> str:
+        key = next((v for k, v in scope["headers"] if k == b"x-api-key"), None)
+        client = self.clients.identify(key.decode("latin-1")) if key else None
+        if client is not None:
+            return f"key:{client.name}"
+        return f"addr:{scope['client'][0]}" if scope.get("client") else "addr:unknown"
+
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        client = scope["client"][0] if scope.get("client") else "unknown"
-        wait = self._allow(client)
+        wait = self._allow(self._who(scope))
         if wait:
             retry = str(max(1, round(wait)))
             headers = [(b"retry-after", retry.encode())]

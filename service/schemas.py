@@ -74,6 +74,7 @@ class PageConfig(BaseModel):
     model_version: str  # the catalogue's version as the gateway last read it
     example_users: list[str]
     page_size: int
+    reads_need_key: bool
     writes_need_key: bool
 
 

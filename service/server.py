@@ -20,9 +20,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 
 import uvicorn
 from prometheus_client import start_http_server
+from pydantic import ValidationError
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from service import metrics
@@ -149,6 +151,14 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--workers", type=int, default=1)
     args = parser.parse_args()
+    try:
+        get_settings()
+    except ValidationError as e:  # one line per bad setting, its name as the environment has it
+        for error in e.errors():
+            name = "GENREC_" + "_".join(map(str, error["loc"][:1])).upper()
+            where = ".".join(map(str, error["loc"][1:]))
+            print(f"error: {name}{f' ({where})' if where else ''}: {error['msg']}", file=sys.stderr)
+        sys.exit(2)
     run(args.host, args.port, args.workers)
 
 

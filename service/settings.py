@@ -4,11 +4,22 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from genrec.contract import MAX_HISTORY
+from service.clients import NAME, Scope
+
+ClientName = Annotated[str, Field(pattern=NAME)]
+
+
+class ClientKey(BaseModel):
+    """One client's key as configured: its SHA-256 digest (hex), never the key itself."""
+
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    scopes: list[Scope] = Field(min_length=1)
 
 
 class Settings(BaseSettings):
@@ -48,6 +59,13 @@ class Settings(BaseSettings):
     # Writes (`/v1/events`) need this key in the X-API-Key header. Required (≥ 16 characters)
     # unless `dev_mode`, where writes are open without one.
     api_key: SecretStr | None = None
+    # More clients, each with its own key and scopes (`service.clients`), as JSON:
+    # {"shop-frontend": {"sha256": "<hex digest of its key>", "scopes": ["read"]}}.
+    # `genrec client-key NAME --scope read` makes a key and prints its entry.
+    clients: dict[ClientName, ClientKey] = {}
+    # Pages and histories without a key. Unset: only in dev mode. Outside it, reads need a
+    # key with the `read` scope, so nobody can page through users by id (and tell which exist).
+    anonymous_reads: bool | None = None
     # A development machine only: a built-in token secret and open writes are accepted (with a
     # warning). Off, the gateway refuses to start without secrets of its own.
     dev_mode: bool = False
@@ -91,7 +109,9 @@ def unsafe(settings: Settings) -> list[str]:
     one of the old shipped defaults, or shorter than MIN_SECRET characters."""
     if settings.dev_mode:
         return []
-    secrets = {"GENREC_TOKEN_SECRET": settings.token_secret, "GENREC_API_KEY": settings.api_key}
+    secrets = {"GENREC_TOKEN_SECRET": settings.token_secret}
+    if settings.api_key is not None or not settings.clients:  # clients' keys may stand for it
+        secrets["GENREC_API_KEY"] = settings.api_key
     return [
         f"{name} is {'not set' if not value or not value.get_secret_value() else 'too weak'}"
         for name, value in secrets.items()

@@ -6,14 +6,17 @@ item of the security review (issue #31) it belongs to. Each is bounded: at most 
 requests, a few seconds. The gateway runs with `SETTINGS` (short timeouts and small caps, so
 the limits show within seconds); `Target` says where it is and what it knows.
 
-`OPEN` names the attacks for what is not built yet (authenticated reads, bounded anonymous
-state): they are run and reported like the others, and are expected to fail until it is.
+`OPEN` names the attacks for what is not built yet (bounded chain state): they are run and
+reported like the others, and are expected to fail until it is. Pages are read with a
+read-only client's key (`READ_KEY`, made per run), as a shop's frontend would; events with the
+operator's key.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import secrets
 import socket
 import time
 from collections.abc import Callable
@@ -25,6 +28,7 @@ import psutil
 from redis import Redis
 
 from genrec.bench.report import markdown_table
+from service.clients import digest
 from service.pages import Cursor, PageChains
 
 REC, EVENTS = "/v1/recommendations", "/v1/events"
@@ -38,8 +42,12 @@ SETTINGS = {
     "GENREC_REQUEST_READ_TIMEOUT_S": "2",
     "GENREC_MAX_CONNECTIONS": "16",
     "GENREC_MAX_HEADER_BYTES": "16384",
+    "GENREC_ANONYMOUS_READS": "false",
 }
-OPEN = {"anonymous_read_refused", "unknown_and_known_users_alike", "anonymous_state_bounded"}
+READ_KEY = secrets.token_urlsafe(24)  # a frontend's: pages and histories, no events
+SETTINGS["GENREC_CLIENTS"] = json.dumps({"frontend": {"sha256": digest(READ_KEY),
+                                                      "scopes": ["read"]}})  # fmt: skip
+OPEN = {"anonymous_state_bounded"}
 
 
 @dataclass
@@ -73,9 +81,11 @@ def attack(name: str, point: int, expected: str):
     return register
 
 
-def _post(t: Target, path: str, body: bytes | str, headers: dict | None = None) -> httpx.Response:
+def _post(t: Target, path: str, body: bytes | str) -> httpx.Response:
+    """`body` as sent, with the key the route needs, so the attack reaches the parser."""
     content = body.encode("utf-8", "surrogatepass") if isinstance(body, str) else body
-    return httpx.post(t.url + path, content=content, headers=JSON | (headers or {}), timeout=10)
+    headers = JSON | {"X-API-Key": t.api_key if path == EVENTS else READ_KEY}
+    return httpx.post(t.url + path, content=content, headers=headers, timeout=10)
 
 
 def _refused(r: httpx.Response, status: int, echo: str | None = None) -> tuple[bool, str]:
@@ -90,8 +100,7 @@ def _refused(r: httpx.Response, status: int, echo: str | None = None) -> tuple[b
 def _strict(name: str, path: str, body: str) -> None:
     @attack(name, 1, "422, the input not echoed")
     def run(t: Target) -> tuple[bool, str]:
-        key = {"X-API-Key": t.api_key} if path == EVENTS else {}  # past the key, to the parser
-        return _refused(_post(t, path, body, key), 422)
+        return _refused(_post(t, path, body), 422)
 
 
 EVENT = '{"event_id": "sec-1", "user_id": "u1", "item_id": "i1", "type": "purchase", "value": '
@@ -163,9 +172,12 @@ def _traversal(t: Target) -> tuple[bool, str]:
 
 
 # 2. Credentials and page tokens.
-def _page(t: Target, token: str | None = None, user: str | None = None) -> httpx.Response:
+def _page(
+    t: Target, token: str | None = None, user: str | None = None, key: str | None = READ_KEY
+) -> httpx.Response:
     body = {"user_id": user or t.user, "page_size": 2} | ({"page_token": token} if token else {})
-    return httpx.post(t.url + REC, json=body, timeout=10)
+    headers = {} if key is None else {"X-API-Key": key}
+    return httpx.post(t.url + REC, json=body, headers=headers, timeout=10)
 
 
 @attack("token_signed_with_old_default", 2, "403 for a token signed with `change-me`")
@@ -227,33 +239,61 @@ def _event_ok(t: Target) -> tuple[bool, str]:
     return r.status_code == 200, str(r.status_code)
 
 
-# 3. Authenticated reads (not built yet: OPEN).
+# 3. Authenticated reads.
 @attack("anonymous_read_refused", 3, "401 for a page asked without a credential")
 def _anonymous_read(t: Target) -> tuple[bool, str]:
-    r = _page(t)
+    r = _page(t, key=None)
+    return r.status_code == 401, str(r.status_code)
+
+
+@attack("anonymous_history_refused", 3, "401 for a history asked without a credential")
+def _anonymous_history(t: Target) -> tuple[bool, str]:
+    r = httpx.get(t.url + "/v1/history", params={"user_id": t.user}, timeout=10)
     return r.status_code == 401, str(r.status_code)
 
 
 @attack("unknown_and_known_users_alike", 3, "an anonymous caller cannot tell known ids apart")
 def _enumeration(t: Target) -> tuple[bool, str]:
-    items = [tuple(i["item_id"] for i in _page(t, user=u).json()["items"])
-             for u in (t.user, "nobody-1", "nobody-2")]  # fmt: skip
-    alike = items[1] == items[2]
-    held = not (alike and items[0] != items[1])
-    return held, "unknown ids share one page, the known one differs" if not held else "alike"
+    seen = {(r.status_code, r.content) for u in (t.user, "nobody-1")
+            for r in (_page(t, user=u, key=None),)}  # fmt: skip
+    seen |= {
+        (r.status_code, r.content)
+        for u in (t.user, "nobody-1")
+        for r in (httpx.get(t.url + "/v1/history", params={"user_id": u}, timeout=10),)
+    }
+    return len(seen) == 1, "one answer for every id" if len(seen) == 1 else f"{len(seen)} answers"
+
+
+@attack("ui_lists_no_users", 3, "the page's config names no user ids to an anonymous caller")
+def _ui_users(t: Target) -> tuple[bool, str]:
+    users = httpx.get(t.url + "/ui/config", timeout=10).json()["example_users"]
+    return users == [], f"{len(users)} ids"
+
+
+@attack("read_key_cannot_write", 3, "403: a read-scoped key records no event")
+def _scoped(t: Target) -> tuple[bool, str]:
+    r = _event(t, READ_KEY)
+    return r.status_code == 403, str(r.status_code)
+
+
+@attack("read_key_reads", 3, "200: the read key works (the attacks above are refusals)")
+def _read_ok(t: Target) -> tuple[bool, str]:
+    r = _page(t)
+    return r.status_code == 200, str(r.status_code)
 
 
 # 4. Rate limits.
-async def _burst(t: Target, path: str, method: str, spoof: bool, most: int = 3000) -> list:
+async def _burst(
+    t: Target, path: str, method: str, headers: Callable[[int], dict], most: int = 3000
+) -> list:
     """Requests 8 at a time (under the connection cap: this measures the rate limit), in
     rounds of 40 until one gets 429 or `most` were sent, so a slow machine floods longer."""
     async with httpx.AsyncClient(base_url=t.url, timeout=10) as c:
 
         async def one(i: int) -> int:
-            headers = {"X-Forwarded-For": f"198.51.100.{i % 250}"} if spoof else {}
             if method == "GET":
-                return (await c.get(path, headers=headers)).status_code
-            return (await c.post(path, json={}, headers=headers)).status_code
+                return (await c.get(path, headers=headers(i))).status_code
+            return (await c.post(path, json={}, headers=headers(i))).status_code
 
         statuses: list[int] = []
         while 429 not in statuses and len(statuses) < most:
@@ -263,8 +303,10 @@ async def _burst(t: Target, path: str, method: str, spoof: bool, most: int = 300
         return statuses
 
 
-def _limited(t: Target, path: str, method: str = "POST", spoof: bool = False) -> tuple[bool, str]:
-    statuses = asyncio.run(_burst(t, path, method, spoof))
+def _limited(
+    t: Target, path: str, method: str = "POST", headers: Callable[[int], dict] = lambda i: {}
+) -> tuple[bool, str]:
+    statuses = asyncio.run(_burst(t, path, method, headers))
     time.sleep(2.5)  # refill, so the next attack starts with a full bucket
     return statuses.count(429) > 0, f"first 429 within {len(statuses)} requests"
 
@@ -276,7 +318,17 @@ def _flood(t: Target) -> tuple[bool, str]:
 
 @attack("rotating_x_forwarded_for", 4, "429s still: the header is not believed from a client")
 def _rotating(t: Target) -> tuple[bool, str]:
-    return _limited(t, REC, spoof=True)
+    return _limited(t, REC, headers=lambda i: {"X-Forwarded-For": f"198.51.100.{i % 250}"})
+
+
+@attack("flood_with_a_key", 4, "429s: a client's key has its own bucket, and it runs dry")
+def _key_flood(t: Target) -> tuple[bool, str]:
+    return _limited(t, REC, headers=lambda i: {"X-API-Key": READ_KEY})
+
+
+@attack("made_up_keys", 4, "429s still: a key nobody was given buys no fresh bucket")
+def _made_up(t: Target) -> tuple[bool, str]:
+    return _limited(t, REC, headers=lambda i: {"X-API-Key": f"made-up-{i}"})
 
 
 @attack("readyz_flood", 4, "429s: health routes are limited too")

@@ -2,12 +2,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 
-from service.deps import HistoriesDep, require_api_key
+from service.clients import Scope
+from service.deps import HistoriesDep, require
 from service.history import EventConflict
 from service.metrics import EVENTS
 from service.schemas import Event, EventAck, Problem
 
-router = APIRouter(prefix="/v1", tags=["events"], dependencies=[Depends(require_api_key)])
+router = APIRouter(prefix="/v1", tags=["events"], dependencies=[Depends(require(Scope.write))])
 
 
 @router.post(

@@ -2,18 +2,19 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 
-from service.deps import HistoriesDep
+from service.clients import Scope
+from service.deps import HistoriesDep, require
 from service.schemas import ID_MAX, ID_PATTERN, HistoryItem, Problem, UserHistory
 
-router = APIRouter(prefix="/v1", tags=["history"])
+router = APIRouter(prefix="/v1", tags=["history"], dependencies=[Depends(require(Scope.read))])
 
 
 @router.get(
     "/history",
     response_model=UserHistory,
-    responses={code: {"model": Problem} for code in (404, 429)},
+    responses={code: {"model": Problem} for code in (401, 403, 404, 429)},
 )
 async def history(
     user_id: Annotated[str, Query(min_length=1, max_length=ID_MAX, pattern=ID_PATTERN)],

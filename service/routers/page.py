@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
+from service.clients import Scope
 from service.schemas import PageConfig
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
@@ -26,10 +27,13 @@ async def index() -> FileResponse:
 @router.get(f"{ASSETS_URL}/config")
 async def config(request: Request) -> PageConfig:
     state = request.app.state
-    catalog = state.recommender.catalog
+    catalog, clients = state.recommender.catalog, state.clients
+    # Example ids only where anyone may read their pages: else they would list who exists.
+    examples = state.settings.ui_example_users if clients.anonymous_reads else 0
     return PageConfig(
         model_version=catalog.version,
-        example_users=catalog.example_users(state.settings.ui_example_users),
+        example_users=catalog.example_users(examples),
         page_size=5,
-        writes_need_key=state.settings.api_key is not None,
+        reads_need_key=clients.needs_key(Scope.read),
+        writes_need_key=clients.needs_key(Scope.write),
     )

@@ -1,18 +1,21 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, Depends, HTTPException
 
-from service.deps import RecommenderDep
+from service.clients import Scope
+from service.deps import RecommenderDep, require
 from service.pages import BadPageToken
 from service.schemas import Problem, RecommendationPage, RecommendationRequest
 
-router = APIRouter(prefix="/v1", tags=["recommendations"])
+router = APIRouter(
+    prefix="/v1", tags=["recommendations"], dependencies=[Depends(require(Scope.read))]
+)
 
 
 @router.post(
     "/recommendations",
     response_model=RecommendationPage,
-    responses={code: {"model": Problem} for code in (400, 403, 404, 413, 429)},
+    responses={code: {"model": Problem} for code in (400, 401, 403, 404, 413, 429)},
 )
 async def recommend(body: RecommendationRequest, recommender: RecommenderDep) -> RecommendationPage:
     """A page of items the user is likely to want next. Pass the previous page's

@@ -6,7 +6,10 @@
 const $ = (id) => document.getElementById(id);
 const state = { user: null, tokens: [null], page: 0, next: null, pageSize: 5 };
 
-async function api(method, path, body, headers = {}) {
+// The key, when one is typed, goes with every call: reads need one too outside dev mode.
+async function api(method, path, body) {
+  const key = $("key").value;
+  const headers = key ? { "x-api-key": key } : {};
   const response = await fetch(path, {
     method,
     headers: body ? { "content-type": "application/json", ...headers } : headers,
@@ -81,8 +84,7 @@ async function click(li) {
     item_id: li.dataset.item,
     type: "click",
   };
-  const key = $("key").value;
-  await api("POST", "/v1/events", event, key ? { "x-api-key": key } : {});
+  await api("POST", "/v1/events", event);
   li.classList.add("clicked");
   // A chain's pages never change once served; a new chain is decoded from the new history.
   state.tokens = [null];
@@ -104,7 +106,8 @@ async function start() {
   $("examples").replaceChildren(
     ...config.example_users.map((id) => Object.assign(document.createElement("option"), { value: id })),
   );
-  if (!config.writes_need_key) $("key").placeholder = "not needed here";
+  if (config.reads_need_key) $("key").placeholder = "X-API-Key, for pages and events";
+  else if (!config.writes_need_key) $("key").placeholder = "not needed here";
   $("user-form").addEventListener("submit", guarded(async (e) => {
     e.preventDefault();
     await showUser($("user").value.trim());

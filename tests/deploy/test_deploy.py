@@ -116,6 +116,8 @@ def test_chart_renders_lints_and_validates_strictly(values, tmp_path):
         {"redis": {"appendfsync": "no"}},
         {"modelRepository": {"source": "s3"}},
         {"gateway": {"settings": {"tritonTimeoutS": "fast"}}},
+        {"gateway": {"clients": {"shop": {"sha256": "the-key-itself", "scopes": ["read"]}}}},
+        {"gateway": {"clients": {"shop": {"sha256": "0" * 64, "scopes": ["admin"]}}}},
         {"unknownSection": {}},
     ],
 )
@@ -161,6 +163,22 @@ def _docs(values: dict) -> list[dict]:
 
     rendered = Chart.load(CHART).render(values, name="g", namespace="rec")
     return [d for text in rendered.values() for d in yaml.safe_load_all(text) if d]
+
+
+def test_reads_need_a_client_key_and_clients_render_as_the_gateway_reads_them(monkeypatch):
+    from service.clients import Clients, Scope
+    from service.settings import Settings
+
+    shop = {"sha256": "ab" * 32, "scopes": ["read"]}
+    config = next(
+        d for d in _docs({"gateway": {"clients": {"shop": shop}}})
+        if d["kind"] == "ConfigMap" and "GENREC_CLIENTS" in d["data"]
+    )  # fmt: skip
+    for name in ("GENREC_CLIENTS", "GENREC_ANONYMOUS_READS"):
+        monkeypatch.setenv(name, config["data"][name])
+    clients = Clients(Settings(_env_file=None))
+    assert clients.needs_key(Scope.read)
+    assert clients.by_digest["ab" * 32].name == "shop"
 
 
 def test_replicated_redis_acknowledges_after_a_replica_has_it():

@@ -38,3 +38,12 @@ def test_the_gateway_refuses_to_start_without_its_own_secrets(env, named):
 def test_dev_mode_and_real_secrets_pass_the_check():
     assert unsafe(Settings(dev_mode=True)) == []
     assert unsafe(Settings(token_secret="t" * 16, api_key="k" * 16)) == []
+
+
+def test_a_bad_setting_is_one_line_naming_it_and_exit_2():
+    run = _start({"GENREC_TOKEN_SECRET": "s" * 32, "GENREC_API_KEY": "x" * 20,
+                  "GENREC_CLIENTS": '{"fe": {"sha256": "abc", "scopes": ["read"]}}'})  # fmt: skip
+    assert run.returncode == 2 and "Traceback" not in run.stderr
+    assert run.stderr.strip().splitlines() == [
+        "error: GENREC_CLIENTS (fe.sha256): String should match pattern '^[0-9a-f]{64}$'"
+    ]
