@@ -56,8 +56,8 @@ class Settings(BaseSettings):
     # characters of your own) unless `dev_mode`.
     token_secret: SecretStr = SecretStr("")
     max_body_bytes: int = Field(16 * 1024, ge=1024)
-    # Writes (`/v1/events`) need this key in the X-API-Key header. Required (≥ 16 characters)
-    # unless `dev_mode`, where writes are open without one.
+    # The operator's key (X-API-Key), good for reads and writes (`/v1/events`). Required (≥ 16
+    # characters) unless `dev_mode` or `clients` are set; with neither key, writes are open.
     api_key: SecretStr | None = None
     # More clients, each with its own key and scopes (`service.clients`), as JSON:
     # {"shop-frontend": {"sha256": "<hex digest of its key>", "scopes": ["read"]}}.
