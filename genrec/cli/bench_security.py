@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from pathlib import Path
 
 from genrec.cli.common import (
@@ -31,8 +30,7 @@ def bench_security(
     from genrec.local_stack import running_stack
 
     _, _, dataset = exported(model_repo, data_dir)
-    settings = SETTINGS | {"GENREC_API_KEY": secrets.token_hex(16)}
-    with running_stack(model_repo, workdir, dataset, gateway_env=settings) as stack:
+    with running_stack(model_repo, workdir, dataset, gateway_env=SETTINGS) as stack:
         rows = run_attacks(target(stack, dataset))
     meta = {"command": command_line(), "hardware": describe_hardware(resolve_device("cpu"))}
     console.print(write_report(rows, meta, report))
