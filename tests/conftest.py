@@ -15,6 +15,9 @@ from genrec.data.synthetic import SyntheticConfig, generate
 
 # The dataset cache of this test session (and of the CLIs it runs): never the checkout's.
 os.environ.setdefault(CACHE_ENV, tempfile.mkdtemp(prefix="genrec-datasets-"))
+# The Triton beam attention kernel runs on the CPU through Triton's interpreter, which Triton
+# reads when it is first imported (tests/engine/test_beam_attention.py).
+os.environ.setdefault("TRITON_INTERPRET", "1")
 
 
 @pytest.fixture(scope="session")

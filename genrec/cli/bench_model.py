@@ -15,16 +15,25 @@ from genrec.errors import GenrecError
 @app.command("bench-decode")
 def bench_decode(
     sizes: Annotated[
-        str, typer.Option(help="Comma list of decoder sizes (tiny, 26m, 200m)")
+        str, typer.Option(help="Comma list of decoder sizes (tiny, 26m, 200m, 1.4b)")
     ] = "26m,200m",
     batches: Annotated[str, typer.Option(help="Comma list of batch sizes")] = "1,16,64,256",
     beam: int = 20,
     k: Annotated[int, typer.Option(help="Items returned per request")] = 10,
+    sid_depth: Annotated[int, typer.Option(help="Tokens per item's SID")] = 4,
+    n_items: Annotated[int, typer.Option(help="Items in the random catalogue")] = 12_101,
+    history: Annotated[int, typer.Option(help="Items per prompt")] = 20,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda, ...")] = "auto",
     engine_iters: int = 50,
     hf_requests: Annotated[
         int, typer.Option(help="Requests the HF reference decodes per point")
     ] = 512,
+    hf_max_batch: Annotated[
+        int | None, typer.Option(help="Largest batch the HF reference runs (default: all)")
+    ] = None,
+    masked: Annotated[
+        bool, typer.Option(help="Also time the masked-attention path (the kernel's baseline)")
+    ] = True,
     exact_prompts: Annotated[
         int, typer.Option(help="Prompts checked against HF (0 = skip)")
     ] = 1000,
@@ -49,6 +58,11 @@ def bench_decode(
         batches=tuple(int(b) for b in batches.split(",")),
         beam=beam,
         k=k,
+        sid_depth=sid_depth,
+        n_items=n_items,
+        history=history,
+        hf_max_batch=hf_max_batch,
+        masked=masked,
         engine_iters=engine_iters,
         hf_requests=hf_requests,
         exact_prompts=exact_prompts,

@@ -84,15 +84,19 @@ def beam_search(
         else:
             step = level - 1
             lineage[:, :, step] = beams  # this step's token goes into the beam's own column
-            own = lineage_mask(lineage, step, beam)
-            mask = torch.cat([valid[:, None, :].expand(B, beam, P), own, unused], -1)
-            logits = runner.decode(
-                codes[-1] + vocab.level_offset(step),
-                (pos + step)[:, None].expand(B, beam),
-                slice(P + step * beam, P + (step + 1) * beam),
-                additive_mask(mask[:, None], runner.dtype),
-                cache,
-            )  # (B, W, V)
+            tokens = codes[-1] + vocab.level_offset(step)
+            positions = (pos + step)[:, None].expand(B, beam)
+            if runner.beam_kernel:
+                logits = runner.decode_beams(
+                    tokens, positions, P, step, lineage, valid if padded else None, cache
+                )
+            else:
+                own = lineage_mask(lineage, step, beam)
+                mask = torch.cat([valid[:, None, :].expand(B, beam, P), own, unused], -1)
+                logits = runner.decode(
+                    tokens, positions, slice(P + step * beam, P + (step + 1) * beam),
+                    additive_mask(mask[:, None], runner.dtype), cache,
+                )  # (B, W, V)  # fmt: skip
         last = excluded if level == depth - 1 else None
         scores, nodes, parent, token = select(logits, scores, nodes, level, trie, vocab, beam, last)
         codes = [c.gather(1, parent) for c in codes] + [token]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
+from importlib.util import find_spec
 
 import numpy as np
 import torch
@@ -40,6 +41,7 @@ class EngineConfig:
     dtype: torch.dtype | None = None  # None: bfloat16 on CUDA, float32 elsewhere
     cuda_graphs: bool = True  # captured searches per bucket (CUDA only)
     fuse: bool | None = None  # Inductor-fused kernels; None: on CUDA (Triton kernels)
+    beam_kernel: bool | None = None  # beam steps in the Triton attention kernel; None: on CUDA
     prompt_multiple: int = 16  # prompt lengths round up to this (fewer graph buckets)
     slate_beam: int = 4  # candidates per slot in slate mode
     slate_cap: int | None = None  # most slots per first SID code in a slate [slate_beam]
@@ -52,7 +54,7 @@ class EngineConfig:
     @classmethod
     def reference(cls, beam: int = 20) -> EngineConfig:
         """float32 and eager everywhere: the reference the served figures are checked against."""
-        return cls(beam=beam, dtype=torch.float32, cuda_graphs=False, fuse=False)
+        return cls(beam=beam, dtype=torch.float32, cuda_graphs=False, fuse=False, beam_kernel=False)
 
 
 @dataclass
@@ -126,7 +128,9 @@ class DecodeEngine:
         cuda = self.device.type == "cuda"
         dtype = config.dtype or (torch.bfloat16 if cuda else torch.float32)
         fuse = cuda if config.fuse is None else config.fuse
-        self.runner = Qwen2Runner(model, dtype, self.device, fuse=fuse)
+        kernel = cuda and find_spec("triton") is not None  # CUDA builds of torch bring Triton
+        kernel = kernel if config.beam_kernel is None else config.beam_kernel
+        self.runner = Qwen2Runner(model, dtype, self.device, fuse=fuse, beam_kernel=kernel)
         self.trie = store.trie.to(self.device)
         self.n_items = len(store.item_ids)
         self.first_codes = torch.from_numpy(store.item_sids[:, 0].astype(np.int64)).to(self.device)

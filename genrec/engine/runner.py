@@ -36,6 +36,10 @@ class Layer:
 # Measured on an H100 (B=256, 20 queries x 141 keys, additive mask): memory-efficient attention
 # 85 us, cuDNN 181 us, math 435 us. On the CPU the flash kernel serves.
 BACKENDS = [SDPBackend.EFFICIENT_ATTENTION, SDPBackend.FLASH_ATTENTION, SDPBackend.MATH]
+# An unpadded prefill is plain causal attention, compute-bound on long prompts: cuDNN's and
+# flash's kernels first (H200, the 1.4b size's 1,000-token prompts at batch 1, `genrec
+# bench-decode --profile`: 1.40 ms of prefill attention under BACKENDS, 0.49 ms under these).
+CAUSAL_BACKENDS = [SDPBackend.CUDNN_ATTENTION, SDPBackend.FLASH_ATTENTION, *BACKENDS]
 
 
 # With `fuse`, the per-token work is compiled over a flat token dimension marked dynamic with
@@ -72,8 +76,12 @@ class Qwen2Runner:
         device: torch.device,
         max_positions: int = 1024,
         fuse: bool = False,
+        beam_kernel: bool = False,
     ):
+        """beam_kernel: beam-search steps run `decode_beams` (the Triton kernel) rather than
+        `decode` under a lineage mask."""
         cfg = model.config
+        self.beam_kernel = beam_kernel
         self.n_heads, self.n_kv = cfg.num_attention_heads, cfg.num_key_value_heads
         self.head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // cfg.num_attention_heads
         self.eps, self.vocab_size = cfg.rms_norm_eps, cfg.vocab_size
@@ -190,7 +198,7 @@ class Qwen2Runner:
             q, k, v = (t.transpose(1, 2) for t in self._qkv(layer, x, pos))  # (B, H, P, hd)
             k_cache[:, :, :P] = k
             v_cache[:, :, :P] = v
-            with sdpa_kernel(BACKENDS):
+            with sdpa_kernel(BACKENDS if padded else CAUSAL_BACKENDS):
                 attn = F.scaled_dot_product_attention(
                     q, k, v, attn_mask=mask, is_causal=mask is None,
                     enable_gqa=self.n_kv != self.n_heads,
@@ -212,19 +220,47 @@ class Qwen2Runner:
         `slots` (a slice, so a plain strided copy) and attends, under the additive `mask`
         (B, 1, W, L), to the request's prompt plus the beam's own earlier tokens → logits
         (B, W, V)."""
-        x = self.embed_tokens(tokens)  # (B, W, C)
-        for layer, (k_cache, v_cache) in zip(self.layers, cache, strict=True):
-            q, k, v = self._qkv(layer, x, positions)  # q (B, W, Hq, hd), k/v (B, W, Hkv, hd)
+
+        def attend(q, k, v, k_cache, v_cache):
             k_cache[:, :, slots] = k.transpose(1, 2)
             v_cache[:, :, slots] = v.transpose(1, 2)
             with sdpa_kernel(BACKENDS):
                 attn = F.scaled_dot_product_attention(
-                    q.transpose(1, 2),
-                    k_cache,
-                    v_cache,
-                    attn_mask=mask,
+                    q.transpose(1, 2), k_cache, v_cache, attn_mask=mask,
                     enable_gqa=self.n_kv != self.n_heads,
-                )
-            x = x + F.linear(attn.transpose(1, 2).flatten(2), layer.o_w)
+                )  # fmt: skip
+            return attn.transpose(1, 2)
+
+        return self._decode(tokens, positions, cache, attend)
+
+    def decode_beams(
+        self,
+        tokens: torch.Tensor,
+        positions: torch.Tensor,
+        prompt_len: int,
+        step: int,
+        lineage: torch.Tensor,
+        valid: torch.Tensor | None,
+        cache: list,
+    ) -> torch.Tensor:
+        """One beam-search step in the beam attention kernel (`genrec.engine.beam_attention`):
+        tokens (B, W) at positions (B, W) go into step `step`'s W slots; each beam attends to
+        the prompt (valid (B, P), None: no padding) and to its ancestors, lineage (B, W, T)
+        → logits (B, W, V). The same result as `decode` under the lineage mask."""
+        from genrec.engine.beam_attention import beam_attention  # Triton: CUDA (or interpreter)
+
+        def attend(q, k, v, k_cache, v_cache):
+            return beam_attention(q, k, v, k_cache, v_cache, prompt_len, step, lineage, valid)
+
+        return self._decode(tokens, positions, cache, attend)
+
+    def _decode(self, tokens: torch.Tensor, positions: torch.Tensor, cache: list, attend):
+        """The layers of a decode pass; attend(q, k, v, k_cache, v_cache) stores the step's
+        keys/values and → attention output (B, W, Hq, hd)."""
+        x = self.embed_tokens(tokens)  # (B, W, C)
+        for layer, (k_cache, v_cache) in zip(self.layers, cache, strict=True):
+            q, k, v = self._qkv(layer, x, positions)  # q (B, W, Hq, hd), k/v (B, W, Hkv, hd)
+            attn = attend(q, k, v, k_cache, v_cache)
+            x = x + F.linear(attn.flatten(2), layer.o_w)
             x = x + self._mlp(layer, x)
         return self.logits(x)

@@ -25,6 +25,9 @@ SIZES = {
     "5m": DecoderSize(hidden=256, layers=4, heads=4, kv_heads=4, mlp=1024),  # TIGER-sized
     "26m": DecoderSize(hidden=512, layers=6, heads=8, kv_heads=8, mlp=2048),
     "200m": DecoderSize(hidden=1024, layers=12, heads=16, kv_heads=16, mlp=4096),
+    # Qwen3-1.7B's widths (1.4B parameters outside the embeddings, as there): the decoder of
+    # NVIDIA's generative-recommender inference example, for `genrec bench-decode`.
+    "1.4b": DecoderSize(hidden=2048, layers=28, heads=16, kv_heads=8, mlp=6144),
 }
 
 
