@@ -60,6 +60,7 @@ def profile_search(
     valid = torch.ones_like(ids, dtype=torch.bool)
     depth = engine.vocab.sid_depth
 
+    @torch.no_grad()  # as the engine runs: no grad-mode recompiles of its fused kernels
     def prefill() -> None:
         cache = runner.new_cache(len(ids), ids.shape[1], engine.beam * (depth - 1))
         runner.prefill(runner.embed_tokens(ids), valid, cache, padded=False)
