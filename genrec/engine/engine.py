@@ -263,8 +263,14 @@ class DecodeEngine:
                     ex[row, : len(items)] = list(items)
                 excluded = excluded_bitmap(torch.from_numpy(ex).to(self.device), self.n_items)
             out = self._run(chunk, chunk_valid, excluded, padded, k if slate else 0)
-            # Copied out before the next chunk replays the same graph over its outputs.
-            outs.append([t[:n, :k].cpu() for t in (out.items, out.scores, out.sids)])
+            # Copied out before the next chunk replays the same graph over its outputs: three
+            # copies queued, one wait.
+            parts = [
+                t[:n, :k].to("cpu", non_blocking=True) for t in (out.items, out.scores, out.sids)
+            ]
+            if self.device.type == "cuda":
+                torch.cuda.current_stream(self.device).synchronize()
+            outs.append(parts)
         if len(outs) == 1:
             return Recommendations(*outs[0])
         return Recommendations(*(torch.cat(parts) for parts in zip(*outs, strict=True)))

@@ -131,29 +131,42 @@ class Qwen2Runner:
             torch._dynamo.mark_dynamic(flat, 0, min=2, max=MAX_TOKENS)
         return flat
 
-    def _qkv(self, layer: Layer, x: torch.Tensor, pos: torch.Tensor):
-        """x (..., C), pos (...) → q (..., Hq, hd), k and v (..., Hkv, hd)."""
-        flat_x, flat_pos = self._tokens(x.reshape(-1, x.shape[-1])), self._tokens(pos.reshape(-1))
-        q, k, v = self._tokens_qkv(layer, flat_x, flat_pos)
+    def _flat(self, x: torch.Tensor | None) -> torch.Tensor | None:
+        return None if x is None else self._tokens(x.reshape(-1, x.shape[-1]))
+
+    def _qkv(self, layer: Layer, x: torch.Tensor, delta: torch.Tensor | None, pos: torch.Tensor):
+        """The residual stream x (..., C) plus the previous layer's pending `delta`, pos (...)
+        → that sum, q (..., Hq, hd), k and v (..., Hkv, hd)."""
+        x2, q, k, v = self._tokens_qkv(
+            layer, self._flat(x), self._flat(delta), self._tokens(pos.reshape(-1))
+        )
         lead = x.shape[:-1]
-        return q.view(*lead, *q.shape[1:]), k.view(*lead, *k.shape[1:]), v.view(*lead, *v.shape[1:])
+        return x2.view(x.shape), *(t.view(*lead, *t.shape[1:]) for t in (q, k, v))
 
-    def _mlp(self, layer: Layer, x: torch.Tensor) -> torch.Tensor:
-        return self._tokens_mlp(layer, self._tokens(x.reshape(-1, x.shape[-1]))).view(x.shape)
+    def _mlp(self, layer: Layer, x: torch.Tensor, attn_out: torch.Tensor):
+        """x (..., C) and the attention's output projection → x + attn_out and the MLP's
+        output on it (the next layer's pending delta)."""
+        x2, delta = self._tokens_mlp(layer, self._flat(x), self._flat(attn_out))
+        return x2.view(x.shape), delta.view(x.shape)
 
-    def _flat_qkv(self, layer: Layer, x: torch.Tensor, pos: torch.Tensor):
-        """x (N, C), pos (N,) → q (N, Hq, hd), k and v (N, Hkv, hd), rotary applied to q and k
-        in one pass."""
+    # Residual adds are carried into the next fused function (delta, attn_out), so Inductor
+    # folds each into the RMSNorm that reads the sum: two kernels fewer per layer and pass.
+    def _flat_qkv(self, layer: Layer, x: torch.Tensor, delta: torch.Tensor | None, pos):
+        """x, delta (N, C), pos (N,) → x + delta, q (N, Hq, hd), k and v (N, Hkv, hd), rotary
+        applied to q and k in one pass."""
+        if delta is not None:
+            x = x + delta
         qkv = F.linear(_rms_norm(x, layer.ln_attn, self.eps), layer.qkv_w, layer.qkv_b)
         qkv = qkv.unflatten(-1, (self.n_heads + 2 * self.n_kv, self.head_dim))
         qk, v = qkv.split([self.n_heads + self.n_kv, self.n_kv], -2)
         qk = _rotate(qk, self.cos[pos][:, None, :], self.sin[pos][:, None, :])
         q, k = qk.split([self.n_heads, self.n_kv], -2)
-        return q, k, v
+        return x, q, k, v
 
-    def _flat_mlp(self, layer: Layer, x: torch.Tensor) -> torch.Tensor:
+    def _flat_mlp(self, layer: Layer, x: torch.Tensor, attn_out: torch.Tensor):
+        x = x + attn_out
         gate, up = F.linear(_rms_norm(x, layer.ln_mlp, self.eps), layer.gate_up_w).chunk(2, -1)
-        return F.linear(F.silu(gate) * up, layer.down_w)
+        return x, F.linear(F.silu(gate) * up, layer.down_w)
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         return F.linear(self.final_norm(x), self.lm_head).float()
@@ -193,9 +206,10 @@ class Qwen2Runner:
             eye = torch.eye(P, dtype=torch.bool, device=embeds.device)
             allowed = (causal[None] & valid[:, None, :]) | eye  # padded rows keep themselves
             mask = additive_mask(allowed[:, None], self.dtype)
-        x = embeds
+        x, delta = embeds, None
         for layer, (k_cache, v_cache) in zip(self.layers, cache, strict=True):
-            q, k, v = (t.transpose(1, 2) for t in self._qkv(layer, x, pos))  # (B, H, P, hd)
+            x, *qkv = self._qkv(layer, x, delta, pos)
+            q, k, v = (t.transpose(1, 2) for t in qkv)  # (B, H, P, hd)
             k_cache[:, :, :P] = k
             v_cache[:, :, :P] = v
             with sdpa_kernel(BACKENDS if padded else CAUSAL_BACKENDS):
@@ -203,9 +217,8 @@ class Qwen2Runner:
                     q, k, v, attn_mask=mask, is_causal=mask is None,
                     enable_gqa=self.n_kv != self.n_heads,
                 )  # fmt: skip
-            x = x + F.linear(attn.transpose(1, 2).flatten(2), layer.o_w)
-            x = x + self._mlp(layer, x)
-        last = self.final_norm(x[:, -1])
+            x, delta = self._mlp(layer, x, F.linear(attn.transpose(1, 2).flatten(2), layer.o_w))
+        last = self.final_norm(x[:, -1] + delta[:, -1])
         return F.linear(last, self.lm_head).float(), pos[:, -1] + 1, last
 
     def decode(
@@ -257,10 +270,10 @@ class Qwen2Runner:
     def _decode(self, tokens: torch.Tensor, positions: torch.Tensor, cache: list, attend):
         """The layers of a decode pass; attend(q, k, v, k_cache, v_cache) stores the step's
         keys/values and → attention output (B, W, Hq, hd)."""
-        x = self.embed_tokens(tokens)  # (B, W, C)
+        x, delta = self.embed_tokens(tokens), None  # (B, W, C)
         for layer, (k_cache, v_cache) in zip(self.layers, cache, strict=True):
-            q, k, v = self._qkv(layer, x, positions)  # q (B, W, Hq, hd), k/v (B, W, Hkv, hd)
+            # q (B, W, Hq, hd), k/v (B, W, Hkv, hd)
+            x, q, k, v = self._qkv(layer, x, delta, positions)
             attn = attend(q, k, v, k_cache, v_cache)
-            x = x + F.linear(attn.flatten(2), layer.o_w)
-            x = x + self._mlp(layer, x)
-        return self.logits(x)
+            x, delta = self._mlp(layer, x, F.linear(attn.flatten(2), layer.o_w))
+        return self.logits(x + delta)
