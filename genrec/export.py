@@ -65,6 +65,7 @@ def export(
         info = {
             "checkpoint": str(checkpoint),
             "dataset": meta["dataset"],
+            **{k: meta[k] for k in ("data_source",) if k in meta},
             "size": meta.get("size", ""),
             STORE_PIN: store_label(tokenizer.manifest),  # the store copied, `--store` or not
             "prompt": meta["prompt"],

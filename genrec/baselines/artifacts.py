@@ -66,7 +66,12 @@ def load_sasrec(path: Path) -> SASRec:
 
 
 def protocol_sasrec(
-    dataset: Dataset, split: Split, artifacts: Path, device: torch.device, progress: bool
+    dataset: Dataset,
+    split: Split,
+    artifacts: Path,
+    device: torch.device,
+    progress: bool,
+    train: TrainConfig = TrainConfig(),
 ) -> Path:
     """→ `artifacts/<dataset>/sasrec`, the protocol's SASRec (history ≤ 20, the default
     configuration) that `genrec baselines` leaves there: the tokenizer's collaborative signal
@@ -77,7 +82,7 @@ def protocol_sasrec(
         if not (path / "meta.json").is_file():  # written last
             with reproducible(device):  # the same seed, the same weights on the CPU
                 result = train_sasrec(
-                    split, SASRecConfig(n_items=dataset.n_items), TrainConfig(), device, progress
+                    split, SASRecConfig(n_items=dataset.n_items), train, device, progress
                 )
             save_sasrec(path, result.model, dataset, evaluate_scorer(result.model, split.test))
     meta = json.loads((path / "meta.json").read_text())

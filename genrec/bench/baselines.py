@@ -18,7 +18,7 @@ from genrec.baselines.popularity import Popularity
 from genrec.baselines.sasrec import SASRecConfig
 from genrec.baselines.sasrec_trainer import TrainConfig, train_sasrec
 from genrec.bench.report import markdown_table, merge_rows, plot_curves
-from genrec.data import leave_one_out, load_dataset
+from genrec.data import DataSource, leave_one_out, load_dataset
 from genrec.data.split import MAX_HISTORY
 from genrec.device import describe_hardware, reproducible
 from genrec.eval import evaluate_scorer
@@ -46,9 +46,15 @@ class BaselineRun:
 
 
 def run_dataset(
-    name: str, data_dir: Path | None, run: BaselineRun, device: torch.device, command: str
+    source: str | DataSource,
+    data_dir: Path | None,
+    run: BaselineRun,
+    device: torch.device,
+    command: str,
 ) -> list[dict]:
-    dataset = load_dataset(name, data_dir)
+    """`source`: a named dataset, a path, or a path with its reading options."""
+    dataset = load_dataset(source, data_dir)
+    name = dataset.name
     split = leave_one_out(dataset, run.max_history)
     hardware = describe_hardware(device)
     base = {

@@ -60,10 +60,16 @@ Device = Annotated[str, typer.Option(help="auto, cpu, cuda, ...")]
 Progress = Annotated[bool, typer.Option(help="Show progress bars")]
 
 
-def command_with(*kinds: type, name: str | None = None) -> Callable[[Callable], Callable]:
-    """Registers a command whose options are its own parameters plus one per field of the
-    dataclasses `kinds` (`genrec.pipelines.config.option` fields: their names, types, defaults
-    and help), passed to it as `**options`, so a run option is declared once, in its config."""
+def command_with(
+    *kinds: type,
+    name: str | None = None,
+    on: typer.Typer | None = None,
+    skip: tuple[str, ...] = (),
+) -> Callable[[Callable], Callable]:
+    """Registers a command (on `app`, or the command group `on`) whose options are its own
+    parameters plus one per field of the dataclasses `kinds` but those in `skip`
+    (`genrec.options.option` fields: their names, types, defaults and help), passed to it as
+    `**options`, so a run option is declared once, in its config."""
 
     def register(func: Callable) -> Callable:
         own = [
@@ -74,6 +80,8 @@ def command_with(*kinds: type, name: str | None = None) -> Callable[[Callable], 
         for kind in kinds:
             types = typing.get_type_hints(kind)
             for f in dataclasses.fields(kind):
+                if f.name in skip:
+                    continue
                 text = escape(f.metadata.get("help", "")) or None  # "[default: ...]" is text
                 flag = typer.Option(*SHORT.get(f.name, ()), help=text)
                 fields.append(
@@ -83,7 +91,7 @@ def command_with(*kinds: type, name: str | None = None) -> Callable[[Callable], 
                     )
                 )  # fmt: skip
         func.__signature__ = inspect.Signature([*own, *fields])  # type: ignore[attr-defined]
-        return app.command(name)(func)
+        return (on or app).command(name)(func)
 
     return register
 
@@ -115,8 +123,8 @@ def print_report(report: Path | None) -> None:
 def exported(model_repo: Path, data_dir: Path | None):
     """The latest exported version of the model, its export.json and its dataset: what the
     serving commands start the stack with."""
-    from genrec.data import load_dataset
+    from genrec.data import load_recorded
     from genrec.local_stack import latest_export
 
     version, info = latest_export(model_repo)
-    return version, info, load_dataset(info["dataset"], data_dir)
+    return version, info, load_recorded(info, data_dir)

@@ -1,8 +1,10 @@
 """`genrec tokenize`: items' semantic IDs and users' SCIDs into a new tokenizer-store version
-(`genrec.pipelines.tokenize.run_tokenize`; its options are `TokenizeRun`'s fields)."""
+(`genrec.pipelines.tokenize.run_tokenize`; its options are `DataSource`'s and `TokenizeRun`'s
+fields)."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Annotated
 
@@ -10,11 +12,12 @@ import typer
 from rich.table import Table
 
 from genrec.cli.common import ARTIFACTS, DataDir, command_line, command_with, console, print_report
+from genrec.data.source import DataSource
 from genrec.pipelines.config import STORE
 from genrec.pipelines.tokenize import TokenizeRun, run_tokenize
 
 
-@command_with(TokenizeRun)
+@command_with(DataSource, TokenizeRun)
 def tokenize(
     data_dir: DataDir = None,
     store: Annotated[Path, typer.Option(help="Tokenizer store root")] = STORE,
@@ -26,10 +29,12 @@ def tokenize(
     """Build item semantic IDs and user SCIDs into a new tokenizer-store version."""
     from genrec.bench.tokenizer import tokenizer_row, write_tokenizer_report
 
+    source = DataSource(**{f.name: options.pop(f.name) for f in dataclasses.fields(DataSource)})
     run = TokenizeRun(**options)
-    outcome = run_tokenize(run, store, artifacts, data_dir, progress)
+    outcome = run_tokenize(source, run, store, artifacts, data_dir, progress)
     row = tokenizer_row(outcome.store, outcome.path, outcome.device, command_line())
-    table = Table(title=f"tokenizer: {run.dataset} / {run.method} / {'+'.join(outcome.signals)}")
+    name = outcome.store.manifest["dataset"]
+    table = Table(title=f"tokenizer: {name} / {run.method} / {'+'.join(outcome.signals)}")
     table.add_column("metric")
     table.add_column("value", justify="right")
     hidden = ("dataset", "method", "signals", "command", "hardware", "store")

@@ -67,9 +67,7 @@ def train(
     if not outcome.row:  # not the main process of a data-parallel run
         return
     row = outcome.row
-    title = (
-        f"{row['model']} on {run.data.dataset} ({row['ids']}; test split, beam {run.engine.beam})"
-    )
+    title = f"{row['model']} on {row['dataset']} ({row['ids']}; test split, beam {run.engine.beam})"
     print_rows(title, [outcome.test], list(outcome.test))
     console.print(f"checkpoint: {outcome.checkpoint}")
     if report is not None:

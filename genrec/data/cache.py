@@ -11,7 +11,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +21,7 @@ from genrec.atomic import atomic_folder
 from genrec.data.schema import Dataset, Item, User
 
 CACHE_ENV = "GENREC_CACHE_DIR"
-FORMAT = 1  # bump when the files below change shape
+FORMAT = 2  # bump when the files below change shape
 
 
 def cache_dir() -> Path:
@@ -28,6 +29,20 @@ def cache_dir() -> Path:
         return Path(os.environ[CACHE_ENV])
     xdg = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(xdg) / "genrec" / "datasets"
+
+
+@contextmanager
+def using_cache(folder: Path) -> Iterator[None]:
+    """Datasets cached in `folder` inside the block (a benchmark timing a first read)."""
+    previous = os.environ.get(CACHE_ENV)
+    os.environ[CACHE_ENV] = str(folder)
+    try:
+        yield
+    finally:
+        if previous is None:
+            del os.environ[CACHE_ENV]
+        else:
+            os.environ[CACHE_ENV] = previous
 
 
 def cached(name: str, key: dict, build: Callable[[], Dataset]) -> Dataset:
@@ -59,7 +74,10 @@ def _write(dataset: Dataset, folder: Path) -> None:
         "source": dataset.source,
         "meta": dataset.meta,
         "users": [u.id for u in users],
-        "items": [[i.id, i.title, i.brand, list(i.categories), i.price] for i in dataset.items],
+        "items": [
+            [i.id, i.title, i.brand, list(i.categories), i.price, i.description]
+            for i in dataset.items
+        ],
     }
     (folder / "table.json").write_text(json.dumps(table))
 
@@ -82,7 +100,7 @@ def _read(folder: Path) -> Dataset:
         for u, uid in enumerate(table["users"])
     ]
     items = [
-        Item(id=i, title=t, brand=b, categories=tuple(c), price=p)
-        for i, t, b, c, p in table["items"]
+        Item(id=i, title=t, brand=b, categories=tuple(c), price=p, description=d)
+        for i, t, b, c, p, d in table["items"]
     ]
     return Dataset(table["name"], items, users, table["source"], table["meta"])

@@ -14,6 +14,7 @@ from pathlib import Path
 from genrec.data import beauty, instruments, movielens, scientific, synthetic
 from genrec.data.cache import cached
 from genrec.data.schema import Dataset
+from genrec.data.source import DataSource
 from genrec.errors import DataError, GenrecError
 
 DATA_DIR_ENV = "GENREC_DATA_DIR"
@@ -66,7 +67,19 @@ def default_data_dir() -> Path | None:
     return None
 
 
-def load_dataset(name: str, data_dir: Path | None = None) -> Dataset:
+def load_dataset(dataset: str | DataSource, data_dir: Path | None = None) -> Dataset:
+    """A named dataset or a path (`DataSource` has the options for reading a path)."""
+    source = dataset if isinstance(dataset, DataSource) else DataSource(dataset=dataset)
+    return source.load(data_dir)
+
+
+def load_recorded(record: dict, data_dir: Path | None = None) -> Dataset:
+    """The dataset an artifact (export.json, a checkpoint's or store's metadata) was built
+    from, read as it was then."""
+    return DataSource.from_record(record).load(data_dir)
+
+
+def load_named(name: str, data_dir: Path | None = None) -> Dataset:
     spec = SPECS.get(name)
     if spec is None:
         raise GenrecError(f"unknown dataset {name!r}; expected one of {', '.join(SPECS)}")

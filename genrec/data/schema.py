@@ -21,10 +21,11 @@ class Item:
     brand: str | None = None
     categories: tuple[str, ...] = ()
     price: float | None = None
+    description: str | None = None
 
     @property
     def has_text(self) -> bool:
-        return bool(self.title or self.brand or self.categories)
+        return bool(self.title or self.brand or self.categories or self.description)
 
 
 @dataclass(frozen=True)

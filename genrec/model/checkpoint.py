@@ -43,6 +43,7 @@ def save_checkpoint(
             "store_version": store.manifest["version"],
             "dataset": store.manifest["dataset"],
             "dataset_fingerprint": store.manifest["dataset_fingerprint"],
+            **{k: store.manifest[k] for k in ("data_source",) if k in store.manifest},
             "store_sha256": _store_digest(store),
             "vocab": asdict(decoder.vocab),
             "prompt": asdict(decoder.prompt),

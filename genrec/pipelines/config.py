@@ -13,20 +13,11 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from genrec.data.source import DataSource
 from genrec.errors import GenrecError
+from genrec.options import option
 
 STORE = Path("tokenizer_store")  # where `genrec tokenize` writes and `genrec train` looks
-
-
-def option(default, help: str = ""):
-    """A field that is also a command-line option of `genrec train`: `help` is its text there
-    (`genrec.cli.train` builds the options from these fields, so each is declared once)."""
-    return field(default=default, metadata={"help": help})
-
-
-@dataclass(frozen=True)
-class DataConfig:
-    dataset: str = option("synthetic", "A named dataset")
 
 
 @dataclass(frozen=True)
@@ -84,7 +75,7 @@ class DecodeConfig:
 
 @dataclass(frozen=True)
 class RunConfig:
-    data: DataConfig = field(default_factory=DataConfig)
+    data: DataSource = field(default_factory=DataSource)  # what is read, and how
     tokenizer: StoreConfig = field(default_factory=StoreConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainingConfig = field(default_factory=TrainingConfig)
@@ -146,10 +137,14 @@ class RunConfig:
         def plain(value):
             return str(value) if isinstance(value, Path) else value
 
-        return {
+        identity = {
             section: {k: plain(v) for k, v in dataclasses.asdict(getattr(self, section)).items()}
             for section in self.sections()
         }
+        # The options for reading a user's files came later; left unset they leave every
+        # earlier run's id as it was.
+        identity["data"] = {k: v for k, v in identity["data"].items() if v is not None}
+        return identity
 
     def label(self) -> str:
         """The row's model label: the size and the options that most often set runs apart,

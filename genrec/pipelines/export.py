@@ -15,9 +15,9 @@ def run_export(
 ) -> Path:
     """→ the version folder written; `store` overrides the store path the checkpoint recorded
     (e.g. when it was trained on another machine)."""
-    from genrec.data import load_dataset
+    from genrec.data import load_recorded
     from genrec.export import export
     from genrec.model.checkpoint import read_meta
 
-    dataset = load_dataset(read_meta(checkpoint)["dataset"], data_dir)
+    dataset = load_recorded(read_meta(checkpoint), data_dir)
     return export(checkpoint, repo, dataset, name, store)

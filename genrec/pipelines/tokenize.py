@@ -12,14 +12,15 @@ from genrec.pipelines.config import STORE, option
 if TYPE_CHECKING:
     import torch
 
+    from genrec.data.source import DataSource
     from genrec.tokenizer.store import TokenizerStore
 
 
 @dataclass(frozen=True)
 class TokenizeRun:
-    """What a tokenizer run does (defaults: `genrec tokenize`'s)."""
+    """What a tokenizer run does (defaults: `genrec tokenize`'s), on the data a `DataSource`
+    names."""
 
-    dataset: str = option("synthetic", "A named dataset")
     method: str = option(
         "rqvae", "rqvae (learned), bloger (RQ-VAE + recommender in the loop) or rqkmeans"
     )
@@ -45,6 +46,7 @@ class TokenizeOutcome:
 
 
 def run_tokenize(
+    source: DataSource,
     run: TokenizeRun,
     store: Path = STORE,
     artifacts: Path = Path("artifacts"),
@@ -60,7 +62,7 @@ def run_tokenize(
     from genrec.tokenizer.signals import parse_signals
     from genrec.tokenizer.train import TokenizerTrainConfig
 
-    data = load_dataset(run.dataset, data_dir)
+    data = load_dataset(source, data_dir)
     chosen = parse_signals(run.signals or ("text,collab" if data.has_text else "collab"), data)
     cfg = TokenizeConfig(
         method=run.method, signals=chosen,

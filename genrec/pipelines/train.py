@@ -118,10 +118,10 @@ def run_train(
     weights = _check(run)
     if where.resume and run.train.strategy == "fsdp":
         raise GenrecError("--resume needs --strategy ddp (fsdp runs write no state file)")
-    data = load_dataset(run.data.dataset, where.data_dir)
+    data = load_dataset(run.data, where.data_dir)
     if run.train.text_tasks and not data.has_text:
-        raise GenrecError(f"--text-tasks: dataset {run.data.dataset!r} has no item text")
-    store_path = run.tokenizer.store or latest(STORE, run.data.dataset)
+        raise GenrecError(f"--text-tasks: dataset {data.name!r} has no item text")
+    store_path = run.tokenizer.store or latest(STORE, data.name)
     tokenizer = TokenizerStore.load(store_path, data.fingerprint())
     manifest = tokenizer.manifest
     if not 0 <= run.model.merge_to < manifest["sid_depth"]:
@@ -134,7 +134,7 @@ def run_train(
     config = run.identity()
     config["tokenizer"]["store"] = f"{manifest['dataset']}/{manifest['version']}"  # resolved
     rid, label = run_id(config), run.label()
-    out = where.out or Path("checkpoints") / run.data.dataset / f"{label.replace(' ', '-')}-{rid}"
+    out = where.out or Path("checkpoints") / data.name / f"{label.replace(' ', '-')}-{rid}"
     state_path = out.with_name(out.name + ".state.pt")
     if out.exists():
         raise GenrecError(f"{out}: already exists; choose another --out")
@@ -179,7 +179,7 @@ def run_train(
         )  # fmt: skip
         hardware = describe_hardware(world.device) + (f" x{world.size}" if world.size > 1 else "")
         row = {
-            "dataset": run.data.dataset, "model": label, "ids": ids, **test,
+            "dataset": data.name, "model": label, "ids": ids, **test,
             "params": sum(p.numel() for p in result.decoder.parameters()),
             "prompt_tokens": prompt.length(vocab, split.max_history),
             "best_epoch": result.best_epoch, "stopped_by": result.stopped_by,

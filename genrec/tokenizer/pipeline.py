@@ -156,6 +156,7 @@ def _tokenize(
     manifest = {
         "dataset": dataset.name,
         "dataset_fingerprint": dataset.fingerprint(),
+        **({"data_source": dataset.meta["source"]} if "source" in dataset.meta else {}),
         "method": cfg.method,
         "signals": list(features.signals),
         "config": asdict(cfg),

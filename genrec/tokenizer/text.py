@@ -29,6 +29,8 @@ def item_text(item: Item) -> str:
         parts.append("Categories: " + " > ".join(item.categories))
     if item.price is not None:
         parts.append(f"Price: ${item.price:.2f}")
+    if item.description:
+        parts.append(f"Description: {item.description}")
     return ". ".join(parts)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from genrec.data import load_dataset
+from genrec.data.cache import CACHE_ENV
 from genrec.errors import DataError, GenrecError
 
 
@@ -30,8 +32,8 @@ def test_unknown_dataset_cli():
     result = _genrec("baselines", "--dataset", "nope", "--model", "popularity")
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
-        "error: unknown dataset 'nope'; expected one of "
-        "synthetic, synthetic-x10, beauty, instruments, scientific, ml-100k"
+        "error: unknown dataset 'nope': neither a named one (synthetic, synthetic-x10, beauty, "
+        "instruments, scientific, ml-100k) nor a file or folder"
     ]
     assert "Traceback" not in result.stderr + result.stdout
 
@@ -87,3 +89,59 @@ def test_missing_folder(tmp_path):
 def test_unknown_name_is_input_error():
     with pytest.raises(GenrecError, match="unknown dataset"):
         load_dataset("amazon")
+
+
+ITEMS = "item_id,title\na,Alpha\nb,Beta\n"
+BAD_OWN_FILES = {
+    # case: (interactions file name, its bytes, items table or None, extra flags, message)
+    "misnamed column": (
+        "log.csv", b"uid,item_id\n1,a\n", None, (),
+        "log.csv: no column 'user_id' (columns: uid, item_id); map it with --columns user_id=NAME",
+    ),
+    "unknown delimiter": (
+        "log.csv", b"user_id;item_id\n1;a\n", None, (),
+        "log.csv:1: one column 'user_id;item_id': the file looks ';'-separated",
+    ),
+    "not UTF-8": (
+        "log.csv", b"user_id,item_id\n1,a\n2,\xff\n", None, (),
+        "log.csv:3: byte 0xff is not UTF-8; expected UTF-8 text",
+    ),
+    "empty file": ("log.csv", b"", None, (), "log.csv: empty file"),
+    "conflicting item": (
+        "log.csv", b"user_id,item_id\n1,a\n", ITEMS + "a,Another alpha\n", ("--k-core", "0"),
+        "items.csv:4: item 'a' is listed again with other fields than on line 2",
+    ),
+    "below the k-core": (
+        "log.csv", b"user_id,item_id\n1,a\n1,b\n2,a\n", None, (),
+        "log.csv: no users left after the 5-core filter (the longest user has 2 interactions)",
+    ),
+    "item not in the items table": (
+        "log.csv", b"user_id,item_id\n1,a\n1,zz\n", ITEMS, ("--k-core", "0"),
+        "log.csv:3: item 'zz' is not in the items table",
+    ),
+    "unknown format": ("log.xlsx", b"PK", None, (), "log.xlsx: unknown file type '.xlsx'"),
+    "bad timestamp": (
+        "log.csv", b"user_id,item_id,timestamp\n1,a,yesterday\n", None, ("--k-core", "0"),
+        "log.csv:2: timestamp 'yesterday' is neither Unix seconds nor an ISO date",
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", BAD_OWN_FILES, ids=list(BAD_OWN_FILES))
+def test_bad_own_files_one_line_exit_2_nothing_written(case, tmp_path):
+    name, content, items, flags, message = BAD_OWN_FILES[case]
+    path = tmp_path / name
+    path.write_bytes(content)
+    args = ["data", "inspect", str(path), *flags]
+    if items is not None:
+        (tmp_path / "items.csv").write_text(items)
+        args += ["--items", str(tmp_path / "items.csv")]
+    cache = tmp_path / "cache"
+    result = subprocess.run(
+        [sys.executable, "-m", "genrec", *args], capture_output=True, text=True, timeout=120,
+        env={**os.environ, CACHE_ENV: str(cache)},
+    )  # fmt: skip
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], lines
+    assert not cache.exists() or not any(cache.iterdir())  # nothing half-written

@@ -1,0 +1,169 @@
+"""`DataSource`: what a run reads, a named dataset or a user's own files, and how to read them.
+It is the data sub-config of every run (`RunConfig.data`), so its fields are also the
+`--dataset`, `--items`, `--columns`, `--k-core`, ... flags of the commands that read data.
+
+A path is RecBole atomic files (a folder holding one `NAME.inter`, or the `.inter` file, with
+`NAME.item` beside it when there is one) or a plain table (`.csv`, `.tsv`, `.jsonl`,
+`.parquet`) with an optional items table. It is parsed once (`genrec.data.prepare`'s rules)
+into the dataset cache, keyed by the files' content hash, the options and the readers' code,
+so later commands start from arrays instead of parsing again.
+
+A dataset read from files records this source (`Dataset.meta["source"]`); the tokenizer
+store, the checkpoint and the export copy it, so a later command (export, serve) reads the
+same data the same way without being told again.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from genrec.data import prepare, tables
+from genrec.data.cache import cached
+from genrec.data.schema import Dataset
+from genrec.errors import DataError
+from genrec.options import option
+
+DEFAULT_K_CORE = 5  # the benchmarks' filter, for a user's files (named datasets are as published)
+# The readers' code is part of a prepared dataset's identity: changed rules, new cache entry.
+READERS_DIGEST = hashlib.sha256(
+    b"".join(Path(m.__file__).read_bytes() for m in (tables, prepare))
+).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class DataSource:
+    dataset: str = option(
+        "synthetic",
+        "A named dataset (genrec datasets lists them) or a path: RecBole atomic files (a "
+        "folder or NAME.inter) or a table (.csv .tsv .jsonl .parquet)",
+    )
+    items: str | None = option(
+        None, "A table's items file: item_id, title, brand, categories, description, price"
+    )
+    columns: str | None = option(
+        None, "Column names of your files by role, e.g. user_id=uid,item_id=sku,timestamp=ts"
+    )
+    delimiter: str | None = option(None, "A CSV's delimiter [default: by suffix]")
+    events: str | None = option(None, "Comma list of the event values that count [default: all]")
+    k_core: int | None = option(
+        None, "Keep users and items with ≥ k interactions [default: 5 for files; 0 keeps all]"
+    )
+
+    @property
+    def is_named(self) -> bool:
+        from genrec.data.registry import SPECS
+
+        return self.dataset in SPECS
+
+    def recorded(self) -> dict:
+        """The fields that differ from the defaults, with the path made absolute: what
+        artifacts record, and `from_record` reads back."""
+        out = {
+            f.name: getattr(self, f.name)
+            for f in dataclasses.fields(self)
+            if getattr(self, f.name) != f.default
+        }
+        if not self.is_named:
+            out["dataset"] = str(Path(self.dataset).expanduser().resolve())
+            if self.items is not None:
+                out["items"] = str(Path(self.items).expanduser().resolve())
+        return out
+
+    @classmethod
+    def from_record(cls, record: dict) -> DataSource:
+        """An artifact's record (`export.json`, a checkpoint's or store's metadata) → the
+        source its data was read from: the recorded source, else its dataset's name."""
+        if "data_source" in record:
+            return cls(**record["data_source"])
+        return cls(dataset=record["dataset"])
+
+    def load(self, data_dir: Path | None = None) -> Dataset:
+        from genrec.data.registry import load_named
+
+        if self.is_named:
+            options = dataclasses.fields(self)[1:]  # all but `dataset`
+            given = [f.name for f in options if getattr(self, f.name) is not None]
+            if given:
+                raise DataError(
+                    f"--{given[0].replace('_', '-')} reads your own files; {self.dataset!r} is a "
+                    f"named dataset, read as published"
+                )
+            return load_named(self.dataset, data_dir)
+        return self.prepared()[0]
+
+    def files(self) -> tuple[Path, Path | None]:
+        """The interactions file and the items file (None when there is none)."""
+        path = Path(self.dataset).expanduser()
+        if not path.exists():
+            from genrec.data.registry import SPECS
+
+            raise DataError(
+                f"unknown dataset {self.dataset!r}: neither a named one ({', '.join(SPECS)}) "
+                f"nor a file or folder"
+            )
+        if path.is_dir():
+            inter = sorted(path.glob(f"*{tables.ATOMIC_SUFFIX}"))
+            if len(inter) != 1:
+                found = ", ".join(p.name for p in inter) or "none"
+                raise DataError(
+                    f"{path}: expected one NAME{tables.ATOMIC_SUFFIX} file in the folder "
+                    f"(found {found}); name the file instead"
+                )
+            path = inter[0]
+        if self.items is not None:
+            items = Path(self.items).expanduser()
+            if not items.is_file():
+                raise DataError(f"{items}: file not found (the --items table)")
+            return path, items
+        if tables.table_format(path) == "atomic":
+            sibling = path.with_suffix(".item")
+            return path, sibling if sibling.is_file() else None
+        return path, None
+
+    def name(self) -> str:
+        """The dataset's name in folders and report rows: the interactions file's stem,
+        marked when it would be taken for a named dataset."""
+        from genrec.data.registry import SPECS
+
+        stem = self.files()[0].name.split(".")[0]
+        return f"{stem}-file" if stem in SPECS else stem
+
+    def prepared(self) -> tuple[Dataset, prepare.Filtered | None]:
+        """The dataset and what preparation dropped (None when it came from the cache)."""
+        inter, items_path = self.files()
+        k = DEFAULT_K_CORE if self.k_core is None else self.k_core
+        mapping = tables.parse_columns(self.columns)
+        events = tuple(e.strip() for e in (self.events or "").split(",") if e.strip())
+        key = {
+            "files": [_digest(p) for p in (inter, items_path) if p is not None],
+            "k_core": k, "columns": mapping, "delimiter": self.delimiter, "events": events,
+            "readers": READERS_DIGEST,
+        }  # fmt: skip
+        report: list[prepare.Filtered] = []
+
+        def build() -> Dataset:
+            rows = tables.read_rows(inter, tables.ROLES, mapping, self.delimiter)
+            catalogue = (
+                tables.read_items(items_path, mapping, self.delimiter) if items_path else None
+            )
+            dataset, filtered = prepare.build(
+                self.name(), rows, catalogue, k, events, source=str(inter.resolve())
+            )
+            report.append(filtered)
+            dataset.meta["source"] = self.recorded()
+            dataset.meta["filtered"] = dataclasses.asdict(filtered)
+            return dataset
+
+        dataset = cached(self.name(), key, build)
+        return dataset, (report[0] if report else None)
+
+
+def _digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
