@@ -23,6 +23,7 @@ import numpy as np
 from genrec.atomic import atomic_folder
 from genrec.contract import STORE_PIN, VERSION_FILES, store_label
 from genrec.data import Dataset
+from genrec.errors import GenrecError
 from genrec.model.checkpoint import load_checkpoint, read_meta
 from genrec.tokenizer.store import TokenizerStore
 
@@ -39,6 +40,31 @@ def catalog(dataset: Dataset) -> dict:
     }
 
 
+# The checkout's model repository: the model's configurations and Triton entry point, which a
+# new repository elsewhere (`genrec run` in a user's own folder) starts from.
+TEMPLATE = Path(__file__).resolve().parents[1] / "model_repo"
+
+
+def _seed(base: Path, name: str) -> None:
+    """A repository without the model's configuration gets the checkout's (config.pbtxt, the
+    device variants under configs/, model.py): versions alone would not load."""
+    if (base / "config.pbtxt").is_file():
+        return
+    template = TEMPLATE / name
+    if not (template / "config.pbtxt").is_file():
+        raise GenrecError(
+            f"{base}: no config.pbtxt, and no model repository to copy it from at {template}"
+        )
+    base.mkdir(parents=True, exist_ok=True)
+    for entry in template.iterdir():
+        if entry.name.isdigit() or entry.name.startswith(".") or entry.name == "__pycache__":
+            continue  # versions (the checkout's own exports) and temporary folders
+        if entry.is_dir():
+            shutil.copytree(entry, base / entry.name, dirs_exist_ok=True)
+        else:
+            shutil.copy2(entry, base / entry.name)
+
+
 def export(
     checkpoint: Path,
     repo: Path,
@@ -53,7 +79,7 @@ def export(
     tokenizer = TokenizerStore.load(store_path, dataset.fingerprint())
     load_checkpoint(checkpoint, tokenizer)  # refuses a mismatched pair
     base = repo / name
-    base.mkdir(parents=True, exist_ok=True)
+    _seed(base, name)
     versions = [int(p.name) for p in base.iterdir() if p.is_dir() and p.name.isdigit()]
     version = base / str(max(versions, default=0) + 1)
     with atomic_folder(version) as tmp:

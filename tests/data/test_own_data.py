@@ -235,7 +235,10 @@ def test_genrec_run_end_to_end_and_resumed(small_synthetic, tmp_path):
         assert f"stage {n}/4: {stage}" in first.stdout
     table = first.stdout[first.stdout.index("shop: test split") :]
     assert all(model in table for model in ("popularity", "sasrec", "decoder-tiny"))
-    info = json.loads((tmp_path / "model_repo" / "genrec" / "1" / "export.json").read_text())
+    repo = tmp_path / "model_repo" / "genrec"
+    # A repository made outside the checkout gets the model's configuration, so Triton loads it.
+    assert (repo / "config.pbtxt").is_file() and (repo / "1" / "model.py").is_file()
+    info = json.loads((repo / "1" / "export.json").read_text())
     assert info["dataset"] == "shop"
     assert info["data_source"] == {"dataset": str((tmp_path / "shop").resolve())}
     served = load_recorded(info)  # what `genrec serve` loads histories from
