@@ -15,7 +15,7 @@ from genrec.errors import GenrecError
 # isort: off
 # Registration order is the order `genrec --help` lists the commands in.
 from genrec.cli import datasets, data, run, tokenize, train, align, slate, serve  # noqa: F401
-from genrec.cli import client_key  # noqa: F401
+from genrec.cli import catalog, client_key  # noqa: F401
 from genrec.cli import bench_serve, loadtest, bench_security, experiments, bench_model  # noqa: F401
 # isort: on
 

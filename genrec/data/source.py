@@ -51,6 +51,9 @@ class DataSource:
     k_core: int | None = option(
         None, "Keep users and items with ≥ k interactions [default: 5 for files; 0 keeps all]"
     )
+    added: str | None = option(
+        None, "Items files appended to the catalogue by `genrec catalog add` (comma list)"
+    )
 
     @property
     def is_named(self) -> bool:
@@ -67,9 +70,11 @@ class DataSource:
             if getattr(self, f.name) != f.default
         }
         if not self.is_named:
-            out["dataset"] = str(Path(self.dataset).expanduser().resolve())
+            out["dataset"] = _absolute(self.dataset)
             if self.items is not None:
-                out["items"] = str(Path(self.items).expanduser().resolve())
+                out["items"] = _absolute(self.items)
+        if self.added:
+            out["added"] = ",".join(_absolute(p) for p in self.added.split(","))
         return out
 
     @classmethod
@@ -83,16 +88,34 @@ class DataSource:
     def load(self, data_dir: Path | None = None) -> Dataset:
         from genrec.data.registry import load_named
 
-        if self.is_named:
-            options = dataclasses.fields(self)[1:]  # all but `dataset`
-            given = [f.name for f in options if getattr(self, f.name) is not None]
+        if not self.is_named:
+            dataset = self.prepared()[0]
+        else:
+            reading = ("items", "columns", "delimiter", "events", "k_core")  # a file's options
+            given = [name for name in reading if getattr(self, name) is not None]
             if given:
                 raise DataError(
                     f"--{given[0].replace('_', '-')} reads your own files; {self.dataset!r} is a "
                     f"named dataset, read as published"
                 )
-            return load_named(self.dataset, data_dir)
-        return self.prepared()[0]
+            dataset = load_named(self.dataset, data_dir)
+        return self._with_added(dataset) if self.added else dataset
+
+    def _with_added(self, dataset: Dataset) -> Dataset:
+        """`dataset` with the `added` items files' items after its own, ids kept unique."""
+        mapping = tables.parse_columns(self.columns)
+        items, seen = list(dataset.items), {item.id for item in dataset.items}
+        for name in self.added.split(","):
+            path = Path(name).expanduser()
+            for item in tables.read_items(path, mapping, self.delimiter):
+                if item.id in seen:
+                    raise DataError(
+                        f"{path}: item {item.id!r} is already in the catalogue; expected new ids"
+                    )
+                seen.add(item.id)
+                items.append(item)
+        meta = dataset.meta | {"source": self.recorded()}
+        return dataclasses.replace(dataset, items=items, meta=meta)
 
     def files(self) -> tuple[Path, Path | None]:
         """The interactions file and the items file (None when there is none)."""
@@ -153,12 +176,16 @@ class DataSource:
                 self.name(), rows, catalogue, k, events, source=str(inter.resolve())
             )
             report.append(filtered)
-            dataset.meta["source"] = self.recorded()
+            dataset.meta["source"] = dataclasses.replace(self, added=None).recorded()
             dataset.meta["filtered"] = dataclasses.asdict(filtered)
             return dataset
 
         dataset = cached(self.name(), key, build)
         return dataset, (report[0] if report else None)
+
+
+def _absolute(path: str) -> str:
+    return str(Path(path).expanduser().resolve())
 
 
 def _digest(path: Path) -> str:

@@ -8,12 +8,15 @@ import csv
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from safetensors.torch import load_file
 
+from genrec.contract import STORE_FILES, VERSION_FILES
 from genrec.data import Dataset, DataSource, Item, User, load_dataset, load_recorded
 from genrec.data.cache import using_cache
 from genrec.data.tables import write_tables
@@ -221,15 +224,24 @@ def _write_atomic(dataset: Dataset, folder: Path, name: str) -> Path:
     return folder
 
 
-def test_genrec_run_end_to_end_and_resumed(small_synthetic, tmp_path):
+RUN_ARGS = (
+    "run", "shop", "--size", "tiny", "--epochs", "1", "--eval-users", "50",
+    "--sasrec-epochs", "2", "--tokenizer", "rqkmeans", "--no-progress",
+)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def quickstart(small_synthetic, tmp_path_factory):
+    """`genrec run` once on generated atomic files in a fresh folder → (folder, its output)."""
+    root = tmp_path_factory.mktemp("quickstart")
+    _write_atomic(small_synthetic, root / "shop", "shop")
+    return root, _genrec(*RUN_ARGS, cwd=root)
+
+
+def test_genrec_run_end_to_end_and_resumed(quickstart):
     """`genrec run` on generated atomic files: every stage, a final table beside SASRec's, an
     export that names where its data came from; run again, every stage is skipped."""
-    _write_atomic(small_synthetic, tmp_path / "shop", "shop")
-    args = (
-        "run", "shop", "--size", "tiny", "--epochs", "1", "--eval-users", "50",
-        "--sasrec-epochs", "2", "--tokenizer", "rqkmeans", "--no-progress",
-    )  # fmt: skip
-    first = _genrec(*args, cwd=tmp_path)
+    tmp_path, first = quickstart
     assert first.returncode == 0, first.stderr
     for n, stage in enumerate(("baselines", "tokenizer", "decoder", "export"), start=1):
         assert f"stage {n}/4: {stage}" in first.stdout
@@ -244,8 +256,69 @@ def test_genrec_run_end_to_end_and_resumed(small_synthetic, tmp_path):
     served = load_recorded(info)  # what `genrec serve` loads histories from
     assert served.fingerprint() == load_dataset(str(tmp_path / "shop")).fingerprint()
 
-    again = _genrec(*args, cwd=tmp_path)
+    again = _genrec(*RUN_ARGS, cwd=tmp_path)
     assert again.returncode == 0, again.stderr
     assert "stage " not in again.stdout
     assert "done before: baselines, tokenizer, decoder, export" in again.stdout
-    assert not (tmp_path / "model_repo" / "genrec" / "2").exists()
+    assert not (repo / "2").exists()
+
+
+def test_catalog_add_serves_new_items_without_a_restart(quickstart):
+    """`genrec catalog add` while the stack serves: new items get unique SIDs beside the old
+    ones (which keep theirs), Triton and the gateway move to the new version by themselves,
+    and the new items come up, decoded by the model, in the user's pages. The new items are
+    new editions of the user's top items, so their text puts them beside those in the trie."""
+    import httpx
+
+    from genrec.local_stack import running_stack
+
+    root, built = quickstart
+    assert built.returncode == 0, built.stderr
+    repo = root / "model_repo"
+    shop = load_recorded(json.loads((repo / "genrec" / "1" / "export.json").read_text()))
+    user = shop.users[0].id
+    env = {"GENREC_CATALOG_POLL_S": "0.5"}
+    with (
+        running_stack(repo, root / "stack", shop, gateway_env=env) as stack,
+        httpx.Client(base_url=stack.url, timeout=30) as client,
+    ):
+
+        def page(token: str | None = None) -> dict:
+            body = {"user_id": user, "page_size": 50, "page_token": token}
+            r = client.post("/v1/recommendations", json=body)
+            assert r.status_code == 200, r.text
+            return r.json()
+
+        before = page()
+        assert before["model_version"] == "genrec:1"
+        top = before["items"][:3]
+        (root / "new.jsonl").write_text(
+            "".join(
+                json.dumps({"item_id": f"NEW{n}", "title": f"{i['title']} (new edition)"}) + "\n"
+                for n, i in enumerate(top)
+            )
+        )
+        added = _genrec("catalog", "add", "new.jsonl", "--no-progress", cwd=root)
+        assert added.returncode == 0, added.stderr
+        deadline = time.monotonic() + 120
+        while (after := page())["model_version"] != "genrec:2":
+            assert time.monotonic() < deadline, "the stack never served version 2"
+            time.sleep(0.5)
+        # Paging on ranks the whole catalogue for the user (each page excludes the earlier
+        # ones): the new items come up in it, decoded by the model, not as a fallback.
+        shown = []
+        while True:
+            assert after["model_version"] == "genrec:2"
+            shown += [(i["item_id"], i["score"]) for i in after["items"]]
+            if after["next_page_token"] is None or any(i.startswith("NEW") for i, _ in shown):
+                break
+            after = page(after["next_page_token"])
+    held = repo / "genrec" / "2" / VERSION_FILES.tokenizer_store
+    store = json.loads((held / STORE_FILES.items).read_text())
+    assert store[: shop.n_items] == [i.id for i in shop.items] and store[-3:] == [
+        "NEW0", "NEW1", "NEW2",
+    ]  # fmt: skip
+    rows = load_file(str(held / STORE_FILES.item_sids))[STORE_FILES.sids_tensor].numpy()
+    assert len(np.unique(rows, axis=0)) == len(rows)  # every SID unique
+    new = [(rank, score) for rank, (i, score) in enumerate(shown, 1) if i.startswith("NEW")]
+    assert new and all(score is not None for _, score in new), shown
