@@ -38,6 +38,20 @@ EQUIVALENCE_COLUMNS = (
 PARSE_COLUMNS = (
     "check", "named", "read_as", "interactions", "file_mb", "first_read_s", "cache_hit_s",
 )  # fmt: skip
+NEW_ITEM_COLUMNS = (
+    "side",
+    "dataset",
+    "held_out_items",
+    "users",
+    "held_out_target_users",
+    "recall@10_held_out_targets",
+    "ndcg@10_held_out_targets",
+    "recall@10_all",
+    "pages_with_held_out",
+    "held_out_slot_share",
+    "seed",
+    "hardware",
+)  # fmt: skip (genrec bench-catalog's rows, in the same report)
 
 
 @dataclass(frozen=True)
@@ -175,4 +189,10 @@ def write_report(rows: list[dict], path: Path) -> None:
         text += markdown_table(
             [r for r in merged if r["check"] == "parse time"], (*PARSE_COLUMNS, "hardware")
         )
+        if new := [r for r in merged if r["check"] == "new items"]:
+            text += (
+                "\n## New items: added without retraining vs retrained from scratch "
+                "(`genrec bench-catalog`)\n\n"
+            )
+            text += markdown_table(new, NEW_ITEM_COLUMNS)
         path.with_suffix(".md").write_text(text)

@@ -26,6 +26,7 @@ from genrec.data.schema import Dataset
 from genrec.errors import DataError
 from genrec.options import option
 
+GENERIC_STEMS = {"interactions", "inter", "ratings", "events", "data", "log", "train"}
 DEFAULT_K_CORE = 5  # the benchmarks' filter, for a user's files (named datasets are as published)
 # The readers' code is part of a prepared dataset's identity: changed rules, new cache entry.
 READERS_DIGEST = hashlib.sha256(
@@ -147,11 +148,15 @@ class DataSource:
         return path, None
 
     def name(self) -> str:
-        """The dataset's name in folders and report rows: the interactions file's stem,
-        marked when it would be taken for a named dataset."""
+        """The dataset's name in folders and report rows: the interactions file's stem (its
+        folder's name when the stem says only what the file holds), marked when it would be
+        taken for a named dataset."""
         from genrec.data.registry import SPECS
 
-        stem = self.files()[0].name.split(".")[0]
+        path = self.files()[0]
+        stem = path.name.split(".")[0]
+        if stem.lower() in GENERIC_STEMS and path.parent.name:
+            stem = path.parent.name
         return f"{stem}-file" if stem in SPECS else stem
 
     def prepared(self) -> tuple[Dataset, prepare.Filtered | None]:
