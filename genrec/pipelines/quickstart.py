@@ -124,7 +124,8 @@ def run_all(
         )
         done("decoder", {"checkpoint": str(trained.checkpoint), "row": trained.row})
     if due("export"):
-        version = run_export(Path(stages["decoder"]["checkpoint"]), paths.model_repo)
+        checkpoint = Path(stages["decoder"]["checkpoint"])
+        version = run_export(checkpoint, paths.model_repo, data_dir=paths.data_dir)
         done("export", {"version": str(version)})
 
     rows = [
