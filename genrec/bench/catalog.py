@@ -120,8 +120,8 @@ def run_part(part: str, bench: CatalogBench, work: Path, progress: bool, command
     if part == "added":
         record = paths.out / "added.json"
         if not record.is_file():
-            new = work / "tables" / "held_out.csv"
-            _write_items(full, held, new)
+            only = Dataset(full.name, [full.items[i] for i in held], [])
+            _, new = write_tables(only, work / "tables" / "held_out")  # its items table
             outcome = add_items(
                 new, paths.model_repo, store_root=paths.store, artifacts=paths.artifacts,
                 checkpoints=paths.out / "checkpoints", device=bench.device, progress=progress,
@@ -129,14 +129,6 @@ def run_part(part: str, bench: CatalogBench, work: Path, progress: bool, command
             record.write_text(json.dumps({"version": str(outcome.version)}))
         version = Path(json.loads(record.read_text())["version"])
     return version
-
-
-def _write_items(dataset: Dataset, held: np.ndarray, path: Path) -> None:
-    """The held-out items' table (write_tables' items file, held-out rows only)."""
-    only = Dataset(dataset.name, [dataset.items[i] for i in held], [])
-    path.parent.mkdir(parents=True, exist_ok=True)
-    _, items = write_tables(only, path.parent / "held_out_tables")
-    path.write_text(items.read_text())
 
 
 def evaluate(version: Path, full: Dataset, held: np.ndarray, bench: CatalogBench) -> dict:

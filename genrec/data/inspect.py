@@ -43,5 +43,5 @@ def inspect(source: DataSource, data_dir: Path | None = None) -> dict:
     }
     kept = dataset.meta.get("filtered")
     if kept is not None:
-        row |= {k: v for k, v in kept.items()} | {"from_cache": filtered is None}
+        row |= kept | {"from_cache": filtered is None}
     return row

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from genrec.data import prepare, tables
 from genrec.data.cache import cached
+from genrec.data.readers import require
 from genrec.data.schema import Dataset
 from genrec.errors import DataError
 from genrec.options import option
@@ -138,10 +139,7 @@ class DataSource:
                 )
             path = inter[0]
         if self.items is not None:
-            items = Path(self.items).expanduser()
-            if not items.is_file():
-                raise DataError(f"{items}: file not found (the --items table)")
-            return path, items
+            return path, require(Path(self.items).expanduser(), "the --items table")
         if tables.table_format(path) == "atomic":
             sibling = path.with_suffix(".item")
             return path, sibling if sibling.is_file() else None
@@ -162,6 +160,7 @@ class DataSource:
     def prepared(self) -> tuple[Dataset, prepare.Filtered | None]:
         """The dataset and what preparation dropped (None when it came from the cache)."""
         inter, items_path = self.files()
+        name = self.name()
         k = DEFAULT_K_CORE if self.k_core is None else self.k_core
         mapping = tables.parse_columns(self.columns)
         events = tuple(e.strip() for e in (self.events or "").split(",") if e.strip())
@@ -178,14 +177,14 @@ class DataSource:
                 tables.read_items(items_path, mapping, self.delimiter) if items_path else None
             )
             dataset, filtered = prepare.build(
-                self.name(), rows, catalogue, k, events, source=str(inter.resolve())
+                name, rows, catalogue, k, events, source=str(inter.resolve())
             )
             report.append(filtered)
             dataset.meta["source"] = dataclasses.replace(self, added=None).recorded()
             dataset.meta["filtered"] = dataclasses.asdict(filtered)
             return dataset
 
-        dataset = cached(self.name(), key, build)
+        dataset = cached(name, key, build)
         return dataset, (report[0] if report else None)
 
 
@@ -194,8 +193,5 @@ def _absolute(path: str) -> str:
 
 
 def _digest(path: Path) -> str:
-    digest = hashlib.sha256()
     with path.open("rb") as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return hashlib.file_digest(f, "sha256").hexdigest()

@@ -20,6 +20,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from genrec.data.readers import parse_float, require
 from genrec.data.schema import Dataset, Item
 from genrec.errors import DataError
 
@@ -84,8 +85,7 @@ def read_rows(
     required: tuple[str, ...] = REQUIRED,
 ) -> Rows:
     """The columns of `path` that `roles` name (those in `required` must be there), by role."""
-    if not path.is_file():
-        raise DataError(f"{path}: file not found")
+    require(path, "an interactions or items table")
     kind = table_format(path)
     if kind == ".parquet":
         header, records, lines = _parquet(path)
@@ -223,13 +223,9 @@ def parse_time(value: str | None, path: Path, line: int) -> float:
 
 
 def parse_number(value: str | None, path: Path, line: int, what: str) -> float | None:
-    if value is None or value.strip() == "":
-        return None
-    try:
-        number = float(value)
-    except ValueError:
-        number = math.nan
-    if not math.isfinite(number):
+    """`readers.parse_float` (None when empty), refusing NaN and infinities too."""
+    number = parse_float(value or "", path, line, what)
+    if number is not None and not math.isfinite(number):
         raise DataError(f"{path}:{line}: {what} {value!r} is not a finite number")
     return number
 
