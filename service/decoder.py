@@ -27,8 +27,8 @@ from genrec.contract import (
     Stats,
     TensorSpec,
 )
+from service.breaker import Breaker
 from service.metrics import (
-    BREAKER_OPEN,
     DECODER_BATCH,
     DECODER_STAGE,
     PROMPT_TOKENS,
@@ -38,40 +38,6 @@ from service.metrics import (
 
 class DecoderUnavailable(RuntimeError):
     """Triton did not answer in time, refused the request, or the breaker is open."""
-
-
-class Breaker:
-    """A circuit breaker: `failures` consecutive failures open it for `reset_s`, during which
-    calls fail at once instead of tying up workers on a dead backend. Then it is half-open: one
-    call is let through as a trial while the others still fail fast; its success closes the
-    breaker, its failure opens it for another `reset_s`."""
-
-    def __init__(self, failures: int, reset_s: float):
-        self.failures, self.reset_s = failures, reset_s
-        self.count, self.open_until = 0, 0.0
-        self.trial = False  # the half-open trial is in flight
-
-    def allow(self) -> bool:
-        if self.count < self.failures:
-            return True  # closed
-        if self.trial or time.monotonic() < self.open_until:
-            return False
-        self.trial = True  # half-open: this call is the trial
-        return True
-
-    def succeeded(self) -> None:
-        self.count, self.trial = 0, False
-        BREAKER_OPEN.set(0)
-
-    def failed(self) -> None:
-        self.count, self.trial = self.count + 1, False
-        if self.count >= self.failures:
-            self.open_until = time.monotonic() + self.reset_s
-            BREAKER_OPEN.set(1)
-
-    def abandoned(self) -> None:
-        """A call that ended neither way (cancelled): a trial it was may be taken again."""
-        self.trial = False
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,9 @@
 """The gateway application, `service.main:app`, served by `python -m service.server`.
 
-The lifespan opens the async Redis client and the Triton gRPC client once per process, reads the
-catalogue of the model version Triton serves, follows Triton onto newer versions
-(`service.rollout`), and closes both on shutdown. `service.errors` decides what clients see of
-an error.
+The lifespan opens the async Redis clients (events and histories; page chains, when they have
+a Redis of their own) and the Triton gRPC client once per process, reads the catalogue of the
+model version Triton serves, follows Triton onto newer versions (`service.rollout`), and closes
+them on shutdown. `service.errors` decides what clients see of an error.
 """
 
 from __future__ import annotations
@@ -19,10 +19,12 @@ from fastapi_offline import FastAPIOffline
 from redis.asyncio import Redis
 
 from service import errors
+from service.breaker import Breaker
 from service.clients import Clients
-from service.decoder import Breaker, TritonDecoder
+from service.decoder import TritonDecoder
 from service.history import Histories
-from service.middleware import BodyLimit, Metrics, RateLimit
+from service.metrics import BREAKER_OPEN, LIMITS_LOCAL
+from service.middleware import BodyLimit, Metrics, RateLimit, SharedWindows, TokenBuckets
 from service.pages import PageChains
 from service.probe import BackendProbe
 from service.recommender import Recommender
@@ -51,6 +53,10 @@ def _log_beside_uvicorn() -> None:
         log.propagate = False
 
 
+def _redis(url: str, password: str | None) -> Redis:
+    return Redis.from_url(url, password=password, socket_timeout=1.0, socket_connect_timeout=1.0)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     _log_beside_uvicorn()
@@ -66,11 +72,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             raise SystemExit(2)
         if settings.dev_mode:
             log.warning("GENREC_DEV_MODE: built-in secrets accepted; never in production")
-        redis = Redis.from_url(
-            settings.redis_url, password=redis_password(settings),
-            socket_timeout=1.0, socket_connect_timeout=1.0,
-        )  # fmt: skip
-        breaker = Breaker(settings.breaker_failures, settings.breaker_reset_s)
+        redis = _redis(settings.redis_url, redis_password(settings))
+        cache_redis = redis
+        if settings.cache_redis_url:
+            cache_redis = _redis(settings.cache_redis_url, redis_password(settings, cache=True))
+        breaker = Breaker(settings.breaker_failures, settings.breaker_reset_s, BREAKER_OPEN)
         decoder = TritonDecoder(
             settings.triton_url, settings.triton_model, settings.triton_timeout_s, breaker
         )
@@ -79,7 +85,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             redis, settings.history_max, settings.event_ttl_s, settings.history_min_rating,
             settings.redis_wait_replicas, settings.redis_wait_timeout_ms,
         )  # fmt: skip
-        chains = PageChains(redis, token_secret(settings), settings.page_ttl_s)
+        chains = PageChains(cache_redis, token_secret(settings), settings.page_ttl_s)
         app.state.settings, app.state.histories = settings, histories
         app.state.probe = BackendProbe(
             redis, decoder, settings.probe_timeout_s, settings.probe_cache_s
@@ -100,6 +106,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             watching.cancel()
             await decoder.close()
             await redis.aclose()
+            if cache_redis is not redis:
+                await cache_redis.aclose()
 
     # /docs and /redoc load Swagger UI and ReDoc from fastapi-offline's package files.
     app = FastAPIOffline(
@@ -122,9 +130,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_headers=["content-type", "x-api-key"],
         )  # fmt: skip
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
-    app.add_middleware(
-        RateLimit, rate=settings.rate_limit_rps, burst=settings.rate_limit_burst, clients=clients
-    )
+    local = TokenBuckets(settings.rate_limit_rps, settings.rate_limit_burst)
+    shared = None
+    if settings.rate_limit_scope == "shared":
+        shared = SharedWindows(
+            settings.cache_redis_url or settings.redis_url, redis_password(settings, cache=True),
+            settings.rate_limit_rps, settings.rate_limit_burst,
+            Breaker(settings.breaker_failures, settings.breaker_reset_s, LIMITS_LOCAL),
+        )  # fmt: skip
+    app.add_middleware(RateLimit, local=local, shared=shared, clients=clients)
     app.add_middleware(Metrics, routes={r.path for x in routers for r in x.routes})
     return app
 

@@ -60,6 +60,10 @@ BREAKER_OPEN = Gauge(
     "genrec_triton_circuit_open", "1 while the gateway skips Triton after repeated failures",
     multiprocess_mode="max",
 )  # fmt: skip
+LIMITS_LOCAL = Gauge(
+    "genrec_rate_limit_local", "1 while rate limits are kept per process: their Redis fails",
+    multiprocess_mode="max",
+)  # fmt: skip
 
 
 def registry() -> CollectorRegistry:

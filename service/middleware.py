@@ -3,10 +3,16 @@ per-client rate limit."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import orjson
+from limits import RateLimitItemPerSecond
+from limits.aio.storage import RedisStorage
+from limits.aio.strategies import SlidingWindowCounterRateLimiter
+from redis.exceptions import RedisError
 
+from service.breaker import Breaker
 from service.clients import Clients
 from service.metrics import HTTP_LATENCY, HTTP_REQUESTS
 
@@ -91,18 +97,15 @@ class Metrics:
             HTTP_REQUESTS.labels(route, scope["method"], str(status)).inc()
 
 
-class RateLimit:
-    """Per-client rate limit: a token bucket per client in each gateway process, so one
-    flooding client gets 429s (with Retry-After) while everyone else is served. A client is
-    the one its X-API-Key names (`service.clients`), else its address: clients behind one proxy
-    keep buckets of their own, and a made-up key buys no fresh one."""
+class TokenBuckets:
+    """A token bucket per client, in this process: the rate limit while the shared one's Redis
+    fails (or when limits are configured per process)."""
 
-    def __init__(self, app, rate: float, burst: int, clients: Clients, max_clients: int = 100_000):
-        self.app, self.rate, self.burst, self.max_clients = app, rate, burst, max_clients
-        self.clients = clients
+    def __init__(self, rate: float, burst: int, max_clients: int = 100_000):
+        self.rate, self.burst, self.max_clients = rate, burst, max_clients
         self.buckets: dict[str, tuple[float, float]] = {}  # client → (tokens, last refill)
 
-    def _allow(self, client: str) -> float:
+    def wait(self, client: str) -> float:
         """0 when allowed, else seconds until a token is back."""
         now = time.monotonic()
         tokens, last = self.buckets.get(client, (float(self.burst), now))
@@ -115,6 +118,58 @@ class RateLimit:
         self.buckets[client] = (tokens - 1, now)
         return 0.0
 
+
+class SharedWindows:
+    """The limit every gateway worker and replica shares: a sliding-window counter per client
+    in Redis (`limits`), `burst` requests per `burst / rate` seconds, so the limit a client
+    meets is the configured one, not that times the number of processes behind the address.
+    One Lua call per request; a Redis that fails or stalls (beyond REDIS_TIMEOUT_S) opens the
+    breaker, and the local buckets stand in until it closes again."""
+
+    REDIS_TIMEOUT_S = 0.2  # a stalled Redis delays no request by more
+
+    def __init__(
+        self, redis_url: str, password: str | None, rate: float, burst: int, breaker: Breaker
+    ):
+        storage = RedisStorage(
+            f"async+{redis_url}", implementation="redispy", key_prefix="genrec:limits",
+            socket_timeout=self.REDIS_TIMEOUT_S, socket_connect_timeout=self.REDIS_TIMEOUT_S,
+            **({"password": password} if password else {}),
+        )  # fmt: skip
+        self.limiter = SlidingWindowCounterRateLimiter(storage)
+        self.item = RateLimitItemPerSecond(burst, max(1, round(burst / rate)))
+        self.breaker = breaker
+
+    async def wait(self, client: str) -> float | None:
+        """0 when allowed, seconds to wait when not; None when Redis cannot say."""
+        if not self.breaker.allow():
+            return None
+        try:
+            if await self.limiter.hit(self.item, client):
+                wait = 0.0
+            else:
+                reset_at = (await self.limiter.get_window_stats(self.item, client)).reset_time
+                wait = max(1.0, reset_at - time.time())
+        except (RedisError, OSError):
+            self.breaker.failed()
+            return None
+        except asyncio.CancelledError:
+            self.breaker.abandoned()
+            raise
+        self.breaker.succeeded()
+        return wait
+
+
+class RateLimit:
+    """Per-client rate limit, so one flooding client gets 429s (with Retry-After) while
+    everyone else is served: shared through Redis by every worker and replica (`SharedWindows`),
+    or per process (`TokenBuckets`) when configured so or while that Redis fails. A client is
+    the one its X-API-Key names (`service.clients`), else its address: clients behind one proxy
+    keep limits of their own, and a made-up key buys no fresh one."""
+
+    def __init__(self, app, local: TokenBuckets, shared: SharedWindows | None, clients: Clients):
+        self.app, self.local, self.shared, self.clients = app, local, shared, clients
+
     def _who(self, scope) -> str:
         key = next((v for k, v in scope["headers"] if k == b"x-api-key"), None)
         client = self.clients.identify(key.decode("latin-1")) if key else None
@@ -125,7 +180,10 @@ class RateLimit:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        wait = self._allow(self._who(scope))
+        client = self._who(scope)
+        wait = None if self.shared is None else await self.shared.wait(client)
+        if wait is None:
+            wait = self.local.wait(client)
         if wait:
             retry = str(max(1, round(wait)))
             headers = [(b"retry-after", retry.encode())]

@@ -53,7 +53,7 @@ class Recommender:
             page = state.current or await self._decode(
                 catalog, user, state.shown, request.page_size, request.mode == DecodeMode.slate
             )
-            if state.current is None:
+            if state.current is None and cursor.page > 1:  # page 1 travels in page 2's token
                 page = await self.chains.store(cursor, user, page)
         except RedisError as e:  # no history, no chain: a popular page that ends the chain
             log.warning("redis unavailable, serving popularity: %s", e)
@@ -134,9 +134,7 @@ class Recommender:
         # again is the page as first served, and the next one is decoded at the new size.
         full = len(page.items) >= (page.size or page_size)
         more = more and full and cursor.page < self.settings.max_pages
-        next_token = (
-            self.chains.token(Cursor(cursor.chain, cursor.page + 1), user) if more else None
-        )
+        next_token = self.chains.token(self.chains.following(cursor, page), user) if more else None
         return RecommendationPage(
             items=items,
             next_page_token=next_token,

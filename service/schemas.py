@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from service.pages import TOKEN_PATTERN
 
@@ -16,6 +16,31 @@ from service.pages import TOKEN_PATTERN
 ID_PATTERN, ID_MAX = r"^[A-Za-z0-9_.:@/-]+$", 128
 MAX_PAGE_SIZE = 50  # the served beam width: a page is at most one beam's items
 Id = Field(min_length=1, max_length=ID_MAX, pattern=ID_PATTERN)
+
+
+def _a_json_number(value: object) -> object:
+    """A JSON number (26.0 is an integer), not a string or a boolean that happens to convert:
+    pydantic's lax mode would read "10" and true as numbers."""
+    if isinstance(value, str | bool):
+        raise ValueError("must be a JSON number")
+    return value
+
+
+def _a_json_string(value: object) -> object:
+    """A date-time as the schema says, an ISO 8601 string: pydantic's lax mode would read the
+    number 0.25 as a unix time."""
+    if not isinstance(value, str):
+        raise ValueError("must be an ISO 8601 date-time string")
+    return value
+
+
+# Numbers and date-times as JSON writes them; the bounds stay on each field.
+JsonInt = Annotated[int, BeforeValidator(_a_json_number)]
+JsonFloat = Annotated[float, BeforeValidator(_a_json_number)]
+JsonDateTime = Annotated[datetime, BeforeValidator(_a_json_string)]
+# An event's optional amount. Bounds inside a type in a union must come before the validator:
+# after it, pydantic writes them into the OpenAPI schema as unknown keywords (`le`), not bounds.
+Amount = Annotated[float, Field(ge=-1e6, le=1e6), BeforeValidator(_a_json_number)]
 
 
 class Strict(BaseModel):
@@ -30,17 +55,9 @@ class DecodeMode(StrEnum):
 
 class RecommendationRequest(Strict):
     user_id: str = Id
-    page_size: int = Field(10, ge=1, le=MAX_PAGE_SIZE)
+    page_size: JsonInt = Field(10, ge=1, le=MAX_PAGE_SIZE)
     page_token: str | None = Field(None, pattern=TOKEN_PATTERN)
     mode: DecodeMode = DecodeMode.beam
-
-    @field_validator("page_size", mode="before")
-    @classmethod
-    def _a_json_number(cls, value: object) -> object:
-        """A JSON integer (26.0 is one), not a string or a boolean that happens to convert."""
-        if isinstance(value, str | bool):
-            raise ValueError("page_size must be a JSON integer")
-        return value
 
 
 class RecommendedItem(BaseModel):
@@ -82,17 +99,17 @@ class _EventFields(Strict):
     event_id: str = Id
     user_id: str = Id
     item_id: str = Id
-    ts: datetime | None = None  # when it happened; the gateway's clock when absent
+    ts: JsonDateTime | None = None  # when it happened; the gateway's clock when absent
 
 
 class Interaction(_EventFields):
     type: Literal["click", "purchase"]
-    value: float | None = Field(None, ge=-1e6, le=1e6)  # optional: an amount, a dwell time
+    value: Amount | None = None  # optional: an amount, a dwell time
 
 
 class Rating(_EventFields):
     type: Literal["rating"]
-    value: float = Field(ge=1, le=5)  # the stars, required
+    value: JsonFloat = Field(ge=1, le=5)  # the stars, required
 
 
 # One body, told apart by `type`; the OpenAPI schema says which fields each type needs.

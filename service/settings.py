@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -27,6 +27,12 @@ class Settings(BaseSettings):
 
     redis_url: str = "redis://127.0.0.1:6379/0"
     redis_password: SecretStr | None = None  # Redis `requirepass` (the chart's Secret sets it)
+    # The short-lived state anyone's traffic creates, page chains (`service.pages`) and rate-limit
+    # windows, in a Redis of its own with an evicting memory policy, so it can never crowd out
+    # the events, whose Redis runs noeviction. An evicted chain ends (404: start again), an
+    # evicted window starts afresh. Unset: `redis_url`'s (then keep that Redis's memory ample).
+    cache_redis_url: str | None = None
+    cache_redis_password: SecretStr | None = None  # its `requirepass` (the chart's Secret sets it)
     # gRPC target. Several Triton servers share the load round robin when it names them all:
     # `ipv4:10.0.0.5:8001,10.0.0.6:8001`, or `dns:///triton-headless:8001` (every address).
     triton_url: str = "127.0.0.1:8001"
@@ -84,9 +90,13 @@ class Settings(BaseSettings):
     # Prometheus metrics (all workers') on a port of their own, never the public one: the
     # chart lets only `networkPolicy.metricsFrom` reach it.
     metrics_port: int = Field(9464, ge=1, le=65535)
-    # Per client address and gateway process: a token bucket; over it, 429 with Retry-After.
+    # Per client (its key's, else its address): `burst` requests per `burst / rps` seconds; over
+    # it, 429 with Retry-After. `shared`: one window per client for every worker and replica,
+    # in the cache Redis (one call per request); `process`: a token bucket per process, so the
+    # limit is that times the processes (also the fallback while the cache Redis fails).
     rate_limit_rps: float = Field(200.0, gt=0)
     rate_limit_burst: int = Field(400, ge=1)
+    rate_limit_scope: Literal["shared", "process"] = "shared"
     # After this many consecutive Triton failures, skip Triton for `breaker_reset_s` (fallback
     # pages at once, no worker tied up), then let one request try again.
     breaker_failures: int = Field(5, ge=1)
@@ -128,9 +138,13 @@ def token_secret(settings: Settings) -> bytes:
     return (secret or DEV_TOKEN_SECRET).encode()
 
 
-def redis_password(settings: Settings) -> str | None:
-    """The password to send, when one is set; else the URL's own (or none)."""
-    return settings.redis_password.get_secret_value() if settings.redis_password else None
+def redis_password(settings: Settings, cache: bool = False) -> str | None:
+    """The password to send to the event store (or the cache), when one is set; else the URL's
+    own (or none). The cache without a URL of its own is the event store."""
+    password = settings.redis_password
+    if cache and settings.cache_redis_url:
+        password = settings.cache_redis_password
+    return password.get_secret_value() if password else None
 
 
 @lru_cache

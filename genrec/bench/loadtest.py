@@ -148,7 +148,7 @@ def cpu_seconds(stack: Stack) -> dict[str, float]:
     return {
         "gateway": tree(stack.gateway.process),
         "triton": sum(tree(triton.process) for triton in stack.tritons),
-        "redis": tree(stack.redis.process),
+        "redis": tree(stack.redis.process) + tree(stack.cache_redis.process),
         "locust": children.ru_utime + children.ru_stime,
     }
 

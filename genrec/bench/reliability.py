@@ -511,21 +511,50 @@ def isolated_repo(model_repo: Path, workdir: Path) -> Path:
     return target.parent
 
 
-def run_schemathesis(url: str, api_key: str, max_examples: int = 250, rate: str = "40/s") -> dict:
-    """Schemathesis with every check, paced under the gateway's per-client rate limit."""
-    command = [
-        str(Path(sys.executable).parent / "schemathesis"), "run", f"{url}/openapi.json",
-        "--checks", "all", "--max-examples", str(max_examples), "--seed", "0", "--no-color",
-        "--rate-limit", rate, "--header", f"X-API-Key: {api_key}",
-    ]  # fmt: skip
-    run = subprocess.run(command, capture_output=True, text=True, timeout=900)
-    found = re.search(
-        r"(\d+) generated, (?:(\d+) passed|\d+ found (\d+) unique failures)", run.stdout
-    )
+KNOWN_IDS_ENV = "GENREC_SCHEMATHESIS_IDS"  # what the hooks swap generated ids for
+
+
+def run_schemathesis(
+    url: str,
+    redis_url: str,
+    api_key: str,
+    users: list[str],
+    items: list[str],
+    seeds: tuple[int, ...] = (0, 1),
+    max_examples: int = 500,
+    rate: str = "40/s",
+) -> dict:
+    """Schemathesis with every check, once per seed, paced under the gateway's per-client rate
+    limit. Generated valid ids become `users`' and `items`' (`genrec.bench.schemathesis_hooks`),
+    so events are recorded: those users' histories change, so give it users of its own. Counts
+    the events that reached Redis (`redis_url`), so the write path is seen to be exercised."""
+    redis = Redis.from_url(redis_url)
+    events_before = sum(1 for _ in redis.scan_iter(event_key("*")))
+    env = os.environ | {
+        "SCHEMATHESIS_HOOKS": "genrec.bench.schemathesis_hooks",
+        KNOWN_IDS_ENV: json.dumps({"users": users, "items": items}),
+    }
+    cases, failures, codes = 0, 0, []
+    for seed in seeds:
+        command = [
+            str(Path(sys.executable).parent / "schemathesis"), "run", f"{url}/openapi.json",
+            "--checks", "all", "--max-examples", str(max_examples), "--seed", str(seed),
+            "--no-color", "--rate-limit", rate, "--header", f"X-API-Key: {api_key}",
+        ]  # fmt: skip
+        run = subprocess.run(command, capture_output=True, text=True, timeout=900, env=env)
+        found = re.search(
+            r"(\d+) generated, (?:(\d+) passed|\d+ found (\d+) unique failures)", run.stdout
+        )
+        cases += int(found[1]) if found else 0
+        failures += (0 if found[2] else int(found[3])) if found else 1
+        codes.append(run.returncode)
     return {
-        "schemathesis_cases": int(found[1]) if found else 0,
-        "schemathesis_failures": (0 if found[2] else int(found[3])) if found else None,
-        "schemathesis_exit_code": run.returncode,
+        "schemathesis_cases": cases,
+        "schemathesis_failures": failures,
+        "schemathesis_exit_code": max(codes),
+        "schemathesis_seeds": list(seeds),
+        "schemathesis_events_recorded": sum(1 for _ in redis.scan_iter(event_key("*")))
+        - events_before,
     }
 
 

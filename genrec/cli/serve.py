@@ -53,9 +53,9 @@ def serve(
     workdir: Workdir = STACK,
     data_dir: DataDir = None,
 ) -> None:
-    """Start redis-server, tritonserver (the latest exported model) and the gateway on loopback,
-    load the dataset's histories into Redis, and serve until Ctrl-C or `genrec stop`, which
-    stop all three."""
+    """Start two redis-servers (events; the cache), tritonserver (the latest exported model)
+    and the gateway on loopback, load the dataset's histories into Redis, and serve until
+    Ctrl-C or `genrec stop`, which stop them all."""
     from genrec import daemon
 
     version, _, dataset = exported(model_repo, data_dir)
@@ -100,7 +100,7 @@ def _serve_foreground(
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
     secrets = {"GENREC_API_KEY": creds["api_key"], "GENREC_TOKEN_SECRET": creds["token_secret"]}
-    console.print(f"starting redis-server, tritonserver ({'GPU' if gpu else 'CPU'}), gateway...")
+    console.print(f"starting redis-servers, tritonserver ({'GPU' if gpu else 'CPU'}), gateway...")
     with running_stack(model_repo, workdir, dataset, gpu, workers, port, secrets) as stack:
         facts = {
             "url": stack.url,
@@ -123,7 +123,7 @@ def _serve_foreground(
                     console.print(f"{name} exited; restarted it (log: {workdir}/logs/)")
                     record()
                 time.sleep(0.5)
-            console.print("stopping gateway, tritonserver, redis-server...")
+            console.print("stopping gateway, tritonserver, redis-servers...")
         finally:
             daemon.forget(workdir)
     console.print("stopped")

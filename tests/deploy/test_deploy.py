@@ -213,6 +213,29 @@ def test_an_external_redis_replaces_the_chart_s_own():
     assert "GENREC_REDIS_PASSWORD" not in secret  # none given: its URL's, or none
 
 
+def test_chains_and_limits_live_in_an_evicting_cache_apart_from_the_event_store():
+    """Traffic anyone can send fills the cache Redis, which evicts; the event store keeps
+    `noeviction` (Redis's default: the chart never sets a policy on it) and its own password."""
+    docs = _docs({})
+    config = next(d for d in docs if d["kind"] == "ConfigMap" and "GENREC_REDIS_URL" in d["data"])
+    assert config["data"]["GENREC_CACHE_REDIS_URL"] == "redis://g-genrec-cache-redis:6379/0"
+    workloads = {
+        d["metadata"]["name"]: d for d in docs if d["kind"] in ("Deployment", "StatefulSet")
+    }
+    cache = workloads["g-genrec-cache-redis"]["spec"]["template"]["spec"]["containers"][0]
+    assert (
+        "--maxmemory 1gb" in cache["args"][0]
+        and "--maxmemory-policy volatile-ttl" in cache["args"][0]
+    )
+    assert "--appendonly no" in cache["args"][0]
+    store = workloads["g-genrec-redis"]["spec"]["template"]["spec"]["containers"][0]
+    assert "maxmemory" not in store["args"][0]
+    passwords = {e["valueFrom"]["secretKeyRef"]["key"] for e in cache["env"]}
+    assert passwords == {"GENREC_CACHE_REDIS_PASSWORD"}
+    secret = next(d for d in docs if d["kind"] == "Secret")["data"]
+    assert {"GENREC_REDIS_PASSWORD", "GENREC_CACHE_REDIS_PASSWORD"} <= set(secret)
+
+
 @pytest.mark.parametrize("values", ["default", "production"])
 def test_every_pod_meets_the_restricted_pod_security_standard(values):
     """Kubernetes' *restricted* profile, plus read-only root filesystems: non-root, seccomp
@@ -220,7 +243,7 @@ def test_every_pod_meets_the_restricted_pod_security_standard(values):
     (the model-copying init container too)."""
     docs = _docs(_values(values) or {})
     workloads = [d for d in docs if d["kind"] in ("Deployment", "StatefulSet")]
-    assert len(workloads) == 3
+    assert len(workloads) == 4  # gateway, Triton, the event store and the cache
     for workload in workloads:
         pod = workload["spec"]["template"]["spec"]
         assert pod["securityContext"]["runAsNonRoot"] is True
@@ -235,7 +258,9 @@ def test_every_pod_meets_the_restricted_pod_security_standard(values):
 def test_network_policies_let_only_the_gateway_reach_redis_and_triton():
     docs = _docs({})
     policies = {d["metadata"]["name"]: d["spec"] for d in docs if d["kind"] == "NetworkPolicy"}
-    assert set(policies) == {"g-genrec-gateway", "g-genrec-triton", "g-genrec-redis"}
+    assert set(policies) == {
+        "g-genrec-gateway", "g-genrec-triton", "g-genrec-redis", "g-genrec-cache-redis"
+    }  # fmt: skip
 
     def sources(spec: dict) -> list[str]:
         return [
@@ -245,6 +270,8 @@ def test_network_policies_let_only_the_gateway_reach_redis_and_triton():
 
     assert sources(policies["g-genrec-triton"]) == ["gateway"]  # metrics: no one by default
     assert sources(policies["g-genrec-redis"]) == ["gateway", "redis"]
+    assert sources(policies["g-genrec-cache-redis"]) == ["gateway"]
+    assert policies["g-genrec-cache-redis"]["egress"] == []
     assert policies["g-genrec-gateway"]["ingress"] == [{"ports": [{"port": "http"}]}]
     for spec in policies.values():
         assert spec["policyTypes"] == ["Ingress", "Egress"]
@@ -272,13 +299,17 @@ def test_secrets_are_generated_never_shipped():
     docs = _docs({})
     secret = next(d for d in docs if d["kind"] == "Secret")["data"]
     values = {k: base64.b64decode(v).decode() for k, v in secret.items()}
-    assert set(values) == {"GENREC_TOKEN_SECRET", "GENREC_API_KEY", "GENREC_REDIS_PASSWORD"}
-    assert all(len(v) == 40 for v in values.values()) and len(set(values.values())) == 3
+    assert set(values) == {
+        "GENREC_TOKEN_SECRET", "GENREC_API_KEY", "GENREC_REDIS_PASSWORD",
+        "GENREC_CACHE_REDIS_PASSWORD",
+    }  # fmt: skip
+    assert all(len(v) == 40 for v in values.values()) and len(set(values.values())) == 4
     again = next(d for d in _docs({}) if d["kind"] == "Secret")["data"]["GENREC_API_KEY"]
     assert base64.b64decode(again).decode() != values["GENREC_API_KEY"]  # per install
     for bad in ({"tokenSecret": "change-me"}, {"apiKey": "change-me-too"}, {"apiKey": "short"}):
         assert lint(CHART, values={"secrets": bad}, strict=True, kube_version=KUBE)["errors"]
-    redis = next(d for d in docs if d["kind"] == "StatefulSet")
-    container = redis["spec"]["template"]["spec"]["containers"][0]
-    assert '--requirepass "$REDIS_PASSWORD"' in container["args"][0]
-    assert {e["name"] for e in container["env"]} == {"REDIS_PASSWORD", "REDISCLI_AUTH"}
+    for redis in (d for d in docs if "redis" in d["metadata"]["name"] and "spec" in d
+                  and "template" in d["spec"]):  # fmt: skip
+        container = redis["spec"]["template"]["spec"]["containers"][0]
+        assert '--requirepass "$REDIS_PASSWORD"' in container["args"][0]
+        assert {e["name"] for e in container["env"]} == {"REDIS_PASSWORD", "REDISCLI_AUTH"}

@@ -5,9 +5,7 @@ processes on free loopback ports."""
 
 from __future__ import annotations
 
-import os
 import shutil
-import sys
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -19,7 +17,7 @@ from redis import Redis
 
 from genrec.data import leave_one_out
 from genrec.export import export
-from genrec.local_stack import Service, _http_ok, free_port, running_stack
+from genrec.local_stack import running_stack
 from genrec.model.checkpoint import save_checkpoint
 from genrec.model.config import build_decoder
 from genrec.model.decoder import DenseConfig, PromptConfig, SIDDecoder
@@ -92,14 +90,7 @@ def redis(stack):
 def gateway(stack, tmp_path, **env: str):
     """A second gateway process on the stack's Redis and Triton, with settings `env` (limits
     the session's gateway must not have) → (port, pid)."""
-    port = free_port()
-    extra = Service(
-        "gateway-extra",
-        [sys.executable, "-m", "service.server", "--port", str(port)],
-        os.environ | stack.settings_env() | env | {"GENREC_METRICS_PORT": str(free_port())},
-        tmp_path / f"gateway-{port}.log",
-        lambda: _http_ok(f"http://127.0.0.1:{port}/healthz"),
-    )
+    extra, port = stack.another_gateway(env, tmp_path)
     extra.start()
     try:
         yield port, extra.process.pid

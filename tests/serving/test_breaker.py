@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from service.decoder import Breaker
+from service.breaker import Breaker
 
 
 def _open(breaker: Breaker) -> None:

@@ -11,6 +11,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from redis import Redis
+
+from service.pages import Cursor, FirstPage, PageChains
 
 REC = "/v1/recommendations"
 REPO = Path(__file__).resolve().parents[2]
@@ -147,10 +150,40 @@ def test_a_token_of_another_user_or_tampered_is_refused(client, small_synthetic)
     a, b = small_synthetic.users[40].id, small_synthetic.users[41].id
     token = client.post(REC, json={"user_id": a}).json()["next_page_token"]
     assert client.post(REC, json={"user_id": b, "page_token": token}).status_code == 403
-    chain, page, mac = token.split(".")
-    forged = f"{chain}.{int(page) + 1}.{mac}"
-    r = client.post(REC, json={"user_id": a, "page_token": forged})
-    assert r.status_code == 403 and "not issued" in r.json()["detail"]
+    chain, page, mac, first = token.split(".")  # page 2's token carries page 1
+    edited = FirstPage.decode(first)
+    edited = FirstPage(edited.items[1:], edited.served_at).encode()  # shown again on page 2
+    for forged in (f"{chain}.{int(page) + 1}.{mac}.{first}", f"{chain}.{page}.{mac}.{edited}"):
+        r = client.post(REC, json={"user_id": a, "page_token": forged})
+        assert r.status_code == 403 and "not issued" in r.json()["detail"]
+
+
+def test_page_one_leaves_no_state_until_page_two_is_asked_for(client, stack, small_synthetic):
+    """A chain's state is written when its second page is served (anonymous traffic that only
+    reads first pages leaves nothing in Redis); from then on it is a stored chain."""
+    redis = Redis.from_url(stack.cache_redis_url)
+    user = small_synthetic.users[42].id
+    before = set(redis.scan_iter("genrec:chain:*"))
+    first = client.post(REC, json={"user_id": user, "page_size": 4}).json()
+    assert set(redis.scan_iter("genrec:chain:*")) == before
+    token = first["next_page_token"]
+    second = client.post(REC, json={"user_id": user, "page_size": 4, "page_token": token}).json()
+    chain = f"genrec:chain:{token.split('.')[0]}".encode()
+    assert set(redis.scan_iter("genrec:chain:*")) == before | {chain}
+    assert redis.hget(chain, "p1") and redis.hget(chain, "p2")
+    assert not set(_ids(first)) & set(_ids(second))
+    again = client.post(REC, json={"user_id": user, "page_size": 4, "page_token": token}).json()
+    assert _ids(again) == _ids(second)
+
+
+def test_a_first_page_token_expires_with_the_chain(stack, small_synthetic):
+    """Page 2's token outlives no stored chain: `page_ttl_s` after page 1 it is refused."""
+    user = small_synthetic.users[43].id
+    chains = PageChains(None, stack.token_secret.encode(), 3600)
+    stale = FirstPage(("x",), int(time.time()) - 3601)
+    token = chains.token(Cursor("0" * 24, 2, stale), user)
+    r = httpx.post(stack.url + REC, json={"user_id": user, "page_token": token})
+    assert r.status_code == 404 and "expired" in r.json()["detail"]
 
 
 def test_bad_events(client, small_synthetic):

@@ -13,7 +13,8 @@ import pytest
 from genrec.bench.serve import scrape, scrape_all
 from genrec.errors import GenrecError
 from genrec.local_stack import Stack, running_stack, triton_target
-from service.decoder import Breaker, TritonDecoder
+from service.breaker import Breaker
+from service.decoder import TritonDecoder
 
 SUCCESS = "nv_inference_request_success_total"
 
