@@ -139,6 +139,7 @@ def test_export_then_serve_detached_and_stop(synthetic_store, tmp_path):
     result = _genrec("stop", "--workdir", str(workdir))
     assert result.returncode == 0 and "genrec serve" in result.stdout, result.stdout
     pids = [state["pid"], *state["services"].values()]
-    assert len(pids) == 4 and not any(daemon._alive(pid) for pid in pids)
+    # The supervisor, the two redis-servers (events; the cache), tritonserver and the gateway.
+    assert len(pids) == 5 and not any(daemon._alive(pid) for pid in pids)
     assert not (workdir / daemon.STATE).exists()
     assert "nothing was serving" in _genrec("stop", "--workdir", str(workdir)).stdout
