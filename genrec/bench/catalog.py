@@ -6,7 +6,8 @@ dataset has neither them nor any interaction with them, as if they came after tr
 side runs the whole quick start (`genrec.pipelines.quickstart.run_all`: SASRec, tokenizer,
 default-recipe decoder, export) from CSV tables, the way a user's files are read:
 - **added:** trained on the old dataset, then `genrec catalog add` gives the held-out items
-  semantic IDs and dense-head rows, and serves them as version 2;
+  semantic IDs (an existing item's path with a collision token copying its), decoder and
+  dense-head rows, and serves them as version 2;
 - **retrained:** trained on the whole dataset, the held-out items included.
 
 Both are scored on the whole dataset's test split through the served model (`ServedModel`,
@@ -28,9 +29,11 @@ import numpy as np
 
 from genrec.data import Dataset, DataSource, User, leave_one_out, load_dataset
 from genrec.data.tables import write_tables
-from genrec.pipelines.catalog import add_items
+from genrec.pipelines.catalog import DENSE_TEMPERATURE, add_items
 from genrec.pipelines.config import RunConfig
 from genrec.pipelines.quickstart import QuickstartPaths, run_all
+from genrec.pipelines.tokenize import TokenizeRun
+from genrec.tokenizer.extend import NEIGHBOURS, TEMPERATURE
 
 SIDES = ("added", "retrained")  # the two models compared
 PARTS = ("texts", *SIDES, "eval")
@@ -102,8 +105,11 @@ def prepare_texts(bench: CatalogBench, work: Path, progress: bool) -> None:
             embed_texts([item_text(i) for i in items], cache, device, progress)
 
 
-def run_part(part: str, bench: CatalogBench, work: Path, progress: bool, command: str) -> Path:
-    """One side's training (and, for `added`, the catalogue addition) → its served version."""
+def run_part(
+    part: str, bench: CatalogBench, work: Path, progress: bool, command: str
+) -> tuple[Path, dict]:
+    """One side's training (and, for `added`, the catalogue addition) → its served version and
+    the whole configuration it was built with."""
     full = load_dataset(bench.dataset)
     held = held_out_items(full, bench.held_out, bench.seed)
     paths = _paths(work, part, progress)
@@ -117,6 +123,9 @@ def run_part(part: str, bench: CatalogBench, work: Path, progress: bool, command
     run = dataclasses.replace(run, data=source)
     done = run_all(run, paths, bench.sasrec_epochs, command=command)
     version = Path(done.stages["export"]["version"])
+    config = {"bench": dataclasses.asdict(bench), "run": run.identity(),
+              "tokenizer": dataclasses.asdict(TokenizeRun())}  # fmt: skip
+    config["run"]["tokenizer"]["store"] = done.stages["tokenizer"]["store"]  # resolved
     if part == "added":
         record = paths.out / "added.json"
         if not record.is_file():
@@ -126,9 +135,15 @@ def run_part(part: str, bench: CatalogBench, work: Path, progress: bool, command
                 new, paths.model_repo, store_root=paths.store, artifacts=paths.artifacts,
                 checkpoints=paths.out / "checkpoints", device=bench.device, progress=progress,
             )  # fmt: skip
-            record.write_text(json.dumps({"version": str(outcome.version)}))
-        version = Path(json.loads(record.read_text())["version"])
-    return version
+            added = {
+                "neighbours": NEIGHBOURS, "temperature": TEMPERATURE,
+                "dense_temperature": DENSE_TEMPERATURE,
+                "collision_copies": len(outcome.copies),
+            }  # fmt: skip
+            record.write_text(json.dumps({"version": str(outcome.version), "catalog_add": added}))
+        recorded = json.loads(record.read_text())
+        version, config["catalog_add"] = Path(recorded["version"]), recorded["catalog_add"]
+    return version, config
 
 
 def evaluate(version: Path, full: Dataset, held: np.ndarray, bench: CatalogBench) -> dict:
@@ -181,13 +196,16 @@ def evaluate(version: Path, full: Dataset, held: np.ndarray, bench: CatalogBench
     }
 
 
-def run_eval(bench: CatalogBench, work: Path, command: str, hardware: str) -> list[dict]:
+def run_eval(
+    bench: CatalogBench, work: Path, command: str, hardware: str, sides: tuple[str, ...] = SIDES
+) -> list[dict]:
+    """The rows of `sides` (each trained first where its run is missing)."""
     full = load_dataset(bench.dataset)
     held = held_out_items(full, bench.held_out, bench.seed)
     target_share = float(np.isin(leave_one_out(full).test.targets, held).mean())
     rows = []
-    for part in SIDES:
-        version = run_part(part, bench, work, progress=False, command=command)
+    for part in sides:
+        version, config = run_part(part, bench, work, progress=False, command=command)
         rows.append(
             {
                 "check": "new items", "named": f"{bench.dataset} {part}", "side": part,
@@ -195,6 +213,7 @@ def run_eval(bench: CatalogBench, work: Path, command: str, hardware: str) -> li
                 "held_out_share": bench.held_out, "held_out_target_share": target_share,
                 **evaluate(version, full, held, bench), "seed": bench.seed,
                 "version": str(version), "hardware": hardware, "command": command,
+                "config": config,
             }
         )  # fmt: skip
     return rows

@@ -77,6 +77,10 @@ def bench_catalog(
             "eval (both, then the rows)"
         ),
     ] = "eval",
+    side: Annotated[
+        str | None,
+        typer.Option(help="eval: score this side alone (added, retrained; the other row stays)"),
+    ] = None,
     held_out: Annotated[float, typer.Option(help="Share of the items held out")] = 0.05,
     seed: int = 0,
     sasrec_epochs: Annotated[int, typer.Option(help="Most SASRec epochs")] = 200,
@@ -92,22 +96,24 @@ def bench_catalog(
     from scratch: hold out a share of the items, train without them, add them; train on
     everything; score both on the users whose next item is a held-out one."""
     from genrec.bench.byo_data import NEW_ITEM_COLUMNS, write_report
-    from genrec.bench.catalog import PARTS, CatalogBench, prepare_texts, run_eval, run_part
+    from genrec.bench.catalog import PARTS, SIDES, CatalogBench, prepare_texts, run_eval, run_part
     from genrec.device import describe_hardware, resolve_device
     from genrec.errors import GenrecError
 
     if part not in PARTS:
         raise GenrecError(f"unknown --part {part!r}; expected one of {', '.join(PARTS)}")
+    if side is not None and side not in SIDES:
+        raise GenrecError(f"unknown --side {side!r}; expected one of {', '.join(SIDES)}")
     recipe = tuple((k, v) for k, v in (("size", size), ("epochs", epochs)) if v is not None)
     bench = CatalogBench(dataset, held_out, seed, sasrec_epochs, device, eval_users, recipe)
     if part == "texts":
         prepare_texts(bench, work, progress)
         return
     if part != "eval":
-        console.print(f"{part}: {run_part(part, bench, work, progress, command_line())}")
+        console.print(f"{part}: {run_part(part, bench, work, progress, command_line())[0]}")
         return
     hardware = describe_hardware(resolve_device(device))
-    rows = run_eval(bench, work, command_line(), hardware)
+    rows = run_eval(bench, work, command_line(), hardware, (side,) if side else SIDES)
     print_rows("new items", rows, list(NEW_ITEM_COLUMNS))
     write_report(rows, report)
     print_report(report)

@@ -5,8 +5,15 @@ model version in the repository. Triton loads the new version when it polls the 
 and the gateway follows it onto the new catalogue (`service.rollout`); the old version serves
 until then. Existing items keep their indices and SIDs, so every history in Redis stays valid.
 
+A new item's SID is an existing item's path with a collision token no item used before, and
+that token's decoder rows (input embedding and output row) are copies of the existing item's
+collision token (`genrec.tokenizer.extend.collision_copies`): the decoder then gives the new
+item the SID log-probability it gives that item. Only unused tokens' rows are written, so the
+decoder reads every history as before; the copies' share of the full-vocabulary softmax at the
+collision level lowers every existing item's log-probability there by about the same log 2.
 A new item's dense-head row is the similarity-weighted mean of its nearest existing items'
-rows (the tokenizer's neighbours), the same cold-start guess its collaborative features get.
+rows (the tokenizer's neighbours), the cold-start guess its collaborative features get, at the
+sharper `DENSE_TEMPERATURE`: it tells the new item from the one whose path it shares.
 """
 
 from __future__ import annotations
@@ -14,16 +21,27 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from genrec.pipelines.config import STORE
+
+if TYPE_CHECKING:
+    from genrec.model.decoder import SIDDecoder
+
+# Of the softmax over a new item's neighbours' similarities that weights their dense-head rows.
+# A mean of several rows scores below each of them, so a flat one keeps new items out of pages:
+# on Beauty (reports/README.md) 0.02 gave the new items' users a Recall@10 of 0.0425 against
+# 0.0274 at the tokenizer's 0.05, with all users' the same (0.0903 and 0.0906).
+DENSE_TEMPERATURE = 0.02
 
 
 @dataclass
 class CatalogOutcome:
     added: list[str]  # the new items' ids
     sids: np.ndarray  # (M, depth) their semantic IDs
+    copies: dict[int, int]  # new collision token → the existing one whose rows it copies
     store: Path  # the new tokenizer-store version
     checkpoint: Path
     version: Path  # the new model version
@@ -82,9 +100,11 @@ def add_items(
         decoder.lm, decoder.vocab, decoder.prompt, grown.item_sids, dense=decoder.dense
     )
     bigger.merger = decoder.merger
+    copy_collision_rows(bigger, ext.copies)
     if decoder.item_head is not None:
         rows = decoder.item_head.weight.detach()
-        bigger.item_head.weight.data.copy_(torch.cat([rows, ext.neighbours.blend(rows)]))
+        new_rows = ext.neighbours.blend(rows, DENSE_TEMPERATURE)
+        bigger.item_head.weight.data.copy_(torch.cat([rows, new_rows]))
     # Named after the version it grew from and what it holds: a rerun never overwrites one.
     tag = grown.manifest["dataset_fingerprint"][:8]
     out = checkpoints / extended.name / f"catalog-{version.name}-plus{len(new_items)}-{tag}"
@@ -94,4 +114,22 @@ def add_items(
          "added_items": [i.id for i in new_items]},
     )  # fmt: skip
     new_version = export(checkpoint, repo, extended, name, store_path)
-    return CatalogOutcome([i.id for i in new_items], ext.sids, store_path, checkpoint, new_version)
+    return CatalogOutcome(
+        [i.id for i in new_items], ext.sids, ext.copies, store_path, checkpoint, new_version
+    )
+
+
+def copy_collision_rows(decoder: SIDDecoder, copies: dict[int, int]) -> None:
+    """In place: each new collision token's input-embedding and output rows ← those of the
+    existing collision token it copies (`copies`: new → existing). With tied weights the two
+    are one matrix, written twice alike."""
+    import torch
+
+    if not copies:
+        return
+    offset = decoder.vocab.level_offset(decoder.vocab.sid_depth - 1)
+    new = torch.tensor(list(copies), dtype=torch.long) + offset
+    old = torch.tensor(list(copies.values()), dtype=torch.long) + offset
+    with torch.no_grad():
+        for rows in (decoder.lm.get_input_embeddings().weight, decoder.lm.lm_head.weight):
+            rows[new.to(rows.device)] = rows[old.to(rows.device)]

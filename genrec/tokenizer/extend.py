@@ -1,14 +1,13 @@
 """New items into a trained tokenizer without retraining it: their features built as the
-store's were built, quantized by the store's own quantizer, given collision tokens after every
-existing SID of the same codes (`extend_collision_level`), and a new store version whose trie
-holds them.
+store's were built, quantized by the store's own quantizer, placed in the trie beside an
+existing item (`collision_copies`), and a new store version whose trie holds them.
 
 A new item has no collaborative signal: nobody interacted with it. Where the store was built
 from text and the collaborative signal, its collaborative block is the mean of its
 `NEIGHBOURS` nearest existing items' by text, weighted by a softmax of their cosine similarity
 at `TEMPERATURE` (a near-duplicate, such as a new edition of an item, takes after that item
-almost alone), the same cold-start guess the decoder's dense head gets
-(`Neighbours`). A user who has their own item vectors (a
+almost alone), the cold-start guess the decoder's dense head gets too (`Neighbours`, there at
+`genrec.pipelines.catalog.DENSE_TEMPERATURE`). A user who has their own item vectors (a
 collaborative model of their own, image embeddings) passes them instead, in the collaborative
 block's width; a store built from the collaborative signal alone needs them.
 """
@@ -28,7 +27,6 @@ from genrec.data.schema import Dataset, Item
 from genrec.errors import GenrecError
 from genrec.tokenizer.quantizer import ResidualQuantizer
 from genrec.tokenizer.rqvae import RQVAE, RQVAEConfig
-from genrec.tokenizer.sids import extend_collision_level
 from genrec.tokenizer.store import TokenizerStore
 from genrec.tokenizer.text import embed_texts, item_text
 from genrec.tokenizer.trie import Trie
@@ -39,27 +37,31 @@ TEMPERATURE = 0.05  # of the softmax over their cosine similarities
 
 @dataclass(frozen=True)
 class Neighbours:
-    """Each new item's nearest existing items and their weights."""
+    """Each new item's nearest existing items, nearest first."""
 
     index: torch.Tensor  # (M, k) existing item indices
-    weights: torch.Tensor  # (M, k) summing to 1 per row
+    similarity: torch.Tensor  # (M, k) their cosine similarities
 
     @classmethod
     def nearest(cls, new: torch.Tensor, old: torch.Tensor) -> Neighbours:
         """By cosine: new (M, d), old (N, d); k = min(NEIGHBOURS, N)."""
         sims = F.normalize(new.float(), dim=-1) @ F.normalize(old.float(), dim=-1).T
         top = sims.topk(min(NEIGHBOURS, len(old)), dim=-1)
-        return cls(top.indices.cpu(), torch.softmax(top.values / TEMPERATURE, -1).cpu())
+        return cls(top.indices.cpu(), top.values.cpu())
 
-    def blend(self, rows: torch.Tensor) -> torch.Tensor:
-        """Existing items' rows (N, d) → the new items' (M, d): their neighbours', weighted."""
-        return (rows[self.index] * self.weights[..., None].to(rows.dtype)).sum(1)
+    def blend(self, rows: torch.Tensor, temperature: float = TEMPERATURE) -> torch.Tensor:
+        """Existing items' rows (N, d) → the new items' (M, d): their neighbours', weighted by a
+        softmax of the similarities at `temperature`."""
+        weights = torch.softmax(self.similarity / temperature, -1).to(rows.dtype)
+        return (rows[self.index] * weights[..., None]).sum(1)
 
 
 @dataclass
 class Extension:
     sids: np.ndarray  # (M, depth) the new items' SIDs
     neighbours: Neighbours
+    # new collision token → the existing one whose decoder rows it takes (`collision_copies`)
+    copies: dict[int, int]
 
 
 def _features(
@@ -135,8 +137,56 @@ def extend(
     """SIDs for `new_items` beside `dataset`'s, which `store` was built on."""
     x, neighbours = _features(store, dataset, new_items, artifacts, device, embeddings, progress)
     codes = _codes(store, x, device)
-    sids = extend_collision_level(store.item_sids, codes, store.codebook_size)
-    return Extension(sids, neighbours)
+    sids, copies = collision_copies(store.item_sids, codes, neighbours, store.codebook_size)
+    return Extension(sids, neighbours, copies)
+
+
+def collision_copies(
+    sids: np.ndarray, codes: np.ndarray, neighbours: Neighbours, codebook_size: int = 256
+) -> tuple[np.ndarray, dict[int, int]]:
+    """SIDs for new items that the trained decoder ranks as it ranks existing ones: sids
+    (N, L+1) existing, codes (M, L) the new items' → their sids (M, L+1) and {new collision
+    token: the existing token whose decoder rows it gets}.
+
+    Any SID path the decoder was not trained on gets a small share of its probability: under a
+    known prefix it has learned which collision tokens follow (a prefix of one item puts nearly
+    all its mass on that item's), and a prefix of unseen codes it has never generated. So a new
+    item takes an existing item's path, with a collision token that copies that item's: the
+    decoder then gives the two the same SID log-probability, and the dense head tells them
+    apart. Every collision token in use gets one copy, from the tokens no item uses: the copies
+    double the collision level's softmax mass almost evenly, so every existing item's
+    log-probability drops by about log 2 and their order stays as it was (`copies` also maps the
+    copies no new item took; `genrec.pipelines.catalog` writes all their rows).
+
+    The existing item is the first of a new item's neighbours, nearest first, that shares its
+    codes (the quantizer put it there), else the first of the others, whose token has a copy
+    still free under its prefix; where none has, the first one's token gets another copy.
+    Existing SIDs never change and all stay unique."""
+    depth, rows, used = sids.shape[1] - 1, sids.tolist(), np.unique(sids[:, -1]).tolist()
+    free = iter(sorted(set(range(codebook_size)) - set(used)))  # rows never trained
+    if codebook_size - len(used) < len(used):
+        raise GenrecError(
+            f"the collision level has {codebook_size - len(used)} unused tokens, fewer than the "
+            f"{len(used)} in use that new items' tokens copy: retrain with the new items"
+        )
+    copies_of = {token: [next(free)] for token in used}  # existing token → its copies
+    taken = set(map(tuple, rows))
+    out = np.empty((len(codes), depth + 1), np.int64)
+    for n, (row, near) in enumerate(zip(codes.tolist(), neighbours.index.tolist(), strict=True)):
+        order = sorted(near, key=lambda i: rows[i][:depth] != row)  # stable: nearest first
+        options = ((*rows[i][:depth], copy) for i in order for copy in copies_of[rows[i][-1]])
+        sid = next((o for o in options if o not in taken), None)
+        if sid is None:
+            copy = next(free, None)
+            if copy is None:
+                raise GenrecError(
+                    f"all {codebook_size} collision tokens are in use: retrain with the new items"
+                )
+            copies_of[rows[order[0]][-1]].append(copy)
+            sid = (*rows[order[0]][:depth], copy)
+        taken.add(sid)
+        out[n] = sid
+    return out, {copy: token for token, made in copies_of.items() for copy in made}
 
 
 def extended_store(

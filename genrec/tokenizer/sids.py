@@ -25,29 +25,6 @@ def add_collision_level(codes: np.ndarray, codebook_size: int = 256) -> np.ndarr
     return np.concatenate([codes, rank[:, None]], 1).astype(np.int64)
 
 
-def extend_collision_level(
-    sids: np.ndarray, codes: np.ndarray, codebook_size: int = 256
-) -> np.ndarray:
-    """SIDs for new items beside existing ones: a new item's collision token comes after every
-    existing and earlier new item with the same `L` codes, so existing SIDs never change and
-    all stay unique. sids (N, L+1), codes (M, L) → new sids (M, L+1)."""
-    taken: dict[tuple[int, ...], int] = {}
-    for row in sids.tolist():
-        key = tuple(row[:-1])
-        taken[key] = max(taken.get(key, -1), row[-1])
-    out = np.empty((len(codes), codes.shape[1] + 1), np.int64)
-    for n, row in enumerate(codes.tolist()):
-        rank = taken.get(tuple(row), -1) + 1
-        if rank >= codebook_size:
-            raise GenrecError(
-                f"{rank + 1} items would share the code {row}, more than the collision level's "
-                f"{codebook_size} tokens"
-            )
-        taken[tuple(row)] = rank
-        out[n] = [*row, rank]
-    return out
-
-
 def code_stats(codes: np.ndarray, codebook_size: int = 256) -> dict[str, float]:
     """collision_rate: share of items whose full code is shared with another item;
     per level: utilization (distinct codes / K) and perplexity (exp of the usage entropy)."""

@@ -322,3 +322,34 @@ def test_catalog_add_serves_new_items_without_a_restart(quickstart):
     assert len(np.unique(rows, axis=0)) == len(rows)  # every SID unique
     new = [(rank, score) for rank, (i, score) in enumerate(shown, 1) if i.startswith("NEW")]
     assert new and all(score is not None for _, score in new), shown
+
+
+def test_added_item_scores_as_the_item_whose_path_it_takes():
+    """`catalog add`'s decoder rows: a new item's copied collision token makes the decoder
+    give it its template's SID log-probabilities, token by token, for any history; rows of
+    tokens trained items use stay as they were."""
+    from genrec.model.config import build_decoder
+    from genrec.model.decoder import PromptConfig, SIDDecoder
+    from genrec.model.vocab import SIDVocab
+    from genrec.pipelines.catalog import copy_collision_rows
+    from genrec.tokenizer.extend import Neighbours, collision_copies
+    from genrec.tokenizer.sids import add_collision_level
+
+    vocab = SIDVocab(sid_depth=3, codebook_size=8)
+    old = add_collision_level(np.array([[1, 2], [3, 4], [1, 2], [5, 6]]))
+    near = Neighbours(torch.tensor([[2, 0], [3, 1]]), torch.full((2, 2), 0.5))
+    new, copies = collision_copies(old, np.array([[1, 2], [0, 0]]), near, vocab.codebook_size)
+    lm = build_decoder("tiny", vocab, seed=0)
+    rows = (lm.model.embed_tokens.weight, lm.lm_head.weight)
+    trained = [r.detach().clone() for r in rows]
+    decoder = SIDDecoder(lm, vocab, PromptConfig(), np.concatenate([old, new]))
+    copy_collision_rows(decoder, copies)
+    used = vocab.sid_tokens(torch.from_numpy(old)).unique()
+    for before, after in zip(trained, rows, strict=True):
+        assert torch.equal(before[used], after[used])
+    history = torch.tensor([[0, 1, 3], [3, 2, -1]])
+    assert new[:, :-1].tolist() == [[1, 2], [5, 6]]  # items 2's and 3's paths
+    assert copies == {2: 0, 3: 1}
+    for item, template in ((4, 2), (5, 3)):
+        logp = decoder.token_logprobs(history, torch.full((2, 1), item))
+        assert torch.equal(logp, decoder.token_logprobs(history, torch.full((2, 1), template)))
