@@ -200,31 +200,17 @@ class Stack:
         logs = self.workdir / "logs"
         data = self.workdir / "redis"
         data.mkdir(exist_ok=True)
-        self.redis = Service(
-            "redis-server",
-            [
-                redis_server_binary(), "--port", str(self.redis_port), "--bind", "127.0.0.1",
-                "--dir", str(data), "--appendonly", "yes", "--appendfsync", "everysec",
-                "--save", "",
-            ],
-            dict(os.environ),
-            logs / "redis.log",
-            lambda: _redis_ping(self.redis_port),
-            timeout_s=15,
+        # The event store: every acknowledged write in its append-only file.
+        self.redis = _redis_service(
+            "redis-server", self.redis_port, data, logs / "redis.log",
+            ["--appendonly", "yes", "--appendfsync", "everysec"],
         )  # fmt: skip
         # Page chains and rate-limit windows apart from the events: in memory only, evicting the
         # keys nearest their expiry when full (service/settings.py, cache_redis_url).
-        self.cache_redis = Service(
-            "redis-cache",
-            [
-                redis_server_binary(), "--port", str(self.cache_redis_port), "--bind", "127.0.0.1",
-                "--dir", str(data), "--appendonly", "no", "--save", "",
-                "--maxmemory", CACHE_REDIS_MEMORY, "--maxmemory-policy", "volatile-ttl",
-            ],
-            dict(os.environ),
-            logs / "redis-cache.log",
-            lambda: _redis_ping(self.cache_redis_port),
-            timeout_s=15,
+        self.cache_redis = _redis_service(
+            "redis-cache", self.cache_redis_port, data, logs / "redis-cache.log",
+            ["--appendonly", "no", "--maxmemory", CACHE_REDIS_MEMORY,
+             "--maxmemory-policy", "volatile-ttl"],
         )  # fmt: skip
         self.triton_ports = [TritonPorts() for _ in range(self.triton_servers)]
         binary, backends, env = triton_backends(self.workdir / "build")
@@ -325,10 +311,11 @@ class Stack:
             "GENREC_ANONYMOUS_READS": "true",
         }
 
-    def another_gateway(self, env: dict[str, str], logs: Path) -> tuple[Service, int]:
+    @contextmanager
+    def another_gateway(self, env: dict[str, str], logs: Path) -> Iterator[tuple[int, int]]:
         """One more gateway process on this stack's Redis and Triton, as a second replica would
-        be, with `env` over the stack's settings → (the service, not yet started; its port).
-        It logs to `logs`/gateway-PORT.log."""
+        be, with `env` over the stack's settings, serving while the block runs → (its port,
+        its pid). It logs to `logs`/gateway-PORT.log."""
         port = free_port()
         service = Service(
             f"gateway-{port}",
@@ -337,7 +324,11 @@ class Stack:
             logs / f"gateway-{port}.log",
             lambda: _http_ok(f"http://127.0.0.1:{port}/healthz"),
         )
-        return service, port
+        service.start()
+        try:
+            yield port, service.process.pid
+        finally:
+            service.stop()
 
     @property
     def api_key(self) -> str:
@@ -404,6 +395,15 @@ def triton_target(grpc_ports: list[int]) -> str:
     gRPC's static list, which the gateway's channel balances round robin."""
     addresses = [f"127.0.0.1:{port}" for port in grpc_ports]
     return addresses[0] if len(addresses) == 1 else "ipv4:" + ",".join(addresses)
+
+
+def _redis_service(name: str, port: int, data: Path, log: Path, options: list[str]) -> Service:
+    """A redis-server on a loopback port, with no RDB snapshots (`options` say the rest)."""
+    command = [
+        redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1", "--dir", str(data),
+        "--save", "", *options,
+    ]  # fmt: skip
+    return Service(name, command, dict(os.environ), log, lambda: _redis_ping(port), timeout_s=15)
 
 
 def _redis_ping(port: int) -> bool:

@@ -33,6 +33,7 @@ from service.routers import events, health, history, page, recommendations
 from service.settings import (
     MIN_SECRET,
     Settings,
+    cache_redis_target,
     get_settings,
     redis_password,
     token_secret,
@@ -73,9 +74,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if settings.dev_mode:
             log.warning("GENREC_DEV_MODE: built-in secrets accepted; never in production")
         redis = _redis(settings.redis_url, redis_password(settings))
-        cache_redis = redis
-        if settings.cache_redis_url:
-            cache_redis = _redis(settings.cache_redis_url, redis_password(settings, cache=True))
+        cache_redis = _redis(*cache_redis_target(settings)) if settings.cache_redis_url else redis
         breaker = Breaker(settings.breaker_failures, settings.breaker_reset_s, BREAKER_OPEN)
         decoder = TritonDecoder(
             settings.triton_url, settings.triton_model, settings.triton_timeout_s, breaker
@@ -134,8 +133,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     shared = None
     if settings.rate_limit_scope == "shared":
         shared = SharedWindows(
-            settings.cache_redis_url or settings.redis_url, redis_password(settings, cache=True),
-            settings.rate_limit_rps, settings.rate_limit_burst,
+            *cache_redis_target(settings), settings.rate_limit_rps, settings.rate_limit_burst,
             Breaker(settings.breaker_failures, settings.breaker_reset_s, LIMITS_LOCAL),
         )  # fmt: skip
     app.add_middleware(RateLimit, local=local, shared=shared, clients=clients)

@@ -127,12 +127,13 @@ class SharedWindows:
     breaker, and the local buckets stand in until it closes again."""
 
     REDIS_TIMEOUT_S = 0.2  # a stalled Redis delays no request by more
+    KEY_PREFIX = "genrec:limits"  # every window's key starts so
 
     def __init__(
         self, redis_url: str, password: str | None, rate: float, burst: int, breaker: Breaker
     ):
         storage = RedisStorage(
-            f"async+{redis_url}", implementation="redispy", key_prefix="genrec:limits",
+            f"async+{redis_url}", implementation="redispy", key_prefix=self.KEY_PREFIX,
             socket_timeout=self.REDIS_TIMEOUT_S, socket_connect_timeout=self.REDIS_TIMEOUT_S,
             **({"password": password} if password else {}),
         )  # fmt: skip

@@ -100,7 +100,7 @@ class ChainState:
         return [i for p in self.earlier for i in p.items]
 
 
-def _key(chain: str) -> str:
+def chain_key(chain: str) -> str:
     return f"genrec:chain:{chain}"
 
 
@@ -145,7 +145,7 @@ class PageChains:
             return ChainState([], None)
         fields = ["user", *(f"p{i}" for i in range(1, cursor.page + 1))]
         start = time.perf_counter()
-        values = await self.redis.hmget(_key(cursor.chain), fields)
+        values = await self.redis.hmget(chain_key(cursor.chain), fields)
         REDIS_LATENCY.labels("chain_read").observe(time.perf_counter() - start)
         owner, pages = values[0], values[1:]
         if cursor.first is not None and owner is None:  # page 2, asked for the first time
@@ -160,7 +160,7 @@ class PageChains:
     async def store(self, cursor: Cursor, user_id: str, page: StoredPage) -> StoredPage:
         """Write page n (and page 1 from page 2's token) unless another replica wrote it first;
         → the page that stands."""
-        key, field = _key(cursor.chain), f"p{cursor.page}"
+        key, field = chain_key(cursor.chain), f"p{cursor.page}"
         start = time.perf_counter()
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.hsetnx(key, "user", user_id)

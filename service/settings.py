@@ -138,13 +138,18 @@ def token_secret(settings: Settings) -> bytes:
     return (secret or DEV_TOKEN_SECRET).encode()
 
 
-def redis_password(settings: Settings, cache: bool = False) -> str | None:
-    """The password to send to the event store (or the cache), when one is set; else the URL's
-    own (or none). The cache without a URL of its own is the event store."""
-    password = settings.redis_password
-    if cache and settings.cache_redis_url:
-        password = settings.cache_redis_password
-    return password.get_secret_value() if password else None
+def redis_password(settings: Settings) -> str | None:
+    """The password to send, when one is set; else the URL's own (or none)."""
+    return settings.redis_password.get_secret_value() if settings.redis_password else None
+
+
+def cache_redis_target(settings: Settings) -> tuple[str, str | None]:
+    """The cache Redis's URL and password to send: its own, or (no URL of its own) the event
+    store's."""
+    if not settings.cache_redis_url:
+        return settings.redis_url, redis_password(settings)
+    password = settings.cache_redis_password
+    return settings.cache_redis_url, password.get_secret_value() if password else None
 
 
 @lru_cache

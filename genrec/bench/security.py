@@ -28,7 +28,8 @@ from redis import Redis
 
 from genrec.bench.report import markdown_table
 from service.clients import digest
-from service.pages import Cursor, FirstPage, PageChains
+from service.middleware import SharedWindows
+from service.pages import Cursor, FirstPage, PageChains, chain_key
 
 REC, EVENTS = "/v1/recommendations", "/v1/events"
 JSON = {"content-type": "application/json"}
@@ -392,7 +393,8 @@ def _metrics(t: Target) -> tuple[bool, str]:
 def _keys(url: str) -> set[bytes]:
     """Keys that outlive a request: all but the rate-limit windows (one per client, gone
     seconds after its last request)."""
-    return {k for k in Redis.from_url(url).scan_iter() if not k.startswith(b"genrec:limits")}
+    windows = SharedWindows.KEY_PREFIX.encode()
+    return {k for k in Redis.from_url(url).scan_iter() if not k.startswith(windows)}
 
 
 @attack("anonymous_state_bounded", 5, "tokenless pages create no lasting Redis state")
@@ -409,7 +411,7 @@ def _state(t: Target) -> tuple[bool, str]:
 def _cache(t: Target) -> tuple[bool, str]:
     store, cache = Redis.from_url(t.redis_url), Redis.from_url(t.cache_redis_url)
     token = _page(t, size=10).json()["next_page_token"]
-    key = f"genrec:chain:{token.split('.')[0]}"
+    key = chain_key(token.split(".")[0])
     third = _page(t, token, size=10).json()["next_page_token"]
     two_pages = cache.memory_usage(key, samples=0) or 0
     _page(t, third, size=10)

@@ -33,12 +33,8 @@ def bench_security(
 
     _, _, dataset = exported(model_repo, data_dir)
     with running_stack(model_repo, workdir, dataset, gateway_env=SETTINGS) as stack:
-        replica, port = stack.another_gateway(SETTINGS, workdir / "logs")
-        replica.start()
-        try:
+        with stack.another_gateway(SETTINGS, workdir / "logs") as (port, _):
             rows = run_attacks(target(stack, dataset, port))
-        finally:
-            replica.stop()
         users, items = [u.id for u in dataset.users[-16:]], [i.id for i in dataset.items[:500]]
         schemathesis = run_schemathesis(stack.url, stack.redis_url, stack.api_key, users, items)
     meta = {"command": command_line(), "hardware": describe_hardware(resolve_device("cpu"))}

@@ -6,7 +6,6 @@ processes on free loopback ports."""
 from __future__ import annotations
 
 import shutil
-from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
@@ -86,13 +85,7 @@ def redis(stack):
     return Redis.from_url(stack.redis_url)
 
 
-@contextmanager
 def gateway(stack, tmp_path, **env: str):
     """A second gateway process on the stack's Redis and Triton, with settings `env` (limits
-    the session's gateway must not have) → (port, pid)."""
-    extra, port = stack.another_gateway(env, tmp_path)
-    extra.start()
-    try:
-        yield port, extra.process.pid
-    finally:
-        extra.stop()
+    the session's gateway must not have): a context manager → (port, pid)."""
+    return stack.another_gateway(env, tmp_path)

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from redis import Redis
 
-from service.pages import Cursor, FirstPage, PageChains
+from service.pages import Cursor, FirstPage, PageChains, chain_key
 
 REC = "/v1/recommendations"
 REPO = Path(__file__).resolve().parents[2]
@@ -163,13 +163,13 @@ def test_page_one_leaves_no_state_until_page_two_is_asked_for(client, stack, sma
     reads first pages leaves nothing in Redis); from then on it is a stored chain."""
     redis = Redis.from_url(stack.cache_redis_url)
     user = small_synthetic.users[42].id
-    before = set(redis.scan_iter("genrec:chain:*"))
+    before = set(redis.scan_iter(chain_key("*")))
     first = client.post(REC, json={"user_id": user, "page_size": 4}).json()
-    assert set(redis.scan_iter("genrec:chain:*")) == before
+    assert set(redis.scan_iter(chain_key("*"))) == before
     token = first["next_page_token"]
     second = client.post(REC, json={"user_id": user, "page_size": 4, "page_token": token}).json()
-    chain = f"genrec:chain:{token.split('.')[0]}".encode()
-    assert set(redis.scan_iter("genrec:chain:*")) == before | {chain}
+    chain = chain_key(token.split(".")[0]).encode()
+    assert set(redis.scan_iter(chain_key("*"))) == before | {chain}
     assert redis.hget(chain, "p1") and redis.hget(chain, "p2")
     assert not set(_ids(first)) & set(_ids(second))
     again = client.post(REC, json={"user_id": user, "page_size": 4, "page_token": token}).json()
