@@ -27,8 +27,9 @@ _TRITON_DATATYPES = {
 
 @dataclass(frozen=True)
 class TensorSpec:
-    """One tensor of the model's signature, per request: a batch dimension of 1 (along which
-    Triton's dynamic batcher stacks requests), then the values."""
+    """One tensor of the model's signature: a batch dimension (one row per page; the gateway
+    sends the pages it has waiting in one request, and Triton's dynamic batcher stacks
+    requests), then the values, -1-padded to the request's longest row."""
 
     name: str
     dtype: np.dtype
@@ -45,13 +46,14 @@ class TensorSpec:
 HISTORY = TensorSpec("HISTORY", np.dtype(np.int64))  # the user's items, oldest first; -1 = pad
 EXCLUDE = TensorSpec("EXCLUDE", np.dtype(np.int64), optional=True)  # never return these; -1 = pad
 K = TensorSpec("K", np.dtype(np.int32))  # items wanted, 1..beam
-USER_SCID = TensorSpec("USER_SCID", np.dtype(np.int64), optional=True)  # absent: average user's
+# Absent, or a row of -1: the average user's.
+USER_SCID = TensorSpec("USER_SCID", np.dtype(np.int64), optional=True)
 SLATE = TensorSpec("SLATE", np.dtype(np.bool_), optional=True)  # a generated page, not the top K
 INPUTS = (HISTORY, EXCLUDE, K, USER_SCID, SLATE)
 
 # Outputs, all three in every response.
 ITEMS = TensorSpec("ITEMS", np.dtype(np.int64))  # (K,) item indices, best first; -1 = none left
-SCORES = TensorSpec("SCORES", np.dtype(np.float32))  # (K,) the items' scores
+SCORES = TensorSpec("SCORES", np.dtype(np.float32))  # (K,) the items' scores; -inf after -1s
 STATS = TensorSpec("STATS", np.dtype(np.int64))  # the fields of `Stats`, in their order
 OUTPUTS = (ITEMS, SCORES, STATS)
 
@@ -65,15 +67,17 @@ class Stats:
     prompt_tokens: int  # the request's prompt positions after the token merger
     prompt_us: int  # history → prompt embeddings, for the whole batch
     decode_us: int  # constrained beam search (or slate generation), for the whole batch
-    batch: int  # requests in the batch
+    batch: int  # pages (rows of all requests) in the batch
 
     @classmethod
     def size(cls) -> int:
         """The vector's length (the configurations' STATS dims)."""
         return len(fields(cls))
 
-    def to_array(self) -> np.ndarray:
-        return np.array(astuple(self), STATS.dtype)
+    @staticmethod
+    def pack(rows: list[Stats]) -> np.ndarray:
+        """(len(rows), size()): a multi-row request's STATS."""
+        return np.array([astuple(r) for r in rows], STATS.dtype).reshape(len(rows), Stats.size())
 
     @classmethod
     def from_array(cls, values: np.ndarray) -> Stats:

@@ -34,6 +34,18 @@ def reproducible(device: torch.device) -> Iterator[None]:
         torch.use_deterministic_algorithms(previous)
 
 
+def wait(device: torch.device) -> None:
+    """Until the work queued on the device's current stream is done, asleep: a stream's or
+    the device's `synchronize` spins a core for the whole wait, and a served model waits out
+    every decode (two instances per GPU spun two of a serving box's cores, which the gateway
+    and the load needed)."""
+    if device.type != "cuda":
+        return
+    done = torch.cuda.Event(blocking=True)
+    done.record(torch.cuda.current_stream(device))
+    done.synchronize()
+
+
 def describe_hardware(device: torch.device) -> str:
     """A hardware label for reports: 'NVIDIA H100 80GB HBM3' or 'cpu: <model> (2 cores)'."""
     if device.type == "cuda":

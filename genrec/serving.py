@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from genrec.contract import MAX_HISTORY, STORE_PIN, VERSION_FILES, store_label
-from genrec.device import resolve_device
+from genrec.device import resolve_device, wait
 from genrec.engine.engine import BATCH_BUCKETS, EngineConfig, bucket, decoder_engine
 from genrec.errors import GenrecError
 from genrec.model.checkpoint import load_checkpoint
@@ -162,8 +162,7 @@ class ServedModel:
                 np.stack([self._scid(r) for r in requests]).astype(np.int64)
             ).to(self.device)
         embeds, valid = self.decoder.prompt_embeds(torch.from_numpy(history).to(self.device), scids)
-        if self.device.type == "cuda":
-            torch.cuda.synchronize(self.device)
+        wait(self.device)  # the prompt's time is its own
         built = time.perf_counter()
         k = max(r.k for r in requests)
         if slate:

@@ -1,15 +1,21 @@
-"""The Triton-hosted decoder as the gateway calls it: one gRPC inference per page, with a
-deadline. Inputs are item indices; the token merger, user-SCID prefix and constrained beam
-search (or slate generation) all run inside the model (see `model_repo/genrec/model.py`). The
-tensors' names and dtypes, and the STATS layout, are `genrec.contract`'s, which the model shares."""
+"""The Triton-hosted decoder as the gateway calls it, with a deadline. Inputs are item indices;
+the token merger, user-SCID prefix and constrained beam search (or slate generation) all run
+inside the model (see `model_repo/genrec/model.py`). The tensors' names and dtypes, and the
+STATS layout, are `genrec.contract`'s, which the model shares.
+
+Pages that wait in one worker at the same time go to Triton as the rows of one request
+(`service.coalesce`): a gRPC call's cost, the gateway's largest per page, and Triton's
+per-request work are paid once per batch. A batch Triton refuses is retried page by page, so
+one bad page fails alone.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass
 
 import numpy as np
-from numpy.typing import ArrayLike
 from tritonclient.grpc import InferInput, InferRequestedOutput
 from tritonclient.grpc.aio import InferenceServerClient
 from tritonclient.utils import InferenceServerException
@@ -28,16 +34,22 @@ from genrec.contract import (
     TensorSpec,
 )
 from service.breaker import Breaker
+from service.coalesce import Coalescer
 from service.metrics import (
     DECODER_BATCH,
     DECODER_STAGE,
     PROMPT_TOKENS,
+    TRITON_CALL_PAGES,
     TRITON_LATENCY,
 )
 
 
 class DecoderUnavailable(RuntimeError):
     """Triton did not answer in time, refused the request, or the breaker is open."""
+
+    def __init__(self, message: str, refused: bool = False):
+        super().__init__(message)
+        self.refused = refused  # Triton answered, and refused these inputs
 
 
 @dataclass(frozen=True)
@@ -48,12 +60,41 @@ class Decoded:
     model_version: str
 
 
-def _tensor(spec: TensorSpec, values: ArrayLike) -> InferInput:
-    """One request's input: the values in the contract's dtype, behind a batch dimension."""
-    batched = np.asarray(values, spec.dtype)[None]
-    t = InferInput(spec.name, list(batched.shape), spec.datatype)
-    t.set_data_from_numpy(batched)
+@dataclass(frozen=True)
+class _Page:
+    """One page's inputs."""
+
+    history: list[int]
+    exclude: list[int]
+    k: int
+    user_scid: np.ndarray | None
+    slate: bool
+    version: str
+
+
+def _tensor(spec: TensorSpec, rows: list) -> InferInput:
+    """One input of a batch: a row per page, -1-padded to the longest."""
+    width = max(1, max(len(r) for r in rows))
+    values = np.full((len(rows), width), -1, spec.dtype)
+    for i, r in enumerate(rows):
+        values[i, : len(r)] = r
+    t = InferInput(spec.name, list(values.shape), spec.datatype)
+    t.set_data_from_numpy(values)
     return t
+
+
+def _inputs(pages: list[_Page]) -> list[InferInput]:
+    inputs = [
+        _tensor(HISTORY, [p.history or [-1] for p in pages]),
+        _tensor(EXCLUDE, [p.exclude or [-1] for p in pages]),
+        _tensor(K, [[p.k] for p in pages]),
+    ]
+    if any(p.user_scid is not None for p in pages):  # rows of -1 for pages without
+        scids = [[] if p.user_scid is None else p.user_scid for p in pages]
+        inputs.append(_tensor(USER_SCID, scids))
+    if any(p.slate for p in pages):
+        inputs.append(_tensor(SLATE, [[p.slate] for p in pages]))
+    return inputs
 
 
 class TritonDecoder:
@@ -65,10 +106,24 @@ class TritonDecoder:
         # A target with several servers (one Triton per GPU) spreads calls over all of them.
         ("grpc.lb_policy_name", "round_robin"),
     )
+    # Statuses of a call Triton never answered; any other failure is Triton refusing inputs.
+    NO_ANSWER = frozenset(
+        {"StatusCode.DEADLINE_EXCEEDED", "StatusCode.UNAVAILABLE", "StatusCode.CANCELLED"}
+    )
 
-    def __init__(self, url: str, model: str, timeout_s: float, breaker: Breaker):
+    def __init__(
+        self,
+        url: str,
+        model: str,
+        timeout_s: float,
+        breaker: Breaker,
+        max_batch: int = 32,
+        max_calls: int = 4,
+    ):
         self.client = InferenceServerClient(url, channel_args=list(self.CHANNEL_ARGS))
         self.model, self.timeout_s, self.breaker = model, timeout_s, breaker
+        # One model version to a request: indices belong to a version's catalogue.
+        self._pages = Coalescer(self._call, max_batch, max_calls, key=lambda p: p.version)
 
     async def close(self) -> None:
         await self.client.close()
@@ -102,43 +157,51 @@ class TritonDecoder:
     ) -> Decoded:
         """`version`: the model version whose catalogue the indices belong to ("" = Triton's
         latest); a version Triton no longer serves is a DecoderUnavailable like any failure."""
-        inputs = [
-            _tensor(HISTORY, history or [-1]),
-            _tensor(EXCLUDE, exclude or [-1]),
-            _tensor(K, [k]),
-        ]
-        if user_scid is not None:
-            inputs.append(_tensor(USER_SCID, user_scid))
-        if slate:
-            inputs.append(_tensor(SLATE, [True]))
         if not self.breaker.allow():
             raise DecoderUnavailable("circuit open after repeated Triton failures")
         start = time.perf_counter()
         try:
+            return await self._pages(_Page(history, exclude, k, user_scid, slate, version))
+        finally:
+            TRITON_LATENCY.observe(time.perf_counter() - start)
+
+    async def _call(self, pages: list[_Page]) -> list[Decoded | DecoderUnavailable]:
+        """One batch's answers; a batch Triton refuses, page by page."""
+        try:
+            decoded = await self._infer(pages)
+        except DecoderUnavailable as e:
+            if e.refused and len(pages) > 1:  # one bad page must not fail the others
+                return [(await self._call([page]))[0] for page in pages]
+            self.breaker.failed()
+            return [e] * len(pages)
+        except asyncio.CancelledError:
+            self.breaker.abandoned()
+            raise
+        self.breaker.succeeded()
+        return decoded
+
+    async def _infer(self, pages: list[_Page]) -> list[Decoded]:
+        """One gRPC call for `pages` → each page's answer, in order."""
+        try:
             result = await self.client.infer(
                 self.model,
-                inputs,
-                model_version=version,
+                _inputs(pages),
+                model_version=pages[0].version,
                 outputs=[InferRequestedOutput(spec.name) for spec in OUTPUTS],
                 client_timeout=self.timeout_s,
             )
         except InferenceServerException as e:
-            self.breaker.failed()
-            raise DecoderUnavailable(e.message() or str(e)) from e
-        except BaseException:
-            self.breaker.abandoned()
-            raise
-        finally:
-            TRITON_LATENCY.observe(time.perf_counter() - start)
-        self.breaker.succeeded()
-        stats = Stats.from_array(result.as_numpy(STATS.name)[0])
-        PROMPT_TOKENS.observe(stats.prompt_tokens)
-        DECODER_STAGE.labels("prompt").observe(stats.prompt_us / 1e6)
-        DECODER_STAGE.labels("decode").observe(stats.decode_us / 1e6)
-        DECODER_BATCH.observe(stats.batch)
-        return Decoded(
-            items=result.as_numpy(ITEMS.name)[0],
-            scores=result.as_numpy(SCORES.name)[0],
-            prompt_tokens=stats.prompt_tokens,
-            model_version=result.get_response().model_version,
-        )
+            refused = e.status() not in self.NO_ANSWER
+            raise DecoderUnavailable(e.message() or str(e), refused) from e
+        items, scores = result.as_numpy(ITEMS.name), result.as_numpy(SCORES.name)
+        version = result.get_response().model_version
+        decoded = []
+        for row, values in enumerate(result.as_numpy(STATS.name)):
+            stats = Stats.from_array(values)
+            PROMPT_TOKENS.observe(stats.prompt_tokens)
+            DECODER_STAGE.labels("prompt").observe(stats.prompt_us / 1e6)
+            DECODER_STAGE.labels("decode").observe(stats.decode_us / 1e6)
+            DECODER_BATCH.observe(stats.batch)
+            decoded.append(Decoded(items[row], scores[row], stats.prompt_tokens, version))
+        TRITON_CALL_PAGES.observe(len(pages))
+        return decoded

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from service.coalesce import Coalescer
 from service.metrics import REDIS_LATENCY
 from service.schemas import Interaction, Rating
 
@@ -73,13 +74,23 @@ class Histories:
         self.min_rating = min_rating
         self.wait_replicas, self.wait_timeout_ms = wait_replicas, wait_timeout_ms
         self._append = redis.register_script(_APPEND)
+        self._reads = Coalescer(self._read, max_batch=64, max_calls=4)
 
     async def recent(self, user_id: str, n: int) -> list[str]:
-        """The user's last n item ids, oldest first."""
+        """The user's last n item ids, oldest first. Reads that wait together share one
+        round trip (a pipeline)."""
         start = time.perf_counter()
-        items = await self.redis.lrange(history_key(user_id), -n, -1)
-        REDIS_LATENCY.labels("history").observe(time.perf_counter() - start)
-        return [i.decode() for i in items]
+        try:
+            return await self._reads((user_id, n))
+        finally:
+            REDIS_LATENCY.labels("history").observe(time.perf_counter() - start)
+
+    async def _read(self, reads: list[tuple[str, int]]) -> list[list[str]]:
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for user_id, n in reads:
+                pipe.lrange(history_key(user_id), -n, -1)
+            lists = await pipe.execute()
+        return [[i.decode() for i in items] for items in lists]
 
     def counts(self, event: Interaction | Rating) -> bool:
         """Whether the event's item enters the history the decoder reads."""

@@ -77,8 +77,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         cache_redis = _redis(*cache_redis_target(settings)) if settings.cache_redis_url else redis
         breaker = Breaker(settings.breaker_failures, settings.breaker_reset_s, BREAKER_OPEN)
         decoder = TritonDecoder(
-            settings.triton_url, settings.triton_model, settings.triton_timeout_s, breaker
-        )
+            settings.triton_url, settings.triton_model, settings.triton_timeout_s, breaker,
+            settings.triton_max_batch, settings.triton_max_calls,
+        )  # fmt: skip
         catalog = await initial_catalog(settings.model_dir, decoder)
         histories = Histories(
             redis, settings.history_max, settings.event_ttl_s, settings.history_min_rating,

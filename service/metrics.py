@@ -18,8 +18,13 @@ HTTP_LATENCY = Histogram(
     ["route", "method"], buckets=LATENCY_BUCKETS,
 )  # fmt: skip
 TRITON_LATENCY = Histogram(
-    "genrec_triton_request_duration_seconds", "Triton inference latency seen by the gateway",
+    "genrec_triton_request_duration_seconds",
+    "Triton inference latency seen by a page: waiting for its batch's call, then the call",
     buckets=LATENCY_BUCKETS,
+)  # fmt: skip
+TRITON_CALL_PAGES = Histogram(
+    "genrec_triton_call_pages", "Pages per Triton request (a worker batches the pages waiting)",
+    buckets=(1, 2, 4, 8, 16, 32, 64),
 )  # fmt: skip
 REDIS_LATENCY = Histogram(
     "genrec_redis_duration_seconds", "Redis round-trip latency by operation", ["op"],
@@ -53,7 +58,7 @@ DECODER_STAGE = Histogram(
     buckets=LATENCY_BUCKETS,
 )
 DECODER_BATCH = Histogram(
-    "genrec_decoder_batch_size", "Requests per model execution (Triton's dynamic batching)",
+    "genrec_decoder_batch_size", "Pages per model execution (Triton's dynamic batching)",
     buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
 )  # fmt: skip
 BREAKER_OPEN = Gauge(

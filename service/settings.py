@@ -42,6 +42,11 @@ class Settings(BaseSettings):
     model_dir: Path = Path("model_repo/genrec")
     catalog_poll_s: float = Field(2.0, gt=0)  # how often to look for a newly served version
     triton_timeout_s: float = Field(0.8, gt=0)
+    # Pages a worker sends Triton in one request (at most the model's max_batch_size), and its
+    # calls in flight: pages that arrive while all are out wait for the next free one, in one
+    # request (service.decoder).
+    triton_max_batch: int = Field(32, ge=1, le=256)
+    triton_max_calls: int = Field(4, ge=1)
     # Items in the prompt, at most the model's cap.
     history_len: int = Field(MAX_HISTORY, ge=1, le=MAX_HISTORY)
     history_max: int = Field(200, ge=MAX_HISTORY)  # items (and events) kept per user in Redis

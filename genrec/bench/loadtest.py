@@ -7,7 +7,6 @@ from __future__ import annotations
 import csv
 import json
 import os
-import resource
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -15,7 +14,6 @@ from pathlib import Path
 
 from genrec.bench.report import markdown_table, pyplot, save_figure, write_merged
 from genrec.bench.serve import REC
-from genrec.local_stack import Stack
 
 LOCUSTFILE = Path(__file__).resolve().parents[2] / "loadtest" / "locustfile.py"
 COLUMNS = (
@@ -124,40 +122,6 @@ def server_p99s(before: dict, after: dict) -> dict[str, float]:
             before, after, "genrec_triton_request_duration_seconds"
         ),
         "redis_p99_ms": histogram_quantile_ms(before, after, "genrec_redis_duration_seconds"),
-    }
-
-
-def cpu_seconds(stack: Stack) -> dict[str, float]:
-    """CPU seconds (user + system) used so far by each part of the stack with its child
-    processes (gateway workers, Triton's Python backend stubs) and by finished Locust runs
-    (this process's waited-for children)."""
-    import psutil
-
-    def tree(process) -> float:
-        total = 0.0
-        root = psutil.Process(process.pid)
-        for p in (root, *root.children(recursive=True)):
-            try:
-                t = p.cpu_times()
-            except psutil.NoSuchProcess:
-                continue
-            total += t.user + t.system
-        return total
-
-    children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return {
-        "gateway": tree(stack.gateway.process),
-        "triton": sum(tree(triton.process) for triton in stack.tritons),
-        "redis": tree(stack.redis.process) + tree(stack.cache_redis.process),
-        "locust": children.ru_utime + children.ru_stime,
-    }
-
-
-def cpu_ms_per_request(before: dict, after: dict, requests: int) -> dict[str, float]:
-    """Each part's CPU milliseconds per request of a run: what bounds throughput on one box."""
-    return {
-        f"{part}_cpu_ms": round(1e3 * (after[part] - before[part]) / max(requests, 1), 3)
-        for part in before
     }
 
 

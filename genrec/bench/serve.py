@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import multiprocessing as mp
 import random
+import resource
 import time
 import urllib.request
 from collections import Counter
@@ -23,6 +24,7 @@ import numpy as np
 from prometheus_client.parser import text_string_to_metric_families
 
 from genrec.bench.report import markdown_table, pyplot, save_figure, write_merged
+from genrec.local_stack import Stack
 
 REC = "/v1/recommendations"
 
@@ -45,6 +47,7 @@ class LoadResult:
     statuses: Counter
     fallbacks: int
     seconds: float
+    sent: int  # warm-up included: what the CPU counters saw
 
     @property
     def requests(self) -> int:
@@ -56,13 +59,14 @@ async def _client(url: str, users: list[str], load: Load, share: int, index: int
     import aiohttp
 
     rng = random.Random(load.seed * 1000 + index)
-    latencies, statuses, fallbacks, tokens = [], Counter(), 0, []
+    latencies, statuses, fallbacks, tokens, sent = [], Counter(), 0, [], 0
     connector = aiohttp.TCPConnector(limit=max(1, load.concurrency // share))
     timeout = aiohttp.ClientTimeout(total=10)
     async with aiohttp.ClientSession(url, connector=connector, timeout=timeout) as session:
 
         async def one(measured: bool) -> None:
-            nonlocal fallbacks
+            nonlocal fallbacks, sent
+            sent += 1
             body = {"user_id": rng.choice(users), "page_size": load.page_size}
             if tokens and rng.random() < load.next_page_share:
                 user, token = tokens.pop(rng.randrange(len(tokens)))
@@ -103,7 +107,7 @@ async def _client(url: str, users: list[str], load: Load, share: int, index: int
                     await one(now >= measure_from)
 
             await asyncio.gather(*(worker() for _ in range(max(1, load.concurrency // share))))
-    queue.put((latencies, statuses, fallbacks))
+    queue.put((latencies, statuses, fallbacks, sent))
 
 
 def _process(url: str, users: list[str], load: Load, index: int, queue) -> None:
@@ -121,9 +125,10 @@ def run_load(url: str, users: list[str], load: Load) -> LoadResult:
     parts = [queue.get() for _ in procs]
     for p in procs:
         p.join()
-    latencies = np.array([x for lat, _, _ in parts for x in lat], dtype=np.float64)
-    statuses = sum((s for _, s, _ in parts), Counter())
-    return LoadResult(latencies, statuses, sum(f for _, _, f in parts), load.duration_s)
+    latencies = np.array([x for lat, *_ in parts for x in lat], dtype=np.float64)
+    statuses = sum((s for _, s, _, _ in parts), Counter())
+    fallbacks, sent = sum(p[2] for p in parts), sum(p[3] for p in parts)
+    return LoadResult(latencies, statuses, fallbacks, load.duration_s, sent)
 
 
 def scrape(url: str) -> dict[tuple[str, tuple], float]:
@@ -159,7 +164,7 @@ def time_split(gw: tuple[dict, dict], triton: tuple[dict, dict]) -> dict[str, fl
     (g0, g1), (t0, t1) = gw, triton
     route = {"route": REC}
     n = max(1.0, _delta(g1, g0, "genrec_http_request_duration_seconds_count", **route))
-    calls = max(1.0, _delta(g1, g0, "genrec_triton_request_duration_seconds_count"))
+    calls = max(1.0, _delta(g1, g0, "genrec_triton_request_duration_seconds_count"))  # pages
     done = max(1.0, _delta(t1, t0, "nv_inference_request_success_total", model="genrec"))
     execs = max(1.0, _delta(t1, t0, "nv_inference_exec_count_total", model="genrec"))
     total = _delta(g1, g0, "genrec_http_request_duration_seconds_sum", **route) / n * 1e3
@@ -172,35 +177,83 @@ def time_split(gw: tuple[dict, dict], triton: tuple[dict, dict]) -> dict[str, fl
     def stage_ms(stage: str) -> float:
         return _delta(g1, g0, "genrec_decoder_stage_seconds_sum", stage=stage) / calls * 1e3
 
+    server = triton_ms("nv_inference_request_duration_us_total")
+    queue = triton_ms("nv_inference_queue_duration_us_total")
+    prompt, decode = stage_ms("prompt"), stage_ms("decode")
     return {
         "gateway_total_ms": total,
         "redis_ms": redis,
         "triton_call_ms": triton_call,
-        "triton_server_ms": triton_ms("nv_inference_request_duration_us_total"),
-        "triton_queue_ms": triton_ms("nv_inference_queue_duration_us_total"),
-        "prompt_merger_ms": stage_ms("prompt"),
-        "decode_ms": stage_ms("decode"),
+        "triton_server_ms": server,
+        "triton_queue_ms": queue,
+        "prompt_merger_ms": prompt,
+        "decode_ms": decode,
         "gateway_other_ms": total - redis - triton_call * calls / n,
+        # Triton's time for a request that is neither waiting in its queue nor the model's two
+        # stages: request and response handling in tritonserver and the Python backend.
+        "triton_overhead_ms": server - queue - prompt - decode,
         "triton_calls_per_request": calls / n,
-        "mean_batch": done / execs,
+        "pages_per_triton_request": calls / done,  # the gateway's batching
+        "mean_batch": calls / execs,  # pages per model execution
     }
 
 
-def measure_point(
-    url: str, metrics: str, triton_metrics: list[str], users: list[str], load: Load
-) -> dict:
-    """Run `load` against the gateway at `url` (its metrics at `metrics`) → its mode and offered
-    load, latency summary and the mean time split per request (from both sides' Prometheus
-    counters around the run)."""
-    before = scrape(metrics), scrape_all(triton_metrics)
-    result = run_load(url, users, load)
-    after = scrape(metrics), scrape_all(triton_metrics)
+def cpu_seconds(stack: Stack, load: str = "loadgen") -> dict[str, dict[int, float]]:
+    """CPU seconds (user + system) used so far by each part of the stack, per process of its
+    tree (gateway workers, Triton's Python backend stubs), and, as `load`, by the load
+    generators that finished (this process's waited-for children: bench-serve's client
+    processes, Locust; pid 0)."""
+    import psutil
+
+    def tree(process) -> dict[int, float]:
+        root = psutil.Process(process.pid)
+        seconds = {}
+        for p in (root, *root.children(recursive=True)):
+            try:
+                t = p.cpu_times()
+            except psutil.NoSuchProcess:
+                continue
+            seconds[p.pid] = t.user + t.system
+        return seconds
+
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return {
+        "gateway": tree(stack.gateway.process),
+        "triton": {pid: t for triton in stack.tritons for pid, t in tree(triton.process).items()},
+        "redis": tree(stack.redis.process) | tree(stack.cache_redis.process),
+        load: {0: children.ru_utime + children.ru_stime},
+    }
+
+
+def cpu_ms_per_request(before: dict, after: dict, requests: int) -> dict[str, float]:
+    """Each part's CPU milliseconds per request of a run: what bounds throughput on one box.
+    Per process, so a process that starts or ends in between (a worker restarted, a stub)
+    adds what it used while the run saw it, and takes nothing away."""
+    return {
+        f"{part}_cpu_ms": round(
+            1e3 * sum(t - before[part].get(pid, 0.0) for pid, t in after[part].items())
+            / max(requests, 1), 3,
+        )
+        for part in before
+    }  # fmt: skip
+
+
+def measure_point(stack: Stack, users: list[str], load: Load) -> dict:
+    """Run `load` against the stack's gateway → its mode and offered load, latency summary,
+    the mean time split per request (from both sides' Prometheus counters around the run) and
+    each part's CPU milliseconds per request (load generator included: on one box it shares
+    the cores)."""
+    metrics, tritons = stack.metrics_url, stack.triton_metrics_urls
+    before, cpu_before = (scrape(metrics), scrape_all(tritons)), cpu_seconds(stack)
+    result = run_load(stack.url, users, load)
+    after, cpu_after = (scrape(metrics), scrape_all(tritons)), cpu_seconds(stack)
     split = time_split((before[0], after[0]), (before[1], after[1]))
     return {
         "mode": "open" if load.rate is not None else "closed",
         "offered": load.rate if load.rate is not None else load.concurrency,
         **summarize(result),
         **{k: round(v, 2) for k, v in split.items()},
+        **cpu_ms_per_request(cpu_before, cpu_after, result.sent),
     }
 
 
@@ -230,8 +283,9 @@ COLUMNS = (
     "setting", "model", "gateway_workers", "mode", "offered", "requests", "errors", "fallbacks",
     "rps", "p50_ms", "p95_ms", "p99_ms", "max_ms", "over_100ms", "p99_over_p50",
     "gateway_total_ms", "redis_ms", "triton_call_ms",
-    "triton_server_ms", "triton_queue_ms", "prompt_merger_ms", "decode_ms", "gateway_other_ms",
-    "mean_batch", "hardware",
+    "triton_server_ms", "triton_queue_ms", "prompt_merger_ms", "decode_ms", "triton_overhead_ms",
+    "gateway_other_ms", "pages_per_triton_request", "mean_batch",
+    "gateway_cpu_ms", "triton_cpu_ms", "redis_cpu_ms", "loadgen_cpu_ms", "hardware",
 )  # fmt: skip
 
 

@@ -93,9 +93,7 @@ def bench_serve(
         its points)."""
 
         def measure(load: Load) -> dict:
-            point = measure_point(
-                stack.url, stack.metrics_url, stack.triton_metrics_urls, users, load
-            )
+            point = measure_point(stack, users, load)
             row = head | point | {"hardware": hardware, "command": command_line()}
             write_report([row], report)
             console.print(row)

@@ -50,7 +50,7 @@ def loadtest(
     per user count of a sweep, on the same stack), and write the report; exit 1 when an SLO
     broke (in a sweep: at every user count)."""
     from genrec.bench import loadtest as lt
-    from genrec.bench.serve import scrape
+    from genrec.bench.serve import cpu_ms_per_request, cpu_seconds, scrape
     from genrec.device import describe_hardware, resolve_device
     from genrec.local_stack import LOOPBACK_LOAD, running_stack
 
@@ -69,17 +69,17 @@ def loadtest(
         model_repo, workdir, dataset, gpu, workers, gateway_env=LOOPBACK_LOAD
     ) as stack:
         for r in runs:
-            before, cpu_before = scrape(stack.metrics_url), lt.cpu_seconds(stack)
+            before, cpu_before = scrape(stack.metrics_url), cpu_seconds(stack, "locust")
             keyed = replace(r, api_key=stack.api_key)  # the stack's generated write key
             codes.append(lt.run_locust(stack.url, catalog, keyed, workdir / f"locust-{r.users}"))
             p99s = lt.server_p99s(before, scrape(stack.metrics_url))
-            server.append((p99s, cpu_before, lt.cpu_seconds(stack)))
+            server.append((p99s, cpu_before, cpu_seconds(stack, "locust")))
     hardware = describe_hardware(resolve_device("cuda" if gpu else "cpu"))
     rows = []
     for r, (p99s, cpu_before, cpu_after) in zip(runs, server, strict=True):
         for row in lt.read_rows(workdir / f"locust-{r.users}", r):
             if row["scenario"] == "all":  # the server's view covers all requests
-                row |= p99s | lt.cpu_ms_per_request(cpu_before, cpu_after, row["requests"])
+                row |= p99s | cpu_ms_per_request(cpu_before, cpu_after, row["requests"])
             rows.append({"setting": label, **row, "hardware": hardware, "command": command_line()})
     slug = label.replace(" ", "_").replace(",", "").replace("(", "").replace(")", "")
     png = report.parent / f"loadtest_{slug}.png"

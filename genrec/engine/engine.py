@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from transformers import Qwen2ForCausalLM
 
+from genrec.device import wait
 from genrec.engine.beam_search import BeamResult, DenseRerank, beam_search, excluded_bitmap
 from genrec.engine.runner import Qwen2Runner
 from genrec.engine.slate_search import slate_search
@@ -268,8 +269,7 @@ class DecodeEngine:
             parts = [
                 t[:n, :k].to("cpu", non_blocking=True) for t in (out.items, out.scores, out.sids)
             ]
-            if self.device.type == "cuda":
-                torch.cuda.current_stream(self.device).synchronize()
+            wait(self.device)
             outs.append(parts)
         if len(outs) == 1:
             return Recommendations(*outs[0])

@@ -29,20 +29,51 @@ from genrec.contract import (
     Stats,
     TensorSpec,
 )
-from genrec.serving import DecodeRequest, ServedModel, cpu_threads
+from genrec.serving import BatchTimings, DecodeRequest, DecodeResult, ServedModel, cpu_threads
 
 
-def _input(request, spec: TensorSpec) -> np.ndarray | None:
-    """One request's tensor without its batch dimension."""
-    tensor = pb_utils.get_input_tensor_by_name(request, spec.name)
-    return None if tensor is None else tensor.as_numpy()[0]
+def _tensors(request) -> dict[str, np.ndarray]:
+    """A request's input tensors by name, each with its rows (a gateway may send several
+    pages' inputs in one request, -1-padded to the longest)."""
+    return {t.name(): t.as_numpy() for t in request.inputs()}
+
+
+def _rows(tensors: dict[str, np.ndarray]) -> list[DecodeRequest]:
+    """One DecodeRequest per row. A USER_SCID row of -1 padding is a row without one (the
+    model then uses the average user's), so rows with and without SCIDs share a request."""
+    history, k = tensors[HISTORY.name], tensors[K.name]
+    exclude, scid, slate = (tensors.get(s.name) for s in (EXCLUDE, USER_SCID, SLATE))
+    none = np.empty(0, EXCLUDE.dtype)
+    return [
+        DecodeRequest(
+            history=history[row],
+            exclude=none if exclude is None else exclude[row],
+            k=int(k[row, 0]),
+            user_scid=None if scid is None or (scid[row] < 0).all() else scid[row],
+            slate=slate is not None and bool(slate[row, 0]),
+        )
+        for row in range(len(history))
+    ]
 
 
 def _output(spec: TensorSpec, values: np.ndarray) -> pb_utils.Tensor:
     """Outputs go through DLPack: under numpy 2, numpy-built output tensors fail Triton's
     size check."""
-    batched = np.array(values, spec.dtype)[None]  # a copy, in the contract's dtype
-    return pb_utils.Tensor.from_dlpack(spec.name, to_dlpack(torch.from_numpy(batched)))
+    return pb_utils.Tensor.from_dlpack(spec.name, to_dlpack(torch.from_numpy(values)))
+
+
+def _response(results: list[DecodeResult], timings: BatchTimings, batch: int) -> list:
+    """One request's outputs, a row per page: items -1-padded (and scores -inf) to the
+    request's largest k."""
+    k = max(len(r.items) for r in results)
+    items = np.full((len(results), k), -1, ITEMS.dtype)
+    scores = np.full((len(results), k), -np.inf, SCORES.dtype)
+    for row, r in enumerate(results):
+        items[row, : len(r.items)], scores[row, : len(r.scores)] = r.items, r.scores
+    stats = Stats.pack(
+        [Stats(r.prompt_tokens, timings.prompt_us, timings.decode_us, batch) for r in results]
+    )
+    return [_output(ITEMS, items), _output(SCORES, scores), _output(STATS, stats)]
 
 
 class TritonPythonModel:
@@ -62,34 +93,25 @@ class TritonPythonModel:
         )
 
     def execute(self, requests: list) -> list:
-        parsed, errors = [], {}
+        """Every row of every request in one engine call. A request with a row that fails
+        `check` fails whole, with the row named; the others are served."""
+        decodes, spans, errors = [], {}, {}
         for i, request in enumerate(requests):
-            exclude, slate = _input(request, EXCLUDE), _input(request, SLATE)
-            decode = DecodeRequest(
-                history=_input(request, HISTORY),
-                exclude=np.empty(0, EXCLUDE.dtype) if exclude is None else exclude,
-                k=int(_input(request, K)[0]),
-                user_scid=_input(request, USER_SCID),
-                slate=slate is not None and bool(slate[0]),
-            )
-            reason = self.model.check(decode)
-            if reason is None:
-                parsed.append((i, decode))
-            else:
-                errors[i] = reason
-        results, timings = self.model.recommend([d for _, d in parsed]) if parsed else ([], None)
-        by_index = dict(zip((i for i, _ in parsed), results, strict=True))
+            rows = _rows(_tensors(request))
+            reasons = [(row, why) for row, d in enumerate(rows) if (why := self.model.check(d))]
+            if reasons:
+                row, why = reasons[0]
+                errors[i] = why if len(rows) == 1 else f"row {row}: {why}"
+                continue
+            spans[i] = (len(decodes), len(decodes) + len(rows))
+            decodes.extend(rows)
+        results, timings = self.model.recommend(decodes) if decodes else ([], None)
         responses = []
         for i in range(len(requests)):
             if i in errors:
                 responses.append(pb_utils.InferenceResponse(error=pb_utils.TritonError(errors[i])))
-                continue
-            r = by_index[i]
-            stats = Stats(r.prompt_tokens, timings.prompt_us, timings.decode_us, len(parsed))
-            outputs = [
-                _output(ITEMS, r.items),
-                _output(SCORES, r.scores),
-                _output(STATS, stats.to_array()),
-            ]
-            responses.append(pb_utils.InferenceResponse(outputs))
+            else:
+                start, end = spans[i]
+                outputs = _response(results[start:end], timings, len(decodes))
+                responses.append(pb_utils.InferenceResponse(outputs))
         return responses

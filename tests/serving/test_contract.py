@@ -108,9 +108,11 @@ def test_the_contract_imports_no_torch_and_nothing_else_of_genrec():
 
 def test_stats_round_trip_in_field_order():
     stats = Stats(prompt_tokens=7, prompt_us=120, decode_us=3400, batch=5)
-    row = stats.to_array()
-    assert row.dtype == STATS.dtype and row.tolist() == [7, 120, 3400, 5]
-    assert Stats.from_array(row) == stats
+    other = Stats(prompt_tokens=3, prompt_us=120, decode_us=3400, batch=5)
+    rows = Stats.pack([stats, other])  # a two-page request's STATS
+    assert rows.dtype == STATS.dtype and rows.tolist() == [[7, 120, 3400, 5], [3, 120, 3400, 5]]
+    row = rows[0]
+    assert Stats.from_array(row) == stats and Stats.from_array(rows[1]) == other
     assert all(isinstance(v, int) for v in astuple(Stats.from_array(np.asarray(row))))
 
 

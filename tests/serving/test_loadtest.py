@@ -6,15 +6,13 @@ import math
 
 from genrec.bench.loadtest import (
     Run,
-    cpu_ms_per_request,
-    cpu_seconds,
     histogram_quantile_ms,
     read_rows,
     run_locust,
     server_p99s,
     write_catalog,
 )
-from genrec.bench.serve import REC, scrape
+from genrec.bench.serve import REC, cpu_ms_per_request, cpu_seconds, scrape
 from tests.serving.conftest import API_KEY
 
 
@@ -24,7 +22,7 @@ def test_scenarios_run_and_the_slo_decides_the_exit_code(stack, small_synthetic,
         tmp_path / "catalog.json",
     )  # fmt: skip
     easy = Run(users=3, spawn_rate=3, seconds=8, p99_ms=5000, api_key=API_KEY)
-    before, cpu_before = scrape(stack.metrics_url), cpu_seconds(stack)
+    before, cpu_before = scrape(stack.metrics_url), cpu_seconds(stack, "locust")
     assert run_locust(stack.url, catalog, easy, tmp_path / "easy") == 0
     server = server_p99s(before, scrape(stack.metrics_url))
     # the gateway's own view of the same requests, of its Triton calls and Redis round trips
@@ -33,7 +31,7 @@ def test_scenarios_run_and_the_slo_decides_the_exit_code(stack, small_synthetic,
     rows = {r["scenario"]: r for r in read_rows(tmp_path / "easy", easy)}
     assert {"all", "browse: page 1", "browse: page 2", "events: click"} <= set(rows)
     assert rows["all"]["error_rate"] == 0 and rows["all"]["slo_pass"]
-    cpu = cpu_ms_per_request(cpu_before, cpu_seconds(stack), rows["all"]["requests"])
+    cpu = cpu_ms_per_request(cpu_before, cpu_seconds(stack, "locust"), rows["all"]["requests"])
     assert set(cpu) == {"gateway_cpu_ms", "triton_cpu_ms", "redis_cpu_ms", "locust_cpu_ms"}
     assert cpu["gateway_cpu_ms"] > 0 and cpu["triton_cpu_ms"] > 0 and cpu["locust_cpu_ms"] > 0
 
