@@ -6,6 +6,7 @@
 # once per gateway setting named in $SETTINGS, all on the same model in the same run:
 #   batched   — the gateway's default: the pages waiting in a worker share one Triton request
 #   unbatched — one Triton request per page (GENREC_TRITON_MAX_BATCH=1), the way before
+#   local-limit — batched, with the rate limit kept per process instead of in Redis
 # Usage: SETTINGS="batched unbatched" WORKERS="8 16" scripts/serving_box.sh --concurrency 256 ...
 set -euo pipefail
 if [ ! -x /tmp/redis-server ]; then
@@ -30,6 +31,8 @@ for setting in ${SETTINGS:-batched unbatched}; do
         batched) env=() label="Beauty 26m, one H200 box, pages batched per worker" ;;
         unbatched) env=(GENREC_TRITON_MAX_BATCH=1 GENREC_TRITON_MAX_CALLS=100000)
             label="Beauty 26m, one H200 box, one page per Triton request" ;;
+        local-limit) env=(GENREC_RATE_LIMIT_SCOPE=process)
+            label="Beauty 26m, one H200 box, pages batched, rate limit per process" ;;
         *) echo "unknown setting $setting" >&2; exit 2 ;;
     esac
     env "${env[@]}" python3 -m genrec bench-serve --gpu "${workers[@]}" --setting "$label" "$@"
