@@ -6,6 +6,7 @@
 # once per gateway setting named in $SETTINGS, all on the same model in the same run:
 #   batched   — the gateway's default: the pages waiting in a worker share one Triton request
 #   unbatched — one Triton request per page (GENREC_TRITON_MAX_BATCH=1), the way before
+#   calls16   — batched, with 16 Triton calls in flight per worker instead of 4
 #   local-limit — batched, with the rate limit kept per process instead of in Redis
 # Usage: SETTINGS="batched unbatched" WORKERS="8 16" scripts/serving_box.sh --concurrency 256 ...
 set -euo pipefail
@@ -31,6 +32,8 @@ for setting in ${SETTINGS:-batched unbatched}; do
         batched) env=() label="Beauty 26m, one H200 box, pages batched per worker" ;;
         unbatched) env=(GENREC_TRITON_MAX_BATCH=1 GENREC_TRITON_MAX_CALLS=100000)
             label="Beauty 26m, one H200 box, one page per Triton request" ;;
+        calls16) env=(GENREC_TRITON_MAX_CALLS=16)
+            label="Beauty 26m, one H200 box, pages batched, 16 calls in flight per worker" ;;
         local-limit) env=(GENREC_RATE_LIMIT_SCOPE=process)
             label="Beauty 26m, one H200 box, pages batched, rate limit per process" ;;
         *) echo "unknown setting $setting" >&2; exit 2 ;;
