@@ -73,7 +73,8 @@ class _Page:
 
 
 def _tensor(spec: TensorSpec, rows: list) -> InferInput:
-    """One input of a batch: a row per page, -1-padded to the longest."""
+    """One input of a batch: a row per page, -1-padded to the longest (K and SLATE rows are
+    one value each, so they are never padded)."""
     width = max(1, max(len(r) for r in rows))
     values = np.full((len(rows), width), -1, spec.dtype)
     for i, r in enumerate(rows):
