@@ -227,8 +227,9 @@ def cpu_seconds(stack: Stack, load: str = "loadgen") -> dict[str, dict[int, floa
 
 def cpu_ms_per_request(before: dict, after: dict, requests: int) -> dict[str, float]:
     """Each part's CPU milliseconds per request of a run: what bounds throughput on one box.
-    Per process, so a process that starts or ends in between (a worker restarted, a stub)
-    adds what it used while the run saw it, and takes nothing away."""
+    Per process, so a process that starts in between (a worker restarted, a stub) adds what
+    it used since, and one that ends counts for nothing after its last reading: no part's
+    figure goes negative because its process tree changed."""
     return {
         f"{part}_cpu_ms": round(
             1e3 * sum(t - before[part].get(pid, 0.0) for pid, t in after[part].items())

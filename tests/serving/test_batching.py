@@ -47,9 +47,9 @@ def _pages(store, n: int) -> list[dict]:
     ]
 
 
-async def _decode(stack, pages: list[dict], together: bool):
+async def _decode(stack, pages: list[dict], together: bool, max_batch: int = 8, calls: int = 1):
     target = stack.settings_env()["GENREC_TRITON_URL"]
-    decoder = TritonDecoder(target, "genrec", 30.0, Breaker(50, 1.0), max_batch=8, max_calls=1)
+    decoder = TritonDecoder(target, "genrec", 30.0, Breaker(50, 1.0), max_batch, calls)
     try:
         if together:
             calls = (decoder.recommend(**p) for p in pages)
@@ -92,14 +92,5 @@ def test_a_page_triton_refuses_fails_alone(stack, small_store):
 def test_every_page_is_answered_whatever_the_calls_in_flight(stack, small_store, calls):
     store, _ = small_store
     pages = _pages(store, 40)
-
-    async def run():
-        target = stack.settings_env()["GENREC_TRITON_URL"]
-        decoder = TritonDecoder(target, "genrec", 30.0, Breaker(50, 1.0), 16, calls)
-        try:
-            return await asyncio.gather(*(decoder.recommend(**p) for p in pages))
-        finally:
-            await decoder.close()
-
-    results = asyncio.run(run())
+    results = asyncio.run(_decode(stack, pages, together=True, max_batch=16, calls=calls))
     assert [len(r.items) >= p["k"] for r, p in zip(results, pages, strict=True)] == [True] * 40
