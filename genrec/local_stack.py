@@ -302,7 +302,7 @@ class Stack:
         return {
             "GENREC_REDIS_URL": self.redis_url,
             "GENREC_CACHE_REDIS_URL": self.cache_redis_url,
-            "GENREC_TRITON_URL": triton_target([p.grpc for p in self.triton_ports]),
+            "GENREC_TRITON_URL": triton_target([p.http for p in self.triton_ports]),
             "GENREC_MODEL_DIR": str(self.model_repo / "genrec"),
             "GENREC_TOKEN_SECRET": self.token_secret,
             "GENREC_API_KEY": self.generated_api_key,
@@ -390,11 +390,10 @@ class Stack:
         return [self.redis, self.cache_redis, *self.tritons, self.gateway]
 
 
-def triton_target(grpc_ports: list[int]) -> str:
-    """The gateway's gRPC target for Triton servers on these loopback ports: one address, or
-    gRPC's static list, which the gateway's channel balances round robin."""
-    addresses = [f"127.0.0.1:{port}" for port in grpc_ports]
-    return addresses[0] if len(addresses) == 1 else "ipv4:" + ",".join(addresses)
+def triton_target(http_ports: list[int]) -> str:
+    """The gateway's Triton address for servers on these loopback ports: the gateway sends
+    calls to each in turn."""
+    return ",".join(f"127.0.0.1:{port}" for port in http_ports)
 
 
 def _redis_service(name: str, port: int, data: Path, log: Path, options: list[str]) -> Service:

@@ -1,10 +1,11 @@
-"""The Triton-hosted decoder as the gateway calls it, with a deadline. Inputs are item indices;
+"""The Triton-hosted decoder as the gateway calls it (`service.triton_http`), with a deadline.
+Inputs are item indices;
 the token merger, user-SCID prefix and constrained beam search (or slate generation) all run
 inside the model (see `model_repo/genrec/model.py`). The tensors' names and dtypes, and the
 STATS layout, are `genrec.contract`'s, which the model shares.
 
 Pages that wait in one worker at the same time go to Triton as the rows of one request
-(`service.coalesce`): a gRPC call's cost, the gateway's largest per page, and Triton's
+(`service.coalesce`): a call's cost, the gateway's largest per page, and Triton's
 per-request work are paid once per batch. A batch Triton refuses is retried page by page, so
 one bad page fails alone.
 """
@@ -16,9 +17,6 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
-from tritonclient.grpc import InferInput, InferRequestedOutput
-from tritonclient.grpc.aio import InferenceServerClient
-from tritonclient.utils import InferenceServerException
 
 from genrec.contract import (
     EXCLUDE,
@@ -42,6 +40,7 @@ from service.metrics import (
     TRITON_CALL_PAGES,
     TRITON_LATENCY,
 )
+from service.triton_http import TritonError, TritonHTTP
 
 
 class DecoderUnavailable(RuntimeError):
@@ -72,19 +71,17 @@ class _Page:
     version: str
 
 
-def _tensor(spec: TensorSpec, rows: list) -> InferInput:
+def _tensor(spec: TensorSpec, rows: list) -> tuple[TensorSpec, np.ndarray]:
     """One input of a batch: a row per page, -1-padded to the longest (K and SLATE rows are
     one value each, so they are never padded)."""
     width = max(1, max(len(r) for r in rows))
     values = np.full((len(rows), width), -1, spec.dtype)
     for i, r in enumerate(rows):
         values[i, : len(r)] = r
-    t = InferInput(spec.name, list(values.shape), spec.datatype)
-    t.set_data_from_numpy(values)
-    return t
+    return spec, values
 
 
-def _inputs(pages: list[_Page]) -> list[InferInput]:
+def _inputs(pages: list[_Page]) -> list[tuple[TensorSpec, np.ndarray]]:
     inputs = [
         _tensor(HISTORY, [p.history or [-1] for p in pages]),
         _tensor(EXCLUDE, [p.exclude or [-1] for p in pages]),
@@ -99,19 +96,6 @@ def _inputs(pages: list[_Page]) -> list[InferInput]:
 
 
 class TritonDecoder:
-    CHANNEL_ARGS = (
-        # Reconnect within a second once Triton is back (gRPC's default backoff grows to minutes).
-        ("grpc.initial_reconnect_backoff_ms", 200),
-        ("grpc.min_reconnect_backoff_ms", 200),
-        ("grpc.max_reconnect_backoff_ms", 1000),
-        # A target with several servers (one Triton per GPU) spreads calls over all of them.
-        ("grpc.lb_policy_name", "round_robin"),
-    )
-    # Statuses of a call Triton never answered; any other failure is Triton refusing inputs.
-    NO_ANSWER = frozenset(
-        {"StatusCode.DEADLINE_EXCEEDED", "StatusCode.UNAVAILABLE", "StatusCode.CANCELLED"}
-    )
-
     def __init__(
         self,
         url: str,
@@ -121,7 +105,7 @@ class TritonDecoder:
         max_batch: int = 32,
         max_calls: int = 4,
     ):
-        self.client = InferenceServerClient(url, channel_args=list(self.CHANNEL_ARGS))
+        self.client = TritonHTTP(url)
         self.model, self.timeout_s, self.breaker = model, timeout_s, breaker
         # One model version to a request: indices belong to a version's catalogue.
         self._pages = Coalescer(self._call, max_batch, max_calls, key=lambda p: p.version)
@@ -130,19 +114,16 @@ class TritonDecoder:
         await self.client.close()
 
     async def ready(self) -> bool:
-        try:
-            return await self.client.is_model_ready(self.model)
-        except InferenceServerException:
-            return False
+        return await self.client.model_ready(self.model, self.timeout_s)
 
     async def served_version(self) -> str | None:
         """The version Triton serves now (the highest ready one), or None."""
         try:
-            index = await self.client.get_model_repository_index(as_json=True)
-        except InferenceServerException:
+            index = await self.client.repository_index(self.timeout_s)
+        except TritonError:
             return None
         ready = [
-            m.get("version", "") for m in index.get("models", [])
+            m.get("version", "") for m in index
             if m.get("name") == self.model and m.get("state") == "READY"
         ]  # fmt: skip
         return max(ready, key=int, default=None)
@@ -182,22 +163,16 @@ class TritonDecoder:
         return decoded
 
     async def _infer(self, pages: list[_Page]) -> list[Decoded]:
-        """One gRPC call for `pages` → each page's answer, in order."""
+        """One call for `pages` → each page's answer, in order."""
         try:
-            result = await self.client.infer(
-                self.model,
-                _inputs(pages),
-                model_version=pages[0].version,
-                outputs=[InferRequestedOutput(spec.name) for spec in OUTPUTS],
-                client_timeout=self.timeout_s,
+            outputs, version = await self.client.infer(
+                self.model, pages[0].version, _inputs(pages), list(OUTPUTS), self.timeout_s
             )
-        except InferenceServerException as e:
-            refused = e.status() not in self.NO_ANSWER
-            raise DecoderUnavailable(e.message() or str(e), refused) from e
-        items, scores = result.as_numpy(ITEMS.name), result.as_numpy(SCORES.name)
-        version = result.get_response().model_version
+        except TritonError as e:
+            raise DecoderUnavailable(str(e), e.refused) from e
+        items, scores = outputs[ITEMS.name], outputs[SCORES.name]
         decoded = []
-        for row, values in enumerate(result.as_numpy(STATS.name)):
+        for row, values in enumerate(outputs[STATS.name]):
             stats = Stats.from_array(values)
             PROMPT_TOKENS.observe(stats.prompt_tokens)
             DECODER_STAGE.labels("prompt").observe(stats.prompt_us / 1e6)

@@ -1,7 +1,7 @@
 """The gateway application, `service.main:app`, served by `python -m service.server`.
 
 The lifespan opens the async Redis clients (events and histories; page chains, when they have
-a Redis of their own) and the Triton gRPC client once per process, reads the catalogue of the
+a Redis of their own) and the Triton client once per process, reads the catalogue of the
 model version Triton serves, follows Triton onto newer versions (`service.rollout`), and closes
 them on shutdown. `service.errors` decides what clients see of an error.
 """

@@ -33,9 +33,10 @@ class Settings(BaseSettings):
     # evicted window starts afresh. Unset: `redis_url`'s (then keep that Redis's memory ample).
     cache_redis_url: str | None = None
     cache_redis_password: SecretStr | None = None  # its `requirepass` (the chart's Secret sets it)
-    # gRPC target. Several Triton servers share the load round robin when it names them all:
-    # `ipv4:10.0.0.5:8001,10.0.0.6:8001`, or `dns:///triton-headless:8001` (every address).
-    triton_url: str = "127.0.0.1:8001"
+    # Triton's HTTP address, `host:port`. Several servers share the load round robin: name them
+    # all (`10.0.0.5:8000,10.0.0.6:8000`), or a name with an address per server (a headless
+    # Service: `triton-pods:8000`), which is looked up again every few seconds.
+    triton_url: str = "127.0.0.1:8000"
     triton_model: str = "genrec"
     # The model's folder in the Triton repository: the gateway reads the catalogue (item ids,
     # titles, user SCIDs) of the version Triton serves from it.

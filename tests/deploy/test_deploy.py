@@ -155,7 +155,7 @@ def test_one_triton_per_gpu_is_reached_through_every_pod_address():
     assert pods["spec"]["clusterIP"] == "None"
     assert pods["spec"]["selector"] == triton["spec"]["selector"]["matchLabels"]
     config = next(d for d in docs if d["kind"] == "ConfigMap" and "GENREC_TRITON_URL" in d["data"])
-    assert config["data"]["GENREC_TRITON_URL"] == "dns:///g-genrec-triton-pods:8001"
+    assert config["data"]["GENREC_TRITON_URL"] == "g-genrec-triton-pods:8000"
 
 
 def _docs(values: dict) -> list[dict]:

@@ -27,13 +27,11 @@ from genrec.train.trainer import DecoderTrainConfig, train_decoder
 REPO = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(scope="session")
-def exported(small_synthetic, small_store, tmp_path_factory) -> Path:
-    """A model repository holding one exported version (the `genrec` model): a decoder with the
-    token merger, user SCIDs and a dense head that adds its own candidates, so every serving
-    test runs the whole decode path (exclusions included) through Triton."""
-    store, store_path = small_store
-    root = tmp_path_factory.mktemp("serving")
+def build_exported(dataset, store, store_path: Path, root: Path) -> Path:
+    """A model repository under `root` holding one exported version (the `genrec` model): a
+    decoder with the token merger, user SCIDs and a dense head that adds its own candidates,
+    trained briefly on `dataset`, so every serving test runs the whole decode path
+    (exclusions included) through Triton."""
     vocab = SIDVocab(user_levels=store.user_scids.shape[1])
     decoder = SIDDecoder(
         build_decoder("tiny", vocab, seed=0),
@@ -46,14 +44,21 @@ def exported(small_synthetic, small_store, tmp_path_factory) -> Path:
         DecoderTrainConfig(), epochs=2, lr=3e-3, warmup_steps=20, eval_users=100,
         dense_weights=(1.0,),
     )  # fmt: skip
-    split = leave_one_out(small_synthetic)
+    split = leave_one_out(dataset)
     result = train_decoder(decoder, split, store, cfg, World(torch.device("cpu")), progress=False)
     ckpt = save_checkpoint(result.decoder, store, store_path, root / "ckpt", {"size": "tiny"})
     repo = root / "model_repo"
     template = REPO / "model_repo" / "genrec"  # configs + model.py, not local exports
     shutil.copytree(template, repo / "genrec", ignore=shutil.ignore_patterns("[0-9]*"))
-    export(ckpt, repo, small_synthetic)
+    export(ckpt, repo, dataset)
     return repo
+
+
+@pytest.fixture(scope="session")
+def exported(small_synthetic, small_store, tmp_path_factory) -> Path:
+    """`build_exported` on the small synthetic catalogue."""
+    store, store_path = small_store
+    return build_exported(small_synthetic, store, store_path, tmp_path_factory.mktemp("serving"))
 
 
 API_KEY = "test-api-key-of-the-suite"

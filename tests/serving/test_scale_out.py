@@ -1,5 +1,5 @@
-"""Serving scale-out with one Triton per GPU: the gateway's single gRPC target names every
-server, and its channel sends calls to them in turn. Here two CPU Tritons stand in for two
+"""Serving scale-out with one Triton per GPU: the gateway's Triton address names every
+server, and it sends calls to them in turn. Here two CPU Tritons stand in for two
 GPUs (the GPU split itself is `CUDA_VISIBLE_DEVICES` per server, see `genrec.local_stack`)."""
 
 from __future__ import annotations
@@ -37,14 +37,14 @@ def _settled(urls: list[str], expected: int, deadline_s: float = 10.0) -> list[f
 def test_the_gateway_spreads_pages_over_every_triton(exported, small_synthetic, tmp_path):
     users = [u.id for u in small_synthetic.users[:40]]
     with running_stack(exported, tmp_path, small_synthetic, triton_servers=2) as stack:
-        assert stack.settings_env()["GENREC_TRITON_URL"].startswith("ipv4:127.0.0.1:")
+        assert stack.settings_env()["GENREC_TRITON_URL"].count("127.0.0.1:") == 2
         with httpx.Client(base_url=stack.url, timeout=30) as client:
             for user in users:
                 r = client.post("/v1/recommendations", json={"user_id": user, "page_size": 5})
                 assert r.status_code == 200 and not r.json()["fallback"], r.text
         per_server = _settled(stack.triton_metrics_urls, len(users))
-        # The chart's form of the target (a DNS name listing every server) reaches them too.
-        assert asyncio.run(_ready(f"dns:///localhost:{stack.triton_ports[1].grpc}"))
+        # The chart's form of the address (a DNS name listing every server) reaches them too.
+        assert asyncio.run(_ready(f"localhost:{stack.triton_ports[1].http}"))
         summed = _successes(scrape_all(stack.triton_metrics_urls))
     assert len(per_server) == 2 and all(n >= 5 for n in per_server), per_server
     assert summed == sum(per_server) == len(users)
@@ -59,8 +59,8 @@ async def _ready(target: str) -> bool:
 
 
 def test_one_triton_keeps_a_plain_target():
-    assert triton_target([8001]) == "127.0.0.1:8001"
-    assert triton_target([8001, 8101]) == "ipv4:127.0.0.1:8001,127.0.0.1:8101"
+    assert triton_target([8000]) == "127.0.0.1:8000"
+    assert triton_target([8000, 8100]) == "127.0.0.1:8000,127.0.0.1:8100"
 
 
 def test_gpus_must_split_evenly_over_the_tritons(tmp_path):
