@@ -2,7 +2,7 @@
 (`service.triton_http`, through `TritonDecoder`) against tritonclient's gRPC aio client (what
 the gateway used before), on one stack and one model, one page per call, calls in sequence.
 
-    .venv/bin/python scripts/triton_call_cpu.py [--calls 300] [--report reports/triton_call_cpu.json]
+    .venv/bin/python scripts/triton_call_cpu.py [--calls 300] [--report PATH.json]
 
 The stack is the serving tests' (tests/serving/conftest.py): a tiny decoder on the small
 synthetic catalogue, served by the CPU Triton. A process's CPU is read from /proc (10 ms ticks),
@@ -86,11 +86,10 @@ def main() -> None:
     parser.add_argument("--report", type=Path, default=REPO / "reports/triton_call_cpu.json")
     args = parser.parse_args()
 
-    import uvloop
-
     import shlex
 
     import torch
+    import uvloop
 
     from genrec.data.synthetic import SyntheticConfig, generate
     from genrec.device import describe_hardware, resolve_device
@@ -107,7 +106,8 @@ def main() -> None:
             row = uvloop.run(_measure(stack, args.calls))
     row |= {
         "calls": args.calls, "model": "serving tests' tiny decoder, small synthetic catalogue",
-        "hardware": describe_hardware(resolve_device("cpu")), "command": shlex.join(["python", *sys.argv]),
+        "hardware": describe_hardware(resolve_device("cpu")),
+        "command": shlex.join(["python", *sys.argv]),
     }  # fmt: skip
     args.report.write_text(json.dumps([row], indent=1) + "\n")
     print(json.dumps(row))

@@ -8,7 +8,7 @@ import asyncio
 import numpy as np
 import pytest
 
-from genrec.contract import HISTORY, ITEMS, K, OUTPUTS
+from genrec.contract import HISTORY, ITEMS, OUTPUTS, K
 from genrec.local_stack import free_port
 from service.triton_http import TritonError, TritonHTTP
 
