@@ -13,10 +13,12 @@ from genrec.cli.common import (
     DataDir,
     app,
     command_line,
+    command_with,
     console,
     print_report,
     print_rows,
 )
+from genrec.data.source import DataSource
 from genrec.errors import GenrecError
 
 
@@ -39,11 +41,12 @@ def datasets(data_dir: DataDir = None) -> None:
         console.print(f"[dim]not found {where}: {'; '.join(missing)}[/dim]")
 
 
-@app.command()
+@command_with(DataSource, skip=("dataset",))
 def baselines(
-    dataset: Annotated[list[str], typer.Option("--dataset", "-d", help="Repeatable")] = [
-        "synthetic"
-    ],
+    dataset: Annotated[
+        list[str],
+        typer.Option("--dataset", "-d", help="A named dataset or your files' path; repeatable"),
+    ] = ["synthetic"],
     model: Annotated[list[str], typer.Option(help="popularity / sasrec; repeatable")] = [
         "popularity",
         "sasrec",
@@ -65,8 +68,10 @@ def baselines(
     report: Annotated[Path | None, typer.Option(help="Merge rows into this JSON (+ .md)")] = None,
     artifacts: Annotated[Path, typer.Option(help="Where SASRec embeddings go")] = ARTIFACTS,
     progress: Annotated[bool, typer.Option(help="Show progress bars")] = True,
+    **options,
 ) -> None:
-    """Train and evaluate Popularity and SASRec (leave-one-out, full ranking); print the metrics."""
+    """Train and evaluate Popularity and SASRec (leave-one-out, full ranking); print the metrics.
+    The reading options (--items, --columns, ...) apply to every path given with -d."""
     from genrec.baselines.sasrec_trainer import TrainConfig
     from genrec.bench.baselines import COLUMNS, MODELS, BaselineRun, run_dataset, write_report
     from genrec.device import resolve_device
@@ -90,7 +95,8 @@ def baselines(
     command = command_line()
     rows = []
     for name in dataset:
-        rows += run_dataset(name, data_dir, run, resolve_device(device), command)
+        source = DataSource(dataset=name, **options)
+        rows += run_dataset(source, data_dir, run, resolve_device(device), command)
     print_rows(
         "baselines (test split)", rows, [c for c in COLUMNS if c not in ("command", "hardware")]
     )

@@ -106,7 +106,13 @@ def run_all(
         ])  # fmt: skip
     if due("tokenizer"):
         built = run_tokenize(
-            run.data, tokenizer, paths.store, paths.artifacts, paths.data_dir, paths.progress
+            run.data,
+            tokenizer,
+            paths.store,
+            paths.artifacts,
+            paths.data_dir,
+            paths.progress,
+            dataset=data,
         )
         done("tokenizer", {"store": str(built.path), "signals": list(built.signals)})
     if due("decoder"):
@@ -121,6 +127,7 @@ def run_all(
                 artifacts=paths.artifacts,
             ),
             command,
+            dataset=data,
         )
         done("decoder", {"checkpoint": str(trained.checkpoint), "row": trained.row})
     if due("export"):

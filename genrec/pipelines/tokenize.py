@@ -12,6 +12,7 @@ from genrec.pipelines.config import STORE, option
 if TYPE_CHECKING:
     import torch
 
+    from genrec.data.schema import Dataset
     from genrec.data.source import DataSource
     from genrec.tokenizer.store import TokenizerStore
 
@@ -52,9 +53,11 @@ def run_tokenize(
     artifacts: Path = Path("artifacts"),
     data_dir: Path | None = None,
     progress: bool = True,
+    dataset: Dataset | None = None,
 ) -> TokenizeOutcome:
     """`store`: the tokenizer store root (the version goes to `<store>/<dataset>/vN`);
-    `artifacts`: where the collaborative signal's SASRec and the text embeddings are cached."""
+    `artifacts`: where the collaborative signal's SASRec and the text embeddings are cached;
+    `dataset`: `source` already read (by `genrec run`, which reads it once for every stage)."""
     from genrec.data import load_dataset
     from genrec.device import resolve_device
     from genrec.tokenizer.bloger import BlogerConfig
@@ -62,7 +65,7 @@ def run_tokenize(
     from genrec.tokenizer.signals import parse_signals
     from genrec.tokenizer.train import TokenizerTrainConfig
 
-    data = load_dataset(source, data_dir)
+    data = dataset or load_dataset(source, data_dir)
     chosen = parse_signals(run.signals or ("text,collab" if data.has_text else "collab"), data)
     cfg = TokenizeConfig(
         method=run.method, signals=chosen,

@@ -14,6 +14,7 @@ from genrec.pipelines.config import STORE, RunConfig
 from genrec.pipelines.identity import run_id
 
 if TYPE_CHECKING:
+    from genrec.data.schema import Dataset
     from genrec.model.decoder import SIDDecoder
     from genrec.tokenizer.store import TokenizerStore
 
@@ -99,10 +100,13 @@ def build_run_decoder(run: RunConfig, tokenizer: TokenizerStore) -> SIDDecoder:
 
 
 def run_train(
-    run: RunConfig, where: TrainOutputs = TrainOutputs(), command: str = ""
+    run: RunConfig,
+    where: TrainOutputs = TrainOutputs(),
+    command: str = "",
+    dataset: Dataset | None = None,
 ) -> TrainOutcome:
     """Trains, tests and saves one decoder (under torchrun: data-parallel, the main rank tests
-    and saves) → its test row and checkpoint folder."""
+    and saves) → its test row and checkpoint folder. `dataset`: `run.data` already read."""
     from genrec.baselines.artifacts import load_sasrec, protocol_sasrec
     from genrec.data import leave_one_out, load_dataset
     from genrec.device import describe_hardware, reproducible, resolve_device
@@ -118,7 +122,7 @@ def run_train(
     weights = _check(run)
     if where.resume and run.train.strategy == "fsdp":
         raise GenrecError("--resume needs --strategy ddp (fsdp runs write no state file)")
-    data = load_dataset(run.data, where.data_dir)
+    data = dataset or load_dataset(run.data, where.data_dir)
     if run.train.text_tasks and not data.has_text:
         raise GenrecError(f"--text-tasks: dataset {data.name!r} has no item text")
     store_path = run.tokenizer.store or latest(STORE, data.name)

@@ -198,6 +198,13 @@ def test_dash_d_path_in_the_cli(small, tmp_path):
     assert result.returncode == 2
     assert "no users left after the 5-core filter" in result.stderr
     assert "Traceback" not in result.stderr
+    # the reading options of `data inspect` are the baselines' too
+    result = _genrec(
+        "baselines", "-d", str(inter), "--items", str(items), "--k-core", "0",
+        "--model", "popularity", "--no-progress",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "popularity" in result.stdout
 
 
 def test_source_is_recorded_for_later_commands(small, tmp_path):
