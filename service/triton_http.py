@@ -90,17 +90,10 @@ class TritonHTTP:
         path = f"/v2/models/{model}" + (f"/versions/{version}" if version else "") + "/infer"
         extra = b"Inference-Header-Content-Length: %d\r\n" % len(header)
         reply = await self._call(b"POST", path, body, extra, timeout_s)
-        length = int(reply.headers.get(b"inference-header-content-length", len(reply.body)))
-        answer, offset, tensors = orjson.loads(reply.body[:length]), length, {}
-        by_name = {spec.name: spec for spec in outputs}
-        for out in answer["outputs"]:
-            size = out["parameters"]["binary_data_size"]
-            raw = reply.body[offset : offset + size]
-            tensors[out["name"]] = np.frombuffer(raw, by_name[out["name"]].dtype).reshape(
-                out["shape"]
-            )
-            offset += size
-        return tensors, str(answer.get("model_version", version))
+        try:
+            return _tensors(reply, {spec.name: spec for spec in outputs}, version)
+        except (KeyError, TypeError, ValueError) as e:  # a reply no Triton sends: no answer
+            raise TritonError(f"Triton's reply could not be read: {e!r}") from None
 
     async def model_ready(self, model: str, timeout_s: float) -> bool:
         try:
@@ -181,6 +174,20 @@ class TritonHTTP:
         return self._addresses[next(self._turn) % len(self._addresses)]
 
 
+def _tensors(
+    reply: _Reply, outputs: dict[str, TensorSpec], version: str
+) -> tuple[dict[str, np.ndarray], str]:
+    """An inference reply's JSON header, then each output's raw bytes, in the header's order."""
+    length = int(reply.headers.get(b"inference-header-content-length", len(reply.body)))
+    answer, offset, tensors = orjson.loads(reply.body[:length]), length, {}
+    for out in answer["outputs"]:
+        size = out["parameters"]["binary_data_size"]
+        raw = reply.body[offset : offset + size]
+        tensors[out["name"]] = np.frombuffer(raw, outputs[out["name"]].dtype).reshape(out["shape"])
+        offset += size
+    return tensors, str(answer.get("model_version", version))
+
+
 async def _resolve(host: str, port: int) -> list[Address]:
     """Every IPv4 address of `host` (a server listening on 127.0.0.1 is not on `localhost`'s
     ::1), else every address it has."""
@@ -189,7 +196,10 @@ async def _resolve(host: str, port: int) -> list[Address]:
         infos = await loop.getaddrinfo(host, port, family=socket.AF_INET, type=socket.SOCK_STREAM)
     except socket.gaierror:
         infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return list(dict.fromkeys((info[4][0], port) for info in infos))
+    addresses = list(dict.fromkeys((info[4][0], port) for info in infos))
+    if not addresses:
+        raise OSError(f"{host!r} has no address")
+    return addresses
 
 
 def _address(part: str) -> Address:
