@@ -1,8 +1,7 @@
 """The Triton-hosted decoder as the gateway calls it (`service.triton_http`), with a deadline.
-Inputs are item indices;
-the token merger, user-SCID prefix and constrained beam search (or slate generation) all run
-inside the model (see `model_repo/genrec/model.py`). The tensors' names and dtypes, and the
-STATS layout, are `genrec.contract`'s, which the model shares.
+Inputs are item indices; the token merger, user-SCID prefix and constrained beam search (or
+slate generation) all run inside the model (see `model_repo/genrec/model.py`). The tensors'
+names and dtypes, and the STATS layout, are `genrec.contract`'s, which the model shares.
 
 Pages that wait in one worker at the same time go to Triton as the rows of one request
 (`service.coalesce`): a call's cost, the gateway's largest per page, and Triton's

@@ -3,9 +3,10 @@ tensor extension): inference, model readiness and the repository index, on poole
 HTTP/1.1 connections over asyncio streams.
 
 Why not tritonclient's gRPC aio client, used before: one call cost the calling process about
-1.0 ms of CPU on the 2-core machine (grpc's aio machinery, its poller thread, tritonclient's
-request objects), against about 0.07 ms here (`scripts/triton_call_cpu.py` measures both on one
-stack). With pages batched per call that was still the gateway's largest cost per page.
+0.87 ms of CPU above an idle wait's on the 2-core machine (grpc's aio machinery, its poller
+thread, tritonclient's request objects), against about 0.17 ms here (`scripts/triton_call_cpu.py`
+measures both on one stack). With pages batched per call that was still the gateway's largest
+cost per page.
 
 `url` names one or more `host:port` addresses, comma-separated; every DNS address of every name
 takes calls in turn (a headless Kubernetes Service names each ready pod), and names are
@@ -128,7 +129,7 @@ class TritonHTTP:
                     reply = await self._exchange(address, request, reuse=False)
         except TimeoutError:
             raise TritonError(f"no answer within {timeout_s:g} s") from None
-        except (OSError, asyncio.IncompleteReadError, ValueError, _StaleConnection) as e:
+        except (OSError, asyncio.IncompleteReadError, ValueError) as e:
             raise TritonError(f"Triton unreachable: {e!r}") from None
         if reply.status >= 400:
             try:
