@@ -13,7 +13,7 @@ xz -dc .gpustack/redis-server.xz >/tmp/redis-server && chmod +x /tmp/redis-serve
 python3 -m pip install -q --upgrade --no-index --no-deps --no-compile --target /tmp/site \
     .gpustack/whl/*.whl $(ls .gpustack/locust/*.whl 2>/dev/null)
 export PYTHONPATH=/tmp/site:$PWD GENREC_TRITON_HOME=/tmp/tri GENREC_REDIS_SERVER=/tmp/redis-server
-python3 -c "import service.main, tritonclient.grpc.aio"  # the gateway imports: fail early
+python3 -c "import service.main"  # the gateway imports: fail early
 ckpt=checkpoints/$DATASET-$SIZE-serving
 rm -rf "$ckpt" "$ckpt.state.pt"
 python3 -m genrec train -d "$DATASET" --size "$SIZE" --epochs "$EPOCHS" --eval-users 500 \

@@ -60,3 +60,7 @@ class Clients:
 
     def needs_key(self, scope: Scope) -> bool:
         return not (self.anonymous_reads if scope == Scope.read else self.writes_open)
+
+    def permits(self, client: Client | None, scope: Scope) -> bool:
+        """Whether `client` (None: no known key was sent) may act in `scope`."""
+        return scope in client.scopes if client is not None else not self.needs_key(scope)

@@ -37,13 +37,11 @@ def require(scope: Scope):
     ) -> Client | None:
         clients: Clients = request.app.state.clients
         client = clients.identify(x_api_key)
-        if client is None and not clients.needs_key(scope):
-            return None
+        if clients.permits(client, scope):
+            return client
         if client is None:
             challenge = {"WWW-Authenticate": "ApiKey"}
             raise HTTPException(401, "missing or wrong X-API-Key", headers=challenge)
-        if scope not in client.scopes:
-            raise HTTPException(403, f"this key may not {scope}")
-        return client
+        raise HTTPException(403, f"this key may not {scope}")
 
     return check

@@ -124,6 +124,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     errors.install(app)
 
+    # Innermost: pages it serves pass CORS, the body cap, the rate limit and the metrics too.
+    app.add_middleware(recommendations.HotPath)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],

@@ -24,7 +24,7 @@ import torch
 from genrec.atomic import locked
 from genrec.baselines.sasrec import SASRecConfig
 from genrec.baselines.sasrec_trainer import TrainConfig, train_sasrec
-from genrec.bench.report import markdown_table, merge_rows
+from genrec.bench.report import markdown_table, mean_std, merge_rows
 from genrec.data import Dataset, DataSource, Split, leave_one_out, load_dataset
 from genrec.data.cache import using_cache
 from genrec.data.tables import write_tables
@@ -37,6 +37,11 @@ EQUIVALENCE_COLUMNS = (
 )  # fmt: skip
 PARSE_COLUMNS = (
     "check", "named", "read_as", "interactions", "file_mb", "first_read_s", "cache_hit_s",
+)  # fmt: skip
+# The new-items figures averaged over seeds (the seeds hold out different items).
+NEW_ITEM_SPREAD = (
+    "recall@10_held_out_targets", "ndcg@10_held_out_targets", "recall@10_all",
+    "pages_with_held_out",
 )  # fmt: skip
 NEW_ITEM_COLUMNS = (
     "side",
@@ -172,6 +177,19 @@ def _data_dir() -> Path:
     return root
 
 
+def seed_summary(rows: list[dict]) -> list[dict]:
+    """One row per side: each figure of `NEW_ITEM_SPREAD` as "mean ± std" over its seeds."""
+    summary = []
+    for side in dict.fromkeys(r["side"] for r in rows):
+        runs = [r for r in rows if r["side"] == side]
+        row = {"side": side, "seeds": ", ".join(str(r["seed"]) for r in runs)}
+        for column in NEW_ITEM_SPREAD:
+            mean, std = mean_std([r[column] for r in runs])
+            row[column] = f"{mean:.4f} ± {std:.4f}"
+        summary.append(row)
+    return summary
+
+
 def write_report(rows: list[dict], path: Path) -> None:
     """Merge `rows` into `path` (JSON); its Markdown shows the two checks as two tables."""
     header = (
@@ -181,7 +199,7 @@ def write_report(rows: list[dict], path: Path) -> None:
         "(same seed, epochs capped).\n\n"
     )
     with locked(path):
-        merged = merge_rows(path, rows, ("check", "named"))
+        merged = merge_rows(path, rows, ("check", "named", "seed"))
         text = header + markdown_table(
             [r for r in merged if r["check"] == "equivalence"], EQUIVALENCE_COLUMNS
         )
@@ -195,4 +213,6 @@ def write_report(rows: list[dict], path: Path) -> None:
                 "(`genrec bench-catalog`)\n\n"
             )
             text += markdown_table(new, NEW_ITEM_COLUMNS)
+            text += "\n### Mean ± std over the seeds above\n\n"
+            text += markdown_table(seed_summary(new), ("side", "seeds", *NEW_ITEM_SPREAD))
         path.with_suffix(".md").write_text(text)

@@ -78,6 +78,11 @@ def without(dataset: Dataset, held: np.ndarray) -> Dataset:
     return Dataset(f"{dataset.name}-old", items, users, dataset.source).validate()
 
 
+def seed_work(work: Path, seed: int) -> Path:
+    """One seed's runs and tables: seeds hold out different items, so nothing is shared."""
+    return work / f"seed{seed}"
+
+
 def _paths(work: Path, part: str, progress: bool) -> QuickstartPaths:
     root = work / part
     return QuickstartPaths(
@@ -94,7 +99,7 @@ def prepare_texts(bench: CatalogBench, work: Path, progress: bool) -> None:
 
     full = load_dataset(bench.dataset)
     held = held_out_items(full, bench.held_out, bench.seed)
-    device = resolve_device(bench.device)
+    device, work = resolve_device(bench.device), seed_work(work, bench.seed)
     lists = {
         "added": [without(full, held).items, [full.items[i] for i in held]],
         "retrained": [full.items],
@@ -112,6 +117,7 @@ def run_part(
     the whole configuration it was built with."""
     full = load_dataset(bench.dataset)
     held = held_out_items(full, bench.held_out, bench.seed)
+    work = seed_work(work, bench.seed)
     paths = _paths(work, part, progress)
     if part == "added":
         data, tables = without(full, held), work / "tables" / "old"

@@ -14,7 +14,7 @@ import json
 import statistics
 from pathlib import Path
 
-from genrec.bench.report import pyplot, save_figure, write_merged
+from genrec.bench.report import mean_std, pyplot, save_figure, write_merged
 
 METRICS = ("recall@5", "recall@10", "ndcg@5", "ndcg@10")
 # The test row's other figures (`genrec.train.evaluation.test_metrics`), averaged where every
@@ -28,10 +28,6 @@ COLUMNS = [
     "sasrec_h50_recall@10", "sasrec_h50_ndcg@10", "teacher_recall@10", *EXTRA,
     "dense_weight", "stopped_by", "invalid_rate", "params", "train_seconds", "hardware",
 ]  # fmt: skip
-
-
-def _mean_std(values: list[float]) -> tuple[float, float]:
-    return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
 
 
 def decoder_runs(checkpoints: list[Path]) -> dict[tuple[str, str], list[dict]]:
@@ -83,7 +79,7 @@ def recipe_rows(
         for m in ("recall@10", "ndcg@10"):
             row[f"valid_{m}"] = statistics.fmean(t["valid"][m] for t in tests)
         for m in METRICS:
-            row[m], spread = _mean_std([t[m] for t in tests])
+            row[m], spread = mean_std([t[m] for t in tests])
             if m in ("recall@10", "ndcg@10"):
                 row[f"{m}_std"] = spread
         for m in EXTRA:
@@ -98,7 +94,7 @@ def recipe_rows(
             base = sasrec.get((dataset, model), [])
             for m in ("recall@10", "ndcg@10"):
                 if base:
-                    row[f"{prefix}_{m}"], row[f"{prefix}_{m}_std"] = _mean_std([b[m] for b in base])
+                    row[f"{prefix}_{m}"], row[f"{prefix}_{m}_std"] = mean_std([b[m] for b in base])
             row[f"{prefix}_seeds"] = len(base)
         row["invalid_rate"] = max(t["invalid_rate"] for t in tests)
         row["params"] = tests[0]["params"]

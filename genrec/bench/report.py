@@ -7,10 +7,16 @@ report without erasing each other; every row says which command and hardware pro
 from __future__ import annotations
 
 import json
+import statistics
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from genrec.atomic import locked
+
+
+def mean_std(values: Sequence[float]) -> tuple[float, float]:
+    """The mean and sample standard deviation of seeds' figures (0 spread for one seed)."""
+    return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
 
 
 def merge_rows(path: Path, rows: list[dict], key: Sequence[str]) -> list[dict]:
