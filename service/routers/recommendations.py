@@ -82,11 +82,11 @@ class HotPath:
     @staticmethod
     def _admitted(headers: list[tuple[bytes, bytes]], clients: Clients) -> bool:
         """A JSON body from a client `require(Scope.read)` lets in."""
-        key = content_type = None
+        key = content_type = None  # each header's first value, as the route reads them
         for name, value in headers:
-            if name == b"x-api-key":
+            if name == b"x-api-key" and key is None:
                 key = value.decode("latin-1")
-            elif name == b"content-type":
+            elif name == b"content-type" and content_type is None:
                 content_type = value
         if content_type is None or content_type.split(b";")[0].strip().lower() != _JSON:
             return False

@@ -19,9 +19,10 @@ FORGED = b"0" * 24 + b".1." + b"A" * 24  # a well-formed page token nobody issue
 
 
 async def call(app, body: bytes, key: str | None = API_KEY, ctype: bytes = b"application/json"):
-    """One POST → (status, headers, body, whether FastAPI's router handled it)."""
+    """One POST → (status, headers, body, whether FastAPI's router handled it). `key` may be
+    several keys, comma-separated: one X-API-Key header each."""
     headers = [(b"host", b"test"), (b"content-type", ctype)]
-    headers += [(b"x-api-key", key.encode())] if key else []
+    headers += [(b"x-api-key", k.encode()) for k in key.split(",")] if key else []
     scope = {
         "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
         "scheme": "http", "path": PATH, "raw_path": PATH.encode(), "query_string": b"",
@@ -96,6 +97,7 @@ def test_pages_skip_the_router_and_match_the_route(app, small_synthetic):
         (b'{"user_id": "u1", "page_token": "%s"}' % FORGED, API_KEY, 403),  # not u1's token
         (b'{"user_id": "u1"}', None, 401),  # no key
         (b'{"user_id": "u1"}', "not-a-key-of-anyone", 401),
+        (b'{"user_id": "u1"}', f"not-a-key-of-anyone,{API_KEY}", 401),  # the first one counts
     ],
 )
 def test_everything_else_is_answered_by_the_route(app, body, key, status):
