@@ -92,7 +92,7 @@ def add_items(
             raise GenrecError(f"{embeddings}: not a .npy array ({e})") from None
     torch_device = resolve_device(device)
     ext = extend(store, dataset, new_items, artifacts, torch_device, vectors, progress)
-    grown = extended_store(store, new_items, ext.sids, extended)
+    grown = extended_store(store, new_items, ext, extended)
     store_path = grown.save(store_root)
 
     decoder, old = load_checkpoint(version / VERSION_FILES.decoder, store)

@@ -33,6 +33,9 @@ from genrec.tokenizer.trie import Trie
 
 NEIGHBOURS = 10  # existing items a new item's missing signals are averaged from
 TEMPERATURE = 0.05  # of the softmax over their cosine similarities
+# The manifest key of the copied collision tokens, {copy: trained token}: each add reads the
+# earlier adds' and writes them all.
+COPIES_KEY = "collision_copies"
 
 
 @dataclass(frozen=True)
@@ -137,12 +140,19 @@ def extend(
     """SIDs for `new_items` beside `dataset`'s, which `store` was built on."""
     x, neighbours = _features(store, dataset, new_items, artifacts, device, embeddings, progress)
     codes = _codes(store, x, device)
-    sids, copies = collision_copies(store.item_sids, codes, neighbours, store.codebook_size)
+    earlier = {int(k): v for k, v in store.manifest.get(COPIES_KEY, {}).items()}
+    sids, copies = collision_copies(
+        store.item_sids, codes, neighbours, store.codebook_size, earlier
+    )
     return Extension(sids, neighbours, copies)
 
 
 def collision_copies(
-    sids: np.ndarray, codes: np.ndarray, neighbours: Neighbours, codebook_size: int = 256
+    sids: np.ndarray,
+    codes: np.ndarray,
+    neighbours: Neighbours,
+    codebook_size: int = 256,
+    earlier: dict[int, int] | None = None,
 ) -> tuple[np.ndarray, dict[int, int]]:
     """SIDs for new items that the trained decoder ranks as it ranks existing ones: sids
     (N, L+1) existing, codes (M, L) the new items' → their sids (M, L+1) and {new collision
@@ -161,20 +171,37 @@ def collision_copies(
     The existing item is the first of a new item's neighbours, nearest first, that shares its
     codes (the quantizer put it there), else the first of the others, whose token has a copy
     still free under its prefix; where none has, the first one's token gets another copy.
-    Existing SIDs never change and all stay unique."""
-    depth, rows, used = sids.shape[1] - 1, sids.tolist(), np.unique(sids[:, -1]).tolist()
-    free = iter(sorted(set(range(codebook_size)) - set(used)))  # rows never trained
-    if codebook_size - len(used) < len(used):
+    Existing SIDs never change and all stay unique.
+
+    `earlier` ({copy: trained token}, from the store's manifest) holds the copies earlier adds
+    made. They are reused wherever they are still free under a prefix, and never copied
+    themselves: copying every token in use on every add doubled the tokens in use each time, so
+    a level with 4 trained tokens of 256 ran out at the seventh add."""
+    earlier = earlier or {}
+    depth, rows = sids.shape[1] - 1, sids.tolist()
+    used = set(np.unique(sids[:, -1]).tolist()) | set(earlier)
+    trained = sorted({earlier.get(token, token) for token in used})
+    copies_of: dict[int, list[int]] = {token: [] for token in trained}  # → its copies
+    for copy, token in sorted(earlier.items()):
+        copies_of[token].append(copy)
+    free = iter(sorted(set(range(codebook_size)) - used))  # rows never trained
+    lacking = [token for token in trained if not copies_of[token]]
+    if codebook_size - len(used) < len(lacking):
         raise GenrecError(
             f"the collision level has {codebook_size - len(used)} unused tokens, fewer than the "
-            f"{len(used)} in use that new items' tokens copy: retrain with the new items"
+            f"{len(lacking)} in use that new items' tokens copy: retrain with the new items"
         )
-    copies_of = {token: [next(free)] for token in used}  # existing token → its copies
+    for token in lacking:
+        copies_of[token].append(next(free))
     taken = set(map(tuple, rows))
     out = np.empty((len(codes), depth + 1), np.int64)
     for n, (row, near) in enumerate(zip(codes.tolist(), neighbours.index.tolist(), strict=True)):
         order = sorted(near, key=lambda i: rows[i][:depth] != row)  # stable: nearest first
-        options = ((*rows[i][:depth], copy) for i in order for copy in copies_of[rows[i][-1]])
+        options = (
+            (*rows[i][:depth], copy)
+            for i in order
+            for copy in copies_of[earlier.get(rows[i][-1], rows[i][-1])]
+        )  # fmt: skip
         sid = next((o for o in options if o not in taken), None)
         if sid is None:
             copy = next(free, None)
@@ -182,7 +209,7 @@ def collision_copies(
                 raise GenrecError(
                     f"all {codebook_size} collision tokens are in use: retrain with the new items"
                 )
-            copies_of[rows[order[0]][-1]].append(copy)
+            copies_of[earlier.get(rows[order[0]][-1], rows[order[0]][-1])].append(copy)
             sid = (*rows[order[0]][:depth], copy)
         taken.add(sid)
         out[n] = sid
@@ -190,16 +217,17 @@ def collision_copies(
 
 
 def extended_store(
-    store: TokenizerStore, new_items: list[Item], sids: np.ndarray, extended: Dataset
+    store: TokenizerStore, new_items: list[Item], ext: Extension, extended: Dataset
 ) -> TokenizerStore:
-    """`store` with the new items appended (existing indices and SIDs unchanged), for the
-    extended dataset `extended`; not yet saved."""
-    all_sids = np.concatenate([store.item_sids, sids])
+    """`store` with the new items appended (existing indices and SIDs unchanged) and the
+    copied collision tokens recorded, for the extended dataset `extended`; not yet saved."""
+    all_sids = np.concatenate([store.item_sids, ext.sids])
     manifest = {k: v for k, v in store.manifest.items() if k not in ("files", "version")}
     manifest |= {
         "dataset_fingerprint": extended.fingerprint(),
         "extended_from": f"{store.manifest['dataset']}/{store.manifest['version']}",
         "added_items": len(new_items),
+        COPIES_KEY: {str(copy): token for copy, token in sorted(ext.copies.items())},
     }
     if "source" in extended.meta:
         manifest["data_source"] = extended.meta["source"]

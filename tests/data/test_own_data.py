@@ -20,6 +20,7 @@ from genrec.contract import STORE_FILES, VERSION_FILES
 from genrec.data import Dataset, DataSource, Item, User, load_dataset, load_recorded
 from genrec.data.cache import using_cache
 from genrec.data.tables import write_tables
+from genrec.tokenizer.extend import COPIES_KEY
 
 
 def _genrec(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
@@ -327,6 +328,11 @@ def test_catalog_add_serves_new_items_without_a_restart(quickstart):
     ]  # fmt: skip
     rows = load_file(str(held / STORE_FILES.item_sids))[STORE_FILES.sids_tensor].numpy()
     assert len(np.unique(rows, axis=0)) == len(rows)  # every SID unique
+    # The copied collision tokens are recorded, for the next add to reuse: each new item's
+    # token is one of them, and each copies a token the trained items use.
+    copies = json.loads((held / STORE_FILES.manifest).read_text())[COPIES_KEY]
+    assert {int(rows[n, -1]) for n in range(-3, 0)} <= {int(c) for c in copies}
+    assert set(copies.values()) <= set(rows[: shop.n_items, -1].tolist())
     new = [(rank, score) for rank, (i, score) in enumerate(shown, 1) if i.startswith("NEW")]
     assert new and all(score is not None for _, score in new), shown
 

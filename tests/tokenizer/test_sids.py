@@ -49,6 +49,28 @@ def test_new_items_take_an_existing_path_and_a_copied_collision_token():
     assert len(np.unique(every, axis=0)) == len(every)
 
 
+def test_later_adds_reuse_the_copies_earlier_adds_made():
+    """Twelve adds of two items each on a 16-token level: copying every token in use on every
+    add would double them each time (3, 6, 12, ...) and run out at the third. Copies are made
+    once per trained token and reused wherever they are free under a prefix; copies are never
+    copied themselves."""
+    trained = [[p, q] for p in range(5) for q in range(2)] + [[0, 0], [1, 1], [1, 1]]
+    sids = add_collision_level(np.array(trained))  # 10 prefixes, tokens 0, 1, 2 in use
+    earlier: dict[int, int] = {}
+    for add in range(12):
+        n = len(sids)
+        # beside trained items in turn, and beside an item an earlier add placed
+        codes = np.array([[9, add], [9, add]])
+        near = _nearest([(2 * add) % 13, n - 1], [(2 * add + 1) % 13, n - 2])
+        new, earlier = collision_copies(sids, codes, near, 16, earlier)
+        sids = np.concatenate([sids, new])
+        if add == 0:
+            assert sorted(earlier.values()) == [0, 1, 2]  # one copy of each trained token
+        assert set(earlier.values()) <= {0, 1, 2}  # copies take trained tokens' rows only
+        assert len(np.unique(sids, axis=0)) == len(sids)
+    assert len(set(sids[:, -1].tolist())) < 16  # 24 items added, and tokens still free
+
+
 def test_new_items_out_of_collision_tokens_is_an_error():
     sids = add_collision_level(np.array([[1, 2], [1, 2]]))  # tokens 0 and 1 in use
     with pytest.raises(GenrecError, match="1 unused tokens, fewer than the 2 in use"):
