@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -181,6 +182,7 @@ class Stack:
     gateway_env: dict[str, str] = field(default_factory=dict)
     triton_gpus: int | None = None
     triton_servers: int = 1
+    triton_instances: int | None = None  # model instances per device; None: the config's
     redis_port: int = field(default_factory=free_port)
     cache_redis_port: int = field(default_factory=free_port)
     gateway_port: int = field(default_factory=free_port)
@@ -212,6 +214,11 @@ class Stack:
             ["--appendonly", "no", "--maxmemory", CACHE_REDIS_MEMORY,
              "--maxmemory-policy", "volatile-ttl"],
         )  # fmt: skip
+        self.triton_repo = self.model_repo
+        if self.triton_instances is not None:
+            self.triton_repo = with_instances(
+                self.model_repo, self.workdir / "model_repo", self.triton_instances
+            )
         self.triton_ports = [TritonPorts() for _ in range(self.triton_servers)]
         binary, backends, env = triton_backends(self.workdir / "build")
         self.tritons = [
@@ -250,7 +257,7 @@ class Stack:
         return Service(
             f"tritonserver{suffix}",
             [
-                str(binary), "--model-repository", str(self.model_repo),
+                str(binary), "--model-repository", str(self.triton_repo),
                 "--backend-directory", str(backends), *config,
                 "--http-address", "127.0.0.1", "--grpc-address", "127.0.0.1",
                 "--http-port", str(ports.http), "--grpc-port", str(ports.grpc),
@@ -433,6 +440,39 @@ def load_histories(stack: Stack, path: Path) -> None:
     )
 
 
+_INSTANCES = re.compile(r"(instance_group \[ \{ kind: KIND_\w+ count: )\d+")
+
+
+def with_instances(model_repo: Path, out: Path, count: int) -> Path:
+    """A model repository at `out` serving `model_repo`'s models with `count` instances per
+    device: every file and version linked, every config's `instance_group` count rewritten.
+    Triton reads the count from the config alone, so benchmarks compare counts on one model
+    this way, without editing the repository. Versions exported later are not linked."""
+    if count < 1:
+        raise GenrecError(f"--triton-instances {count}: at least 1")
+    shutil.rmtree(out, ignore_errors=True)
+    for model in (m for m in model_repo.iterdir() if (m / "config.pbtxt").is_file()):
+        for entry in model.iterdir():
+            target = out / model.name / entry.name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if entry.name == "config.pbtxt":
+                _write_instances(entry, target, count)
+            elif entry.name == "configs" and entry.is_dir():
+                target.mkdir()
+                for config in entry.glob("*.pbtxt"):
+                    _write_instances(config, target / config.name, count)
+            else:  # model.py, each version: as they are
+                target.symlink_to(entry.resolve(), target_is_directory=entry.is_dir())
+    return out
+
+
+def _write_instances(config: Path, target: Path, count: int) -> None:
+    text, n = _INSTANCES.subn(rf"\g<1>{count}", config.read_text())
+    if n != 1:
+        raise GenrecError(f"{config}: no single `instance_group [ {{ kind: ... count: N }} ]`")
+    target.write_text(text)
+
+
 def latest_export(model_repo: Path, name: str = "genrec") -> tuple[Path, dict]:
     """→ the highest exported version folder of the model and its export.json."""
     versions = sorted(
@@ -455,6 +495,7 @@ def running_stack(
     gateway_env: dict[str, str] | None = None,
     triton_gpus: int | None = None,
     triton_servers: int = 1,
+    triton_instances: int | None = None,
 ) -> Iterator[Stack]:
     """The stack on `model_repo` with `dataset`'s histories loaded; stopped on exit.
     `gateway_env` overrides gateway settings (`GENREC_*`); `triton_gpus` limits Triton to the
@@ -463,7 +504,7 @@ def running_stack(
     ports = {} if port is None else {"gateway_port": port}
     stack = Stack(
         model_repo.resolve(), workdir.resolve(), gpu, workers, gateway_env or {}, triton_gpus,
-        triton_servers, **ports,
+        triton_servers, triton_instances, **ports,
     )  # fmt: skip
     stack.start(before_gateway=lambda s: load_histories(s, histories))
     try:

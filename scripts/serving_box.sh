@@ -9,6 +9,7 @@
 #   calls16   — batched, with 16 Triton calls in flight per worker instead of 4
 #   local-limit — batched, with the rate limit kept per process instead of in Redis
 # Usage: SETTINGS="batched unbatched" WORKERS="8 16" scripts/serving_box.sh --concurrency 256 ...
+# (any `genrec bench-serve` option passes on, e.g. --triton-instances 3 --setting '... 3 instances')
 set -euo pipefail
 if [ ! -x /tmp/redis-server ]; then
     mkdir -p /tmp/tri /tmp/site

@@ -42,6 +42,10 @@ def bench_serve(
         bool,
         typer.Option(help="With --gpus N: N Triton servers, one per GPU (default: one on all N)"),
     ] = False,
+    triton_instances: Annotated[
+        int | None,
+        typer.Option(help="Model instances per device (default: the model config's count)"),
+    ] = None,
     slo_p99_ms: Annotated[float, typer.Option(help="p99 bound of the scale-out report")] = 50.0,
     search_from: Annotated[
         int,
@@ -120,11 +124,13 @@ def bench_serve(
             gateway_env=LOOPBACK_LOAD,
             triton_gpus=n_gpus,
             triton_servers=n_gpus if triton_per_gpu else 1,
+            triton_instances=triton_instances,
         ) as stack:
             head = {
                 "setting": label if n_gpus is None else f"{label}, {n_gpus} GPU(s)",
                 "model": f"{info['dataset']} {info.get('size', '')}".strip(),
                 "gateway_workers": n_workers,
+                **({} if triton_instances is None else {"triton_instances": triton_instances}),
             }
             sweep(stack, head, n_gpus)
     console.print(report.with_suffix(".md").read_text())
