@@ -452,9 +452,9 @@ def with_instances(model_repo: Path, out: Path, count: int) -> Path:
         raise GenrecError(f"--triton-instances {count}: at least 1")
     shutil.rmtree(out, ignore_errors=True)
     for model in (m for m in model_repo.iterdir() if (m / "config.pbtxt").is_file()):
+        (out / model.name).mkdir(parents=True)
         for entry in model.iterdir():
             target = out / model.name / entry.name
-            target.parent.mkdir(parents=True, exist_ok=True)
             if entry.name == "config.pbtxt":
                 _write_instances(entry, target, count)
             elif entry.name == "configs" and entry.is_dir():

@@ -178,9 +178,13 @@ def collision_copies(
     themselves: copying every token in use on every add doubled the tokens in use each time, so
     a level with 4 trained tokens of 256 ran out at the seventh add."""
     earlier = earlier or {}
+
+    def origin(token: int) -> int:  # the trained token whose rows `token` has
+        return earlier.get(token, token)
+
     depth, rows = sids.shape[1] - 1, sids.tolist()
     used = set(np.unique(sids[:, -1]).tolist()) | set(earlier)
-    trained = sorted({earlier.get(token, token) for token in used})
+    trained = sorted(set(map(origin, used)))
     copies_of: dict[int, list[int]] = {token: [] for token in trained}  # → its copies
     for copy, token in sorted(earlier.items()):
         copies_of[token].append(copy)
@@ -198,10 +202,8 @@ def collision_copies(
     for n, (row, near) in enumerate(zip(codes.tolist(), neighbours.index.tolist(), strict=True)):
         order = sorted(near, key=lambda i: rows[i][:depth] != row)  # stable: nearest first
         options = (
-            (*rows[i][:depth], copy)
-            for i in order
-            for copy in copies_of[earlier.get(rows[i][-1], rows[i][-1])]
-        )  # fmt: skip
+            (*rows[i][:depth], copy) for i in order for copy in copies_of[origin(rows[i][-1])]
+        )
         sid = next((o for o in options if o not in taken), None)
         if sid is None:
             copy = next(free, None)
@@ -209,7 +211,7 @@ def collision_copies(
                 raise GenrecError(
                     f"all {codebook_size} collision tokens are in use: retrain with the new items"
                 )
-            copies_of[earlier.get(rows[order[0]][-1], rows[order[0]][-1])].append(copy)
+            copies_of[origin(rows[order[0]][-1])].append(copy)
             sid = (*rows[order[0]][:depth], copy)
         taken.add(sid)
         out[n] = sid
