@@ -13,7 +13,7 @@ that), so the gateway's image can copy this one file beside `service/` (Dockerfi
 
 from __future__ import annotations
 
-from dataclasses import astuple, dataclass, fields
+from dataclasses import dataclass, fields
 
 import numpy as np
 
@@ -76,8 +76,11 @@ class Stats:
 
     @staticmethod
     def pack(rows: list[Stats]) -> np.ndarray:
-        """(len(rows), size()): a multi-row request's STATS."""
-        return np.array([astuple(r) for r in rows], STATS.dtype).reshape(len(rows), Stats.size())
+        """(len(rows), size()): a multi-row request's STATS. Each row's fields in declaration
+        order (`vars` keeps it): `dataclasses.astuple` deep-copies every field, ~15 µs a row,
+        which at a 90-page batch was a millisecond of the model's Python."""
+        values = [tuple(vars(r).values()) for r in rows]
+        return np.array(values, STATS.dtype).reshape(len(rows), Stats.size())
 
     @classmethod
     def from_array(cls, values: np.ndarray) -> Stats:

@@ -179,6 +179,12 @@ def time_split(gw: tuple[dict, dict], triton: tuple[dict, dict]) -> dict[str, fl
 
     server = triton_ms("nv_inference_request_duration_us_total")
     queue = triton_ms("nv_inference_queue_duration_us_total")
+    # Triton's three compute phases: inputs handed to the Python backend's stub process, the
+    # model's `execute`, its outputs handed back (each request counts its batch's time).
+    given, execute, returned = (
+        triton_ms(f"nv_inference_compute_{phase}_duration_us_total")
+        for phase in ("input", "infer", "output")
+    )
     prompt, decode = stage_ms("prompt"), stage_ms("decode")
     return {
         "gateway_total_ms": total,
@@ -192,6 +198,11 @@ def time_split(gw: tuple[dict, dict], triton: tuple[dict, dict]) -> dict[str, fl
         # Triton's time for a request that is neither waiting in its queue nor the model's two
         # stages: request and response handling in tritonserver and the Python backend.
         "triton_overhead_ms": server - queue - prompt - decode,
+        # ... of which: tensors in and out of the stub, and model.py's own Python around the
+        # two stages (parsing rows, packing responses).
+        "triton_input_ms": given,
+        "triton_output_ms": returned,
+        "model_py_ms": execute - prompt - decode,
         "triton_calls_per_request": calls / n,
         "pages_per_triton_request": calls / done,  # the gateway's batching
         "mean_batch": calls / execs,  # pages per model execution
@@ -286,6 +297,7 @@ COLUMNS = (
     "rps", "p50_ms", "p95_ms", "p99_ms", "max_ms", "over_100ms", "p99_over_p50",
     "gateway_total_ms", "redis_ms", "triton_call_ms",
     "triton_server_ms", "triton_queue_ms", "prompt_merger_ms", "decode_ms", "triton_overhead_ms",
+    "triton_input_ms", "triton_output_ms", "model_py_ms",
     "gateway_other_ms", "pages_per_triton_request", "mean_batch",
     "gateway_cpu_ms", "triton_cpu_ms", "redis_cpu_ms", "loadgen_cpu_ms", "hardware",
 )  # fmt: skip

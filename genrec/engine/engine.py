@@ -261,7 +261,7 @@ class DecodeEngine:
                 width = _round_up(max((len(r) for r in rows), default=1), 16)
                 ex = np.full((size, width), -1, dtype=np.int64)
                 for row, items in enumerate(rows):
-                    ex[row, : len(items)] = list(items)
+                    ex[row, : len(items)] = items  # arrays or lists, no per-item Python
                 excluded = excluded_bitmap(torch.from_numpy(ex).to(self.device), self.n_items)
             out = self._run(chunk, chunk_valid, excluded, padded, k if slate else 0)
             # Copied out before the next chunk replays the same graph over its outputs: three

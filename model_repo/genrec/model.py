@@ -44,16 +44,30 @@ def _rows(tensors: dict[str, np.ndarray]) -> list[DecodeRequest]:
     history, k = tensors[HISTORY.name], tensors[K.name]
     exclude, scid, slate = (tensors.get(s.name) for s in (EXCLUDE, USER_SCID, SLATE))
     none = np.empty(0, EXCLUDE.dtype)
+    given = None if scid is None else (scid >= 0).any(axis=1)
     return [
         DecodeRequest(
             history=history[row],
             exclude=none if exclude is None else exclude[row],
             k=int(k[row, 0]),
-            user_scid=None if scid is None or (scid[row] < 0).all() else scid[row],
+            user_scid=scid[row] if given is not None and given[row] else None,
             slate=slate is not None and bool(slate[row, 0]),
         )
         for row in range(len(history))
     ]
+
+
+def _reason(model: ServedModel, tensors: dict[str, np.ndarray]) -> str | None:
+    """Why a request cannot be served (its first bad row, named when it has several), or
+    None."""
+    why = model.check_rows(
+        tensors[HISTORY.name], tensors.get(EXCLUDE.name), tensors[K.name][:, 0],
+        tensors.get(USER_SCID.name),
+    )  # fmt: skip
+    if not why:
+        return None
+    row, reason = next(iter(why.items()))
+    return reason if len(tensors[HISTORY.name]) == 1 else f"row {row}: {reason}"
 
 
 def _output(spec: TensorSpec, values: np.ndarray) -> pb_utils.Tensor:
@@ -97,12 +111,11 @@ class TritonPythonModel:
         `check` fails whole, with the row named; the others are served."""
         decodes, spans, errors = [], {}, {}
         for i, request in enumerate(requests):
-            rows = _rows(_tensors(request))
-            reasons = [(row, why) for row, d in enumerate(rows) if (why := self.model.check(d))]
-            if reasons:
-                row, why = reasons[0]
-                errors[i] = why if len(rows) == 1 else f"row {row}: {why}"
+            tensors = _tensors(request)
+            if why := _reason(self.model, tensors):
+                errors[i] = why
                 continue
+            rows = _rows(tensors)
             spans[i] = (len(decodes), len(decodes) + len(rows))
             decodes.extend(rows)
         results, timings = self.model.recommend(decodes) if decodes else ([], None)

@@ -61,19 +61,46 @@ def test_beam_and_slate_requests_share_a_batch(served, small_synthetic):
     assert as_beam.items.tolist() != slate.items.tolist()  # the slate is its own decode
 
 
+def _check(served, history, exclude=(), k=10, scid=None) -> str | None:
+    """One row, as model.py hands a one-page request's arrays to `check_rows`."""
+    why = served.check_rows(
+        np.asarray([history], np.int64), np.asarray([exclude], np.int64).reshape(1, -1),
+        np.asarray([k]), None if scid is None else np.asarray([scid], np.int64),
+    )  # fmt: skip
+    return why.get(0)
+
+
 @pytest.mark.parametrize(
-    ("request_", "reason"),
+    ("row", "reason"),
     [
-        (_request([1, 2], k=0), "K must be in 1..50"),
-        (_request([1, 2], k=51), "K must be in 1..50"),
-        (_request([1, 10**6]), "HISTORY holds item 1000000"),
-        (_request([1], exclude=[10**6]), "EXCLUDE holds item"),
-        (_request([1], scid=[1, 2]), "USER_SCID must be 3 codes"),
-        (_request([1], scid=[1, 2, 9999]), "USER_SCID must be 3 codes"),
+        ({"history": [1, 2], "k": 0}, "K must be in 1..50 (the beam width), got 0"),
+        ({"history": [1, 2], "k": 51}, "K must be in 1..50 (the beam width), got 51"),
+        ({"history": [1, 10**6]}, "HISTORY holds item 1000000; the catalogue has"),
+        ({"history": [1], "exclude": [10**6]}, "EXCLUDE holds item 1000000"),
+        ({"history": [1], "scid": [1, 2]}, "USER_SCID must be 3 codes"),
+        ({"history": [1], "scid": [1, 2, 9999]}, "USER_SCID must be 3 codes"),
+        ({"history": [1], "scid": [1, -1, 2]}, "USER_SCID must be 3 codes"),
     ],
 )
-def test_bad_requests_are_named_one_by_one(served, request_, reason):
-    assert reason in served.check(request_)
+def test_bad_requests_are_named_one_by_one(served, row, reason):
+    assert reason in _check(served, **row)
+
+
+def test_good_rows_pass_and_a_scid_row_of_padding_is_none(served):
+    assert _check(served, [1, 2, -1], exclude=[3, -1], k=50, scid=[1, 2, 3]) is None
+    assert _check(served, [1], scid=[-1, -1, -1]) is None  # the average user's SCID
+    assert _check(served, [-1, -1], exclude=[]) is None
+
+
+def test_only_the_bad_rows_of_a_request_are_named(served):
+    """A multi-page request's rows checked together: each bad row named by its index, with
+    its first reason; good rows absent."""
+    n = len(served.store.item_ids)
+    history = np.array([[1, 2], [n, 1], [3, -1], [4, 5]])
+    k = np.array([10, 10, 0, 99])
+    why = served.check_rows(history, None, k, None)
+    assert list(why) == [1, 2, 3]
+    assert why[1].startswith(f"HISTORY holds item {n}") and why[3].endswith("got 99")
 
 
 def test_a_pinned_store_version_must_match(exported):
