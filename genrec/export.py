@@ -2,8 +2,8 @@
 the next numbered version folder of a Triton model repository (`<repo>/<name>/<N>/`).
 
 The version folder is self-contained (`decoder/` = the checkpoint, `tokenizer_store/` = the
-store version, `catalog.json` = titles and popularity for the gateway, `model.py` = the
-repository's thin Triton entry point, `export.json` = where it came from and the store it holds;
+store version, `catalog.json` = titles and popularity for the gateway, `model.py` = a link to
+the repository's thin Triton entry point, `export.json` = where it came from and the store it holds;
 names in `genrec.contract.VERSION_FILES`), so a server never depends on paths of the machine
 that trained the model, and the pair is checked (fingerprint + SID checksums) before anything
 is written. Written to a temporary folder and renamed into place, like every other artifact
@@ -86,7 +86,10 @@ def export(
         shutil.copytree(checkpoint, tmp / VERSION_FILES.decoder)
         shutil.copytree(store_path, tmp / VERSION_FILES.tokenizer_store)
         if (base / VERSION_FILES.model).is_file():
-            shutil.copy2(base / VERSION_FILES.model, tmp / VERSION_FILES.model)
+            # A link, not a copy: model.py calls the installed library, so a version must run
+            # the entry point of the library that serves it. A copy from an older genrec
+            # failed every request after an upgrade (an API it called was gone).
+            (tmp / VERSION_FILES.model).symlink_to(Path("..") / VERSION_FILES.model)
         (tmp / VERSION_FILES.catalog).write_text(json.dumps(catalog(dataset)))
         info = {
             "checkpoint": str(checkpoint),

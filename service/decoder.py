@@ -174,9 +174,11 @@ class TritonDecoder:
         for row, values in enumerate(outputs[STATS.name]):
             stats = Stats.from_array(values)
             PROMPT_TOKENS.observe(stats.prompt_tokens)
-            DECODER_STAGE.labels("prompt").observe(stats.prompt_us / 1e6)
-            DECODER_STAGE.labels("decode").observe(stats.decode_us / 1e6)
-            DECODER_BATCH.observe(stats.batch)
             decoded.append(Decoded(items[row], scores[row], stats.prompt_tokens, version))
+        # A request's rows ran in one execution and carry its figures: counted once per call,
+        # so a many-page call does not weigh as many executions.
+        DECODER_STAGE.labels("prompt").observe(stats.prompt_us / 1e6)
+        DECODER_STAGE.labels("decode").observe(stats.decode_us / 1e6)
+        DECODER_BATCH.observe(stats.batch)
         TRITON_CALL_PAGES.observe(len(pages))
         return decoded

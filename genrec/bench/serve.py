@@ -174,8 +174,10 @@ def time_split(gw: tuple[dict, dict], triton: tuple[dict, dict]) -> dict[str, fl
     def triton_ms(counter: str) -> float:  # Triton's µs totals, per successful request
         return _delta(t1, t0, counter, model="genrec") / done / 1e3
 
-    def stage_ms(stage: str) -> float:
-        return _delta(g1, g0, "genrec_decoder_stage_seconds_sum", stage=stage) / calls * 1e3
+    def stage_ms(stage: str) -> float:  # per Triton request, like Triton's own figures
+        name = "genrec_decoder_stage_seconds"
+        count = max(1.0, _delta(g1, g0, f"{name}_count", stage=stage))
+        return _delta(g1, g0, f"{name}_sum", stage=stage) / count * 1e3
 
     server = triton_ms("nv_inference_request_duration_us_total")
     queue = triton_ms("nv_inference_queue_duration_us_total")
