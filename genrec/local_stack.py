@@ -167,6 +167,90 @@ class TritonPorts:
     metrics: int = field(default_factory=free_port)
 
 
+@dataclass(frozen=True)
+class ModelOverrides:
+    """What a benchmark changes in the model's configurations, measured rather than guessed,
+    without editing the repository (`configured_repo`): instances per device, the dynamic
+    batcher's queue delay and preferred batch sizes, and model parameters (e.g.
+    `batch_buckets`, the sizes the engine captures CUDA graphs at)."""
+
+    instances: int | None = None
+    queue_delay_us: int | None = None
+    preferred_batch: tuple[int, ...] = ()
+    parameters: tuple[tuple[str, str], ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.instances is not None and self.instances < 1:
+            raise GenrecError(f"--triton-instances {self.instances}: at least 1")
+        if self.queue_delay_us is not None and self.queue_delay_us < 0:
+            raise GenrecError(f"--queue-delay-us {self.queue_delay_us}: 0 or more")
+
+    def __bool__(self) -> bool:
+        return any((self.instances is not None, self.queue_delay_us is not None,
+                    self.preferred_batch, self.parameters))  # fmt: skip
+
+    def label(self) -> str:
+        """The overrides but the instance count (a column of its own), as a report row's
+        `triton_config`: empty when none."""
+        parts = [] if self.queue_delay_us is None else [f"queue {self.queue_delay_us} µs"]
+        if self.preferred_batch:
+            parts.append("preferred " + ",".join(map(str, self.preferred_batch)))
+        parts += [f"{key}={value}" for key, value in self.parameters]
+        return "; ".join(parts)
+
+    def apply(self, config: Path) -> str:
+        """The config's text with the overrides in; a config without the block an override
+        edits is refused, naming it."""
+        text = config.read_text()
+
+        def sub(pattern: str, replace, what: str) -> None:
+            nonlocal text
+            text, n = re.subn(pattern, replace, text, flags=re.M)
+            if n != 1:
+                raise GenrecError(f"{config}: no {what} to override")
+
+        if self.instances is not None:
+            sub(r"(instance_group \[ \{ kind: KIND_\w+ count: )\d+", rf"\g<1>{self.instances}",
+                "single `instance_group [ { kind: ... count: N } ]`")  # fmt: skip
+        if self.queue_delay_us is not None:
+            sub(r"(max_queue_delay_microseconds: )\d+", rf"\g<1>{self.queue_delay_us}",
+                "`max_queue_delay_microseconds`")  # fmt: skip
+        if self.preferred_batch:
+            sizes = ", ".join(map(str, self.preferred_batch))
+            sub(r"^dynamic_batching \{\n", lambda m: f"{m[0]}  preferred_batch_size: [ {sizes} ]\n",
+                "`dynamic_batching {` block")  # fmt: skip
+        for key, value in self.parameters:
+            entry = f'{{ key: "{key}" value: {{ string_value: "{value}" }} }}'
+            pattern = rf'\{{ key: "{re.escape(key)}" value: \{{ string_value: "[^"]*" \}} \}}'
+            if re.search(pattern, text):
+                sub(pattern, lambda m, entry=entry: entry, f"parameter {key}")
+            else:
+                insert = f"  {entry},\n"
+                sub(r"^parameters \[\n", lambda m, insert=insert: m[0] + insert, "`parameters [`")
+        return text
+
+
+def configured_repo(model_repo: Path, out: Path, overrides: ModelOverrides) -> Path:
+    """A model repository at `out` serving `model_repo`'s models with `overrides` in every
+    config (config.pbtxt and the device variants under configs/), every other file and version
+    linked. Triton reads these settings from the config alone, so benchmarks compare them on
+    one model this way. Versions exported later are not linked."""
+    shutil.rmtree(out, ignore_errors=True)
+    for model in (m for m in model_repo.iterdir() if (m / "config.pbtxt").is_file()):
+        (out / model.name).mkdir(parents=True)
+        for entry in model.iterdir():
+            target = out / model.name / entry.name
+            if entry.name == "config.pbtxt":
+                target.write_text(overrides.apply(entry))
+            elif entry.name == "configs" and entry.is_dir():
+                target.mkdir()
+                for config in entry.glob("*.pbtxt"):
+                    (target / config.name).write_text(overrides.apply(config))
+            else:  # model.py, each version: as they are
+                target.symlink_to(entry.resolve(), target_is_directory=entry.is_dir())
+    return out
+
+
 @dataclass
 class Stack:
     """redis-server + tritonserver(s) + gateway on free loopback ports under `workdir`.
@@ -182,7 +266,7 @@ class Stack:
     gateway_env: dict[str, str] = field(default_factory=dict)
     triton_gpus: int | None = None
     triton_servers: int = 1
-    triton_instances: int | None = None  # model instances per device; None: the config's
+    model_overrides: ModelOverrides = ModelOverrides()  # none: the repository's configs
     redis_port: int = field(default_factory=free_port)
     cache_redis_port: int = field(default_factory=free_port)
     gateway_port: int = field(default_factory=free_port)
@@ -215,9 +299,9 @@ class Stack:
              "--maxmemory-policy", "volatile-ttl"],
         )  # fmt: skip
         self.triton_repo = self.model_repo
-        if self.triton_instances is not None:
-            self.triton_repo = with_instances(
-                self.model_repo, self.workdir / "model_repo", self.triton_instances
+        if self.model_overrides:
+            self.triton_repo = configured_repo(
+                self.model_repo, self.workdir / "model_repo", self.model_overrides
             )
         self.triton_ports = [TritonPorts() for _ in range(self.triton_servers)]
         binary, backends, env = triton_backends(self.workdir / "build")
@@ -440,39 +524,6 @@ def load_histories(stack: Stack, path: Path) -> None:
     )
 
 
-_INSTANCES = re.compile(r"(instance_group \[ \{ kind: KIND_\w+ count: )\d+")
-
-
-def with_instances(model_repo: Path, out: Path, count: int) -> Path:
-    """A model repository at `out` serving `model_repo`'s models with `count` instances per
-    device: every file and version linked, every config's `instance_group` count rewritten.
-    Triton reads the count from the config alone, so benchmarks compare counts on one model
-    this way, without editing the repository. Versions exported later are not linked."""
-    if count < 1:
-        raise GenrecError(f"--triton-instances {count}: at least 1")
-    shutil.rmtree(out, ignore_errors=True)
-    for model in (m for m in model_repo.iterdir() if (m / "config.pbtxt").is_file()):
-        (out / model.name).mkdir(parents=True)
-        for entry in model.iterdir():
-            target = out / model.name / entry.name
-            if entry.name == "config.pbtxt":
-                _write_instances(entry, target, count)
-            elif entry.name == "configs" and entry.is_dir():
-                target.mkdir()
-                for config in entry.glob("*.pbtxt"):
-                    _write_instances(config, target / config.name, count)
-            else:  # model.py, each version: as they are
-                target.symlink_to(entry.resolve(), target_is_directory=entry.is_dir())
-    return out
-
-
-def _write_instances(config: Path, target: Path, count: int) -> None:
-    text, n = _INSTANCES.subn(rf"\g<1>{count}", config.read_text())
-    if n != 1:
-        raise GenrecError(f"{config}: no single `instance_group [ {{ kind: ... count: N }} ]`")
-    target.write_text(text)
-
-
 def latest_export(model_repo: Path, name: str = "genrec") -> tuple[Path, dict]:
     """→ the highest exported version folder of the model and its export.json."""
     versions = sorted(
@@ -495,7 +546,7 @@ def running_stack(
     gateway_env: dict[str, str] | None = None,
     triton_gpus: int | None = None,
     triton_servers: int = 1,
-    triton_instances: int | None = None,
+    model_overrides: ModelOverrides = ModelOverrides(),
 ) -> Iterator[Stack]:
     """The stack on `model_repo` with `dataset`'s histories loaded; stopped on exit.
     `gateway_env` overrides gateway settings (`GENREC_*`); `triton_gpus` limits Triton to the
@@ -504,7 +555,7 @@ def running_stack(
     ports = {} if port is None else {"gateway_port": port}
     stack = Stack(
         model_repo.resolve(), workdir.resolve(), gpu, workers, gateway_env or {}, triton_gpus,
-        triton_servers, triton_instances, **ports,
+        triton_servers, model_overrides, **ports,
     )  # fmt: skip
     stack.start(before_gateway=lambda s: load_histories(s, histories))
     try:

@@ -67,15 +67,37 @@ def cpu_threads(instances: int, cores: int | None = None) -> int:
     return max(1, (cores - 1) // max(1, instances))
 
 
+def parse_buckets(text: str) -> tuple[int, ...]:
+    """The model configuration's optional `batch_buckets` parameter ("1,2,4,...,256"; empty:
+    `BATCH_BUCKETS`): increasing sizes (a batch beyond the last decodes in chunks of it)."""
+    if not text:
+        return BATCH_BUCKETS
+    try:
+        sizes = tuple(int(s) for s in text.split(","))
+    except ValueError:
+        sizes = ()
+    if not sizes or sizes[0] < 1 or list(sizes) != sorted(set(sizes)):
+        raise GenrecError(f"batch_buckets {text!r}: increasing batch sizes, e.g. 1,2,4,8")
+    return sizes
+
+
 class ServedModel:
-    def __init__(self, decoder: SIDDecoder, store: TokenizerStore, device: torch.device, beam: int):
+    def __init__(
+        self,
+        decoder: SIDDecoder,
+        store: TokenizerStore,
+        device: torch.device,
+        beam: int,
+        batch_buckets: tuple[int, ...] = BATCH_BUCKETS,
+    ):
         if device.type == "cuda" and device.index is not None:
             # One served model per process (each Triton instance is one): its GPU becomes the
             # current device, so nothing in the stack falls back to GPU 0's streams.
             torch.cuda.set_device(device)
         self.decoder = decoder.to(device).eval()
         self.store, self.device = store, device
-        self.engine = decoder_engine(decoder, store, device, EngineConfig.served(beam))
+        config = EngineConfig.served(beam, batch_buckets)
+        self.engine = decoder_engine(decoder, store, device, config)
         self.max_history = MAX_HISTORY
         # Slates decode a fixed number of slots per captured graph: the smallest bucket that
         # holds the batch's largest K (the first k slots of a longer slate are the k-slot slate,
@@ -89,7 +111,7 @@ class ServedModel:
         bucket, with full and with short histories (the two prefill variants), for beam search
         and for slates of the first slot bucket (other slot counts capture on first use).
         Otherwise the first requests of each shape wait seconds for a capture and time out."""
-        for size in BATCH_BUCKETS:
+        for size in self.engine.config.batch_buckets:
             for history_len in (self.max_history, 1):
                 for slate in (False, True):
                     history = np.zeros(history_len, np.int64)
@@ -98,7 +120,12 @@ class ServedModel:
 
     @classmethod
     def load(
-        cls, version: Path, device: str = "auto", beam: int = 50, store_version: str = ""
+        cls,
+        version: Path,
+        device: str = "auto",
+        beam: int = 50,
+        store_version: str = "",
+        batch_buckets: tuple[int, ...] = BATCH_BUCKETS,
     ) -> ServedModel:
         """An exported version folder. The tokenizer store it holds must be the one its
         export.json records (`STORE_PIN`, written by `genrec export`): the gateway reads item ids
@@ -117,7 +144,7 @@ class ServedModel:
             if pinned != held:
                 raise GenrecError(f"{version}: holds tokenizer store {held}, {where} pins {pinned}")
         decoder, _ = load_checkpoint(version / VERSION_FILES.decoder, store)
-        return cls(decoder, store, resolve_device(device), beam)
+        return cls(decoder, store, resolve_device(device), beam, batch_buckets)
 
     @property
     def beam(self) -> int:

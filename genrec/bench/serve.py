@@ -294,7 +294,8 @@ def summarize(result: LoadResult) -> dict:
 
 
 COLUMNS = (
-    "setting", "model", "gateway_workers", "triton_instances", "mode", "offered", "requests",
+    "setting", "model", "gateway_workers", "triton_instances", "triton_config", "mode", "offered",
+    "requests",
     "errors", "fallbacks",
     "rps", "p50_ms", "p95_ms", "p99_ms", "max_ms", "over_100ms", "p99_over_p50",
     "gateway_total_ms", "redis_ms", "triton_call_ms",
@@ -306,8 +307,8 @@ COLUMNS = (
 
 
 def write_report(rows: list[dict], path: Path) -> str:
-    """Merge rows into the JSON report (keyed by setting, workers, Triton instances when set,
-    mode and offered load) and rewrite its Markdown twin; → the Markdown."""
+    """Merge rows into the JSON report (keyed by setting, workers, Triton instances and config
+    overrides when set, mode and offered load) and rewrite its Markdown twin; → the Markdown."""
     header = (
         "# Serving benchmark (HTTP → gateway → Redis + Triton → decoder)\n\n"
         f"Generated from `{path.name}`. `offered` = req/s (open loop) or requests in flight "
@@ -317,7 +318,7 @@ def write_report(rows: list[dict], path: Path) -> str:
         "`prompt_merger_ms` and `decode_ms` lie inside it; `gateway_other_ms` = "
         "validation, page-chain logic, id mapping, JSON). Each row names its command.\n\n"
     )
-    key = ("setting", "gateway_workers", "triton_instances", "mode", "offered")
+    key = ("setting", "gateway_workers", "triton_instances", "triton_config", "mode", "offered")
     return markdown_table(write_merged(path, rows, key, header, COLUMNS), COLUMNS)
 
 

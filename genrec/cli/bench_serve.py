@@ -46,6 +46,18 @@ def bench_serve(
         int | None,
         typer.Option(help="Model instances per device (default: the model config's count)"),
     ] = None,
+    queue_delay_us: Annotated[
+        int | None,
+        typer.Option(help="Dynamic batcher's max queue delay, µs (default: the config's)"),
+    ] = None,
+    preferred_batch: Annotated[
+        list[int],
+        typer.Option(help="Dynamic batcher's preferred batch sizes (repeatable; default: none)"),
+    ] = [],
+    batch_buckets: Annotated[
+        str,
+        typer.Option(help="Batch sizes the engine captures CUDA graphs at, e.g. 1,2,4,...,256"),
+    ] = "",
     slo_p99_ms: Annotated[float, typer.Option(help="p99 bound of the scale-out report")] = 50.0,
     search_from: Annotated[
         int,
@@ -73,7 +85,8 @@ def bench_serve(
         write_scaling_report,
     )
     from genrec.device import describe_hardware, resolve_device
-    from genrec.local_stack import LOOPBACK_LOAD, running_stack
+    from genrec.local_stack import LOOPBACK_LOAD, ModelOverrides, running_stack
+    from genrec.serving import parse_buckets
 
     if gpus:
         import torch
@@ -85,6 +98,11 @@ def bench_serve(
         rate = [20.0]
     if triton_per_gpu and not gpus:
         raise GenrecError("--triton-per-gpu needs --gpus")
+    parameters = (("batch_buckets", ",".join(map(str, parse_buckets(batch_buckets)))),)
+    overrides = ModelOverrides(
+        triton_instances, queue_delay_us, tuple(preferred_batch),
+        parameters if batch_buckets else (),
+    )  # fmt: skip
     _, info, dataset = exported(model_repo, data_dir)
     users = [u.id for u in dataset.users]
     hardware = describe_hardware(resolve_device("cuda" if gpu else "cpu"))
@@ -124,13 +142,14 @@ def bench_serve(
             gateway_env=LOOPBACK_LOAD,
             triton_gpus=n_gpus,
             triton_servers=n_gpus if triton_per_gpu else 1,
-            triton_instances=triton_instances,
+            model_overrides=overrides,
         ) as stack:
             head = {
                 "setting": label if n_gpus is None else f"{label}, {n_gpus} GPU(s)",
                 "model": f"{info['dataset']} {info.get('size', '')}".strip(),
                 "gateway_workers": n_workers,
                 **({} if triton_instances is None else {"triton_instances": triton_instances}),
+                **({"triton_config": overrides.label()} if overrides.label() else {}),
             }
             sweep(stack, head, n_gpus)
     console.print(report.with_suffix(".md").read_text())

@@ -27,6 +27,9 @@ from genrec.model.vocab import SIDVocab
 from genrec.tokenizer.store import TokenizerStore
 
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
+"""The batch sizes CUDA graphs are captured at: a batch runs in the smallest that holds it,
+padded. Every bucket costs a capture at start-up and the graph's memory; the gap between
+buckets is decode work spent on padding (a 65-page batch decodes 128)."""
 
 
 class EngineError(GenrecError):
@@ -46,11 +49,12 @@ class EngineConfig:
     prompt_multiple: int = 16  # prompt lengths round up to this (fewer graph buckets)
     slate_beam: int = 4  # candidates per slot in slate mode
     slate_cap: int | None = None  # most slots per first SID code in a slate [slate_beam]
+    batch_buckets: tuple[int, ...] = BATCH_BUCKETS  # captured batch sizes (with CUDA graphs)
 
     @classmethod
-    def served(cls, beam: int = 50) -> EngineConfig:
+    def served(cls, beam: int = 50, batch_buckets: tuple[int, ...] = BATCH_BUCKETS) -> EngineConfig:
         """What the Triton model runs: bf16, CUDA graphs and fused kernels on a GPU."""
-        return cls(beam=beam)
+        return cls(beam=beam, batch_buckets=batch_buckets)
 
     @classmethod
     def reference(cls, beam: int = 20) -> EngineConfig:
@@ -244,14 +248,16 @@ class DecodeEngine:
     ) -> Recommendations:
         if k > self.beam:
             raise EngineError(f"k={k} exceeds the beam width {self.beam}")
-        outs = []
-        for start in range(0, len(inputs), BATCH_BUCKETS[-1]):
-            chunk = inputs[start : start + BATCH_BUCKETS[-1]].to(self.device)
-            chunk_valid = valid[start : start + BATCH_BUCKETS[-1]]
+        outs, buckets = [], self.config.batch_buckets
+        for start in range(0, len(inputs), buckets[-1]):
+            chunk = inputs[start : start + buckets[-1]].to(self.device)
+            chunk_valid = valid[start : start + buckets[-1]]
             padded = not bool(chunk_valid.all())  # host-side for token prompts
             chunk_valid = chunk_valid.to(self.device)
             n = len(chunk)
-            size = bucket(n, BATCH_BUCKETS)
+            # Only a captured graph needs its batch size; eager, padding is work for nothing
+            # (on the CPU a 5-page batch decoded 8).
+            size = bucket(n, buckets) if self.use_graphs else n
             if size > n:  # fill the bucket with copies of the last request
                 chunk = torch.cat([chunk, chunk[-1:].expand(size - n, *chunk.shape[1:])])
                 chunk_valid = torch.cat([chunk_valid, chunk_valid[-1:].expand(size - n, -1)])

@@ -29,7 +29,14 @@ from genrec.contract import (
     Stats,
     TensorSpec,
 )
-from genrec.serving import BatchTimings, DecodeRequest, DecodeResult, ServedModel, cpu_threads
+from genrec.serving import (
+    BatchTimings,
+    DecodeRequest,
+    DecodeResult,
+    ServedModel,
+    cpu_threads,
+    parse_buckets,
+)
 
 
 def _tensors(request) -> dict[str, np.ndarray]:
@@ -102,8 +109,9 @@ class TritonPythonModel:
             instances = sum(g.get("count", 1) for g in config.get("instance_group", []))
             torch.set_num_threads(cpu_threads(instances))
         version = Path(args["model_repository"]) / args["model_version"]
+        buckets = parse_buckets(params.get("batch_buckets", ""))
         self.model = ServedModel.load(
-            version, device, int(params.get("beam", "50")), params.get(STORE_PIN, "")
+            version, device, int(params.get("beam", "50")), params.get(STORE_PIN, ""), buckets
         )
 
     def execute(self, requests: list) -> list:

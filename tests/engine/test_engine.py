@@ -67,6 +67,18 @@ def test_mixed_lengths_equal_single_requests(engine, store):
         assert torch.allclose(single.scores[0], batched.scores[row], atol=1e-5)
 
 
+def test_eager_batches_run_unpadded_in_chunks_of_the_last_bucket(engine, model, store):
+    """Buckets are CUDA graphs' sizes: eager, a batch runs as it is (a 3-row rest stays 3
+    rows), split at the largest bucket, with the same answers."""
+    small = DecodeEngine(model, store, VOCAB, "cpu", EngineConfig(beam=20, batch_buckets=(1, 2, 4)))
+    sizes, search = [], small._search
+    small._search = lambda inputs, *args: sizes.append(len(inputs)) or search(inputs, *args)
+    prompts = _prompts(store, 7, seed=2)
+    rec = small.recommend(prompts, k=5)
+    assert sizes == [4, 3]
+    assert torch.equal(rec.items, engine.recommend(prompts, k=5).items)
+
+
 def test_embeddings_path_equals_token_path(engine, store):
     prompts = _prompts(store, 4, seed=2)
     by_ids = engine.recommend(prompts, k=5)
