@@ -200,7 +200,8 @@ class ModelOverrides:
 
     def apply(self, config: Path) -> str:
         """The config's text with the overrides in; a config without the block an override
-        edits is refused, naming it."""
+        edits is refused, naming it. Patterns match from a line's start, so the configs'
+        commented examples are never what changes."""
         text = config.read_text()
 
         def sub(pattern: str, replace, what: str) -> None:
@@ -210,10 +211,10 @@ class ModelOverrides:
                 raise GenrecError(f"{config}: no {what} to override")
 
         if self.instances is not None:
-            sub(r"(instance_group \[ \{ kind: KIND_\w+ count: )\d+", rf"\g<1>{self.instances}",
+            sub(r"^(instance_group \[ \{ kind: KIND_\w+ count: )\d+", rf"\g<1>{self.instances}",
                 "single `instance_group [ { kind: ... count: N } ]`")  # fmt: skip
         if self.queue_delay_us is not None:
-            sub(r"(max_queue_delay_microseconds: )\d+", rf"\g<1>{self.queue_delay_us}",
+            sub(r"^([ \t]*max_queue_delay_microseconds: )\d+", rf"\g<1>{self.queue_delay_us}",
                 "`max_queue_delay_microseconds`")  # fmt: skip
         if self.preferred_batch:
             sizes = ", ".join(map(str, self.preferred_batch))
@@ -221,9 +222,11 @@ class ModelOverrides:
                 "`dynamic_batching {` block")  # fmt: skip
         for key, value in self.parameters:
             entry = f'{{ key: "{key}" value: {{ string_value: "{value}" }} }}'
-            pattern = rf'\{{ key: "{re.escape(key)}" value: \{{ string_value: "[^"]*" \}} \}}'
-            if re.search(pattern, text):
-                sub(pattern, lambda m, entry=entry: entry, f"parameter {key}")
+            pattern = (
+                rf'^([ \t]*)\{{ key: "{re.escape(key)}" value: \{{ string_value: "[^"]*" \}} \}}'
+            )
+            if re.search(pattern, text, flags=re.M):
+                sub(pattern, lambda m, entry=entry: m[1] + entry, f"parameter {key}")
             else:
                 insert = f"  {entry},\n"
                 sub(r"^parameters \[\n", lambda m, insert=insert: m[0] + insert, "`parameters [`")

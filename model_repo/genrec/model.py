@@ -116,7 +116,7 @@ class TritonPythonModel:
 
     def execute(self, requests: list) -> list:
         """Every row of every request in one engine call. A request with a row that fails
-        `check` fails whole, with the row named; the others are served."""
+        `check_rows` fails whole, with the row named; the others are served."""
         decodes, spans, errors = [], {}, {}
         for i, request in enumerate(requests):
             tensors = _tensors(request)
