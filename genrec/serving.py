@@ -83,12 +83,7 @@ def parse_buckets(text: str) -> tuple[int, ...]:
 
 class ServedModel:
     def __init__(
-        self,
-        decoder: SIDDecoder,
-        store: TokenizerStore,
-        device: torch.device,
-        beam: int,
-        batch_buckets: tuple[int, ...] = BATCH_BUCKETS,
+        self, decoder: SIDDecoder, store: TokenizerStore, device: torch.device, config: EngineConfig
     ):
         if device.type == "cuda" and device.index is not None:
             # One served model per process (each Triton instance is one): its GPU becomes the
@@ -96,12 +91,12 @@ class ServedModel:
             torch.cuda.set_device(device)
         self.decoder = decoder.to(device).eval()
         self.store, self.device = store, device
-        config = EngineConfig.served(beam, batch_buckets)
         self.engine = decoder_engine(decoder, store, device, config)
         self.max_history = MAX_HISTORY
         # Slates decode a fixed number of slots per captured graph: the smallest bucket that
         # holds the batch's largest K (the first k slots of a longer slate are the k-slot slate,
         # up to the fill's fallback).
+        beam = config.beam
         self.slate_slots = (*(s for s in (10, 20, 50) if s < beam), beam)
         if self.engine.use_graphs:
             self.warm_up()
@@ -123,9 +118,8 @@ class ServedModel:
         cls,
         version: Path,
         device: str = "auto",
-        beam: int = 50,
+        config: EngineConfig = EngineConfig.served(),
         store_version: str = "",
-        batch_buckets: tuple[int, ...] = BATCH_BUCKETS,
     ) -> ServedModel:
         """An exported version folder. The tokenizer store it holds must be the one its
         export.json records (`STORE_PIN`, written by `genrec export`): the gateway reads item ids
@@ -144,7 +138,7 @@ class ServedModel:
             if pinned != held:
                 raise GenrecError(f"{version}: holds tokenizer store {held}, {where} pins {pinned}")
         decoder, _ = load_checkpoint(version / VERSION_FILES.decoder, store)
-        return cls(decoder, store, resolve_device(device), beam, batch_buckets)
+        return cls(decoder, store, resolve_device(device), config)
 
     @property
     def beam(self) -> int:

@@ -155,9 +155,10 @@ def run_part(
 def evaluate(version: Path, full: Dataset, held: np.ndarray, bench: CatalogBench) -> dict:
     """The served model of `version` on `full`'s test split: metrics on the users whose target
     is held out, on all, and the held-out items' share of top-10 pages."""
+    from genrec.engine.engine import EngineConfig
     from genrec.serving import DecodeRequest, ServedModel
 
-    served = ServedModel.load(version, bench.device, beam=RunConfig().engine.beam)
+    served = ServedModel.load(version, bench.device, EngineConfig.served(RunConfig().engine.beam))
     index = {item: n for n, item in enumerate(served.store.item_ids)}
     to_model = np.array([index[item.id] for item in full.items])  # full index → model index
     held_model = set(to_model[held].tolist())

@@ -29,6 +29,7 @@ from genrec.contract import (
     Stats,
     TensorSpec,
 )
+from genrec.engine.engine import EngineConfig
 from genrec.serving import (
     BatchTimings,
     DecodeRequest,
@@ -109,10 +110,10 @@ class TritonPythonModel:
             instances = sum(g.get("count", 1) for g in config.get("instance_group", []))
             torch.set_num_threads(cpu_threads(instances))
         version = Path(args["model_repository"]) / args["model_version"]
-        buckets = parse_buckets(params.get("batch_buckets", ""))
-        self.model = ServedModel.load(
-            version, device, int(params.get("beam", "50")), params.get(STORE_PIN, ""), buckets
+        engine = EngineConfig.served(
+            int(params.get("beam", "50")), parse_buckets(params.get("batch_buckets", ""))
         )
+        self.model = ServedModel.load(version, device, engine, params.get(STORE_PIN, ""))
 
     def execute(self, requests: list) -> list:
         """Every row of every request in one engine call. A request with a row that fails

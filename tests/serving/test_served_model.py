@@ -9,13 +9,14 @@ import numpy as np
 import pytest
 
 from genrec.contract import STORE_PIN, VERSION_FILES
+from genrec.engine.engine import EngineConfig
 from genrec.errors import GenrecError
 from genrec.serving import DecodeRequest, ServedModel
 
 
 @pytest.fixture(scope="module")
 def served(exported) -> ServedModel:
-    return ServedModel.load(exported / "genrec" / "1", device="cpu", beam=50)
+    return ServedModel.load(exported / "genrec" / "1", device="cpu", config=EngineConfig.served(50))
 
 
 def _request(history, exclude=(), k=10, scid=None, slate=False) -> DecodeRequest:
