@@ -8,8 +8,12 @@
 #   unbatched — one Triton request per page (GENREC_TRITON_MAX_BATCH=1), the way before
 #   calls16   — batched, with 16 Triton calls in flight per worker instead of 4
 #   local-limit — batched, with the rate limit kept per process instead of in Redis
+# and, for each, once per model configuration named in $TRITON_CONFIGS (`;`-separated
+# `genrec bench-serve` override options; an empty entry is the repository's own config):
 # Usage: SETTINGS="batched unbatched" WORKERS="8 16" scripts/serving_box.sh --concurrency 256 ...
-# (any `genrec bench-serve` option passes on, e.g. --triton-instances 3 --setting '... 3 instances')
+#        TRITON_CONFIGS="; --batch-buckets 1,2,4,8,16,32,48,64,96,128,192,256; --triton-instances 1"
+#            SETTINGS=batched scripts/serving_box.sh --concurrency 512 --duration 10 --clients 6
+# (any other `genrec bench-serve` option passes on)
 set -euo pipefail
 if [ ! -x /tmp/redis-server ]; then
     mkdir -p /tmp/tri /tmp/site
@@ -39,5 +43,11 @@ for setting in ${SETTINGS:-batched unbatched}; do
             label="Beauty 26m, one H200 box, pages batched, rate limit per process" ;;
         *) echo "unknown setting $setting" >&2; exit 2 ;;
     esac
-    env "${env[@]}" python3 -m genrec bench-serve --gpu "${workers[@]}" --setting "$label" "$@"
+    IFS=';' read -ra configs <<<"${TRITON_CONFIGS:-}"
+    [ ${#configs[@]} -gt 0 ] || configs=("")
+    for config in "${configs[@]}"; do
+        read -ra overrides <<<"$config"
+        env "${env[@]}" python3 -m genrec bench-serve --gpu "${workers[@]}" --setting "$label" \
+            "${overrides[@]}" "$@"
+    done
 done
