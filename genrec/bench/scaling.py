@@ -13,6 +13,7 @@ compute does not hide, and idle GPU time: what stays fixed as N grows.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import resource
@@ -213,6 +214,26 @@ def kernel_split(kernels: list[tuple[str, float, float]], wall_us: float, steps:
     }
 
 
+def _kill_tree(pid: int) -> None:
+    """SIGKILL a launch and every process under it. torchrun starts each rank in a session of
+    its own, so killing the launcher's process group left ranks that had started running,
+    orphaned and holding its stderr open (the wait for it then never returned). The launcher
+    is stopped first, so it starts no rank while its tree is read."""
+    import psutil
+
+    try:
+        root = psutil.Process(pid)
+        root.suspend()
+        tree = [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        tree = []
+    for process in tree:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            process.kill()
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGKILL)  # anything else of its group
+
+
 def launch(run: ScalingRun, command: str, timeout_s: float | None = None) -> dict:
     """Run `worker` under torchrun with `run.nproc` processes (one process: no torchrun) → its
     row, with the command that reproduces the whole benchmark. `timeout_s` turns a hung
@@ -228,12 +249,12 @@ def launch(run: ScalingRun, command: str, timeout_s: float | None = None) -> dic
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
-            start_new_session=True,  # its own process group: a timeout stops every rank
+            start_new_session=True,
         ) as proc:
             try:
                 _, stderr = proc.communicate(timeout=timeout_s)
             except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
+                _kill_tree(proc.pid)
                 proc.communicate()
                 raise RuntimeError(
                     f"{run.nproc}-process run still running after {timeout_s} s"

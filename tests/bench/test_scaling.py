@@ -71,9 +71,21 @@ def test_a_launch_that_overruns_is_stopped_with_all_its_ranks(synthetic_store):
 
     _, store_path = synthetic_store
     run = ScalingRun("synthetic", "tiny", "ddp", 2, device="cpu", store=str(store_path))
+
+    def ranks() -> list[int]:  # wherever they are: a rank left behind is reparented to init
+        return [
+            p.pid for p in psutil.process_iter(["cmdline"])
+            if "genrec.bench.scaling" in (p.info["cmdline"] or []) and p.is_running()
+            and str(store_path) in " ".join(p.info["cmdline"])
+            and p.status() != psutil.STATUS_ZOMBIE
+        ]  # fmt: skip
+
     before = {p.pid for p in psutil.Process().children(recursive=True)}
-    with pytest.raises(RuntimeError, match="still running after 1 s"):
-        launch(run, "genrec bench-scaling ...", timeout_s=1)
+    # 1 s stops the launcher before it starts the ranks, 8 s once they have started
+    for timeout_s in (1, 8):
+        with pytest.raises(RuntimeError, match=f"still running after {timeout_s} s"):
+            launch(run, "genrec bench-scaling ...", timeout_s=timeout_s)
+        assert ranks() == []
     assert {p.pid for p in psutil.Process().children(recursive=True)} <= before
 
 
