@@ -1,10 +1,10 @@
 """`genrec export`: a trained checkpoint plus the tokenizer-store version it was trained on →
 the next numbered version folder of a Triton model repository (`<repo>/<name>/<N>/`).
 
-The version folder is self-contained (`decoder/` = the checkpoint, `tokenizer_store/` = the
-store version, `catalog.json` = titles and popularity for the gateway, `model.py` = a link to
-the repository's thin Triton entry point, `export.json` = where it came from and the store it holds;
-names in `genrec.contract.VERSION_FILES`), so a server never depends on paths of the machine
+The version folder holds what it serves (`decoder/` = the checkpoint, `tokenizer_store/` = the
+store version, `catalog.json` = titles and popularity for the gateway, `export.json` = where it
+came from and the store it holds, and `model.py`, a link to the model folder's thin Triton entry
+point; names in `genrec.contract.VERSION_FILES`), so a server never depends on paths of the machine
 that trained the model, and the pair is checked (fingerprint + SID checksums) before anything
 is written. Written to a temporary folder and renamed into place, like every other artifact
 here. The store pin is export.json's (`genrec.contract.STORE_PIN`), which the served model

@@ -74,10 +74,10 @@ def test_a_launch_that_overruns_is_stopped_with_all_its_ranks(synthetic_store):
 
     def ranks() -> list[int]:  # wherever they are: a rank left behind is reparented to init
         return [
-            p.pid for p in psutil.process_iter(["cmdline"])
-            if "genrec.bench.scaling" in (p.info["cmdline"] or []) and p.is_running()
+            p.pid for p in psutil.process_iter(["cmdline", "status"])
+            if "genrec.bench.scaling" in (p.info["cmdline"] or [])
             and str(store_path) in " ".join(p.info["cmdline"])
-            and p.status() != psutil.STATUS_ZOMBIE
+            and p.info["status"] != psutil.STATUS_ZOMBIE
         ]  # fmt: skip
 
     before = {p.pid for p in psutil.Process().children(recursive=True)}
