@@ -67,6 +67,12 @@ def cpu_threads(instances: int, cores: int | None = None) -> int:
     return max(1, (cores - 1) // max(1, instances))
 
 
+def scid_given(user_scid: np.ndarray) -> np.ndarray:
+    """(R,) which rows of a -1-padded USER_SCID (R, L) carry a SCID: a row of only -1 has none,
+    and the model reads the average user's, so rows with and without one share a request."""
+    return (user_scid >= 0).any(axis=1)
+
+
 def parse_buckets(text: str) -> tuple[int, ...]:
     """The model configuration's optional `batch_buckets` parameter ("1,2,4,...,256"; empty:
     `BATCH_BUCKETS`): increasing sizes (a batch beyond the last decodes in chunks of it)."""
@@ -152,8 +158,8 @@ class ServedModel:
         user_scid: np.ndarray | None,
     ) -> dict[int, str]:
         """Why rows cannot be served, by row index: the rows of one Triton request as its
-        arrays (history (R, H), exclude (R, E), user_scid (R, L), -1-padded; k (R,)). A USER_SCID
-        row of only -1 is a row without one (the model reads the average user's). Checked as
+        arrays (history (R, H), exclude (R, E), user_scid (R, L), -1-padded; k (R,)); a USER_SCID
+        row without one (`scid_given`) is not checked. Checked as
         arrays, so valid rows cost a few numpy reductions, not Python per row; a bad row fails
         alone, named."""
         n_items, codes = len(self.store.item_ids), self.store.codebook_size
@@ -173,7 +179,7 @@ class ServedModel:
                 reason = f"{spec.name} holds item {{}}; the catalogue has {n_items}"
                 flag(top >= n_items, top, reason)
         if user_scid is not None:
-            given = (user_scid >= 0).any(axis=1)
+            given = scid_given(user_scid)
             wrong = ((user_scid < 0) | (user_scid >= codes)).any(axis=1)
             wrong |= user_scid.shape[1] != levels
             flag(given & wrong, k, f"{USER_SCID.name} must be {levels} codes in 0..{codes - 1}")

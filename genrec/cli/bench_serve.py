@@ -98,11 +98,10 @@ def bench_serve(
         rate = [20.0]
     if triton_per_gpu and not gpus:
         raise GenrecError("--triton-per-gpu needs --gpus")
-    parameters = (("batch_buckets", ",".join(map(str, parse_buckets(batch_buckets)))),)
-    overrides = ModelOverrides(
-        triton_instances, queue_delay_us, tuple(preferred_batch),
-        parameters if batch_buckets else (),
-    )  # fmt: skip
+    parameters = ()
+    if batch_buckets:  # checked here, so a bad list fails before the stack starts
+        parameters = (("batch_buckets", ",".join(map(str, parse_buckets(batch_buckets)))),)
+    overrides = ModelOverrides(triton_instances, queue_delay_us, tuple(preferred_batch), parameters)
     _, info, dataset = exported(model_repo, data_dir)
     users = [u.id for u in dataset.users]
     hardware = describe_hardware(resolve_device("cuda" if gpu else "cpu"))

@@ -37,6 +37,7 @@ from genrec.serving import (
     ServedModel,
     cpu_threads,
     parse_buckets,
+    scid_given,
 )
 
 
@@ -47,12 +48,12 @@ def _tensors(request) -> dict[str, np.ndarray]:
 
 
 def _rows(tensors: dict[str, np.ndarray]) -> list[DecodeRequest]:
-    """One DecodeRequest per row. A USER_SCID row of -1 padding is a row without one (the
-    model then uses the average user's), so rows with and without SCIDs share a request."""
+    """One DecodeRequest per row; a USER_SCID row of -1 padding is a row without one
+    (`scid_given`)."""
     history, k = tensors[HISTORY.name], tensors[K.name]
     exclude, scid, slate = (tensors.get(s.name) for s in (EXCLUDE, USER_SCID, SLATE))
     none = np.empty(0, EXCLUDE.dtype)
-    given = None if scid is None else (scid >= 0).any(axis=1)
+    given = None if scid is None else scid_given(scid)
     return [
         DecodeRequest(
             history=history[row],
